@@ -1,0 +1,138 @@
+"""Decode a raw GRIB file field by field into a long Parquet table (one row per grid point).
+
+Streaming: one field is decoded, written as one row group and dropped before the next, so peak
+memory is a few fields whatever the file size. Every field the inventory lists is written, or
+the shred fails: nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import eccodes
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gridflow import inventory
+from gridflow.grib_read import iter_fields
+from gridflow.gridgeo import coordinates
+
+# A value no packed field holds; eccodes writes it where a bitmap or in-band marker says missing.
+MISSING_SENTINEL = 9.0e36
+
+_dict = pa.dictionary(pa.int32(), pa.string())
+SCHEMA = pa.schema(
+    [
+        ("source", _dict),
+        ("variable", _dict),
+        ("level", _dict),
+        ("forecast", _dict),
+        ("ref_time", pa.timestamp("s", tz="UTC")),
+        ("step", pa.int32()),
+        ("valid_time", pa.timestamp("s", tz="UTC")),
+        ("lat", pa.float32()),
+        ("lon", pa.float32()),
+        ("cell", pa.uint32()),
+        ("value", pa.float32()),
+        ("raw_file_id", _dict),
+        ("raw_key", _dict),
+    ]
+)
+
+
+class ShredError(ValueError):
+    """A raw file whose fields do not match its inventory, or that eccodes cannot decode."""
+
+
+@dataclass(frozen=True)
+class ShredStats:
+    fields: int
+    rows: int
+
+
+def _constant(value: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), pa.array([value]))
+
+
+def _times(handle) -> tuple[datetime, int]:
+    date = eccodes.codes_get(handle, "dataDate", int)
+    hhmm = eccodes.codes_get(handle, "dataTime", int)
+    ref = datetime(date // 10000, date // 100 % 100, date % 100, hhmm // 100, hhmm % 100,
+                   tzinfo=UTC)
+    eccodes.codes_set(handle, "stepUnits", "m")
+    step_minutes = eccodes.codes_get(handle, "endStep", int)
+    return ref, step_minutes
+
+
+def field_table(handle, entry: inventory.IdxEntry, source: str, raw_file_id: str,
+                raw_key: str) -> pa.Table:
+    eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
+    values = eccodes.codes_get_values(handle)
+    lat, lon, cell = coordinates(handle)
+    if len(values) != len(lat):
+        raise ShredError(f"field {entry.line()} has {len(values)} values for {len(lat)} points")
+    ref, step = _times(handle)
+    n = len(values)
+    valid = ref + timedelta(minutes=step)
+    missing = values >= MISSING_SENTINEL * 0.999
+    columns = {
+        "source": _constant(source, n),
+        "variable": _constant(entry.variable, n),
+        "level": _constant(entry.level, n),
+        "forecast": _constant(entry.forecast, n),
+        "ref_time": pa.array(np.full(n, np.datetime64(ref.replace(tzinfo=None), "s")),
+                             pa.timestamp("s", tz="UTC")),
+        "step": pa.array(np.full(n, step, dtype=np.int32)),
+        "valid_time": pa.array(np.full(n, np.datetime64(valid.replace(tzinfo=None), "s")),
+                               pa.timestamp("s", tz="UTC")),
+        "lat": pa.array(lat),
+        "lon": pa.array(lon),
+        "cell": pa.array(cell),
+        "value": pa.array(values.astype(np.float32), mask=missing),
+        "raw_file_id": _constant(raw_file_id, n),
+        "raw_key": _constant(raw_key, n),
+    }
+    return pa.Table.from_pydict(columns, schema=SCHEMA)
+
+
+def shred(raw: Path, idx: Path, sidecar: Path, out: Path) -> ShredStats:
+    """Write `out` (Parquet) from `raw`; `out` appears only when every field is written."""
+    meta = json.loads(sidecar.read_text())
+    entries = inventory.parse(idx.read_text(), str(idx))
+    expected: dict[int, list[inventory.IdxEntry]] = defaultdict(list)
+    for e in entries:
+        expected[e.offset].append(e)
+    seen: dict[int, int] = defaultdict(int)
+    rows = 0
+    tmp = out.with_name(out.name + ".partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
+            for offset, handle in iter_fields(raw):
+                listed = expected.get(offset)
+                k = seen[offset]
+                if not listed or k >= len(listed):
+                    raise ShredError(
+                        f"{raw}: field {k + 1} of the message at offset {offset} is not in "
+                        f"the inventory {idx}"
+                    )
+                seen[offset] += 1
+                table = field_table(handle, listed[k], meta["source"], meta["run_id"],
+                                    meta["raw_key"])
+                writer.write_table(table)
+                rows += table.num_rows
+        missing = [e.line() for off, listed in expected.items() for e in listed[seen[off]:]]
+        if missing:
+            raise ShredError(f"{raw}: fields listed in {idx} were not decoded: {missing}")
+        os.replace(tmp, out)
+    except eccodes.CodesInternalError as exc:
+        raise ShredError(f"{raw}: eccodes cannot decode the file: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ShredStats(fields=len(entries), rows=rows)
