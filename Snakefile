@@ -1,0 +1,17 @@
+# gridflow: a rolling, queryable archive of weather and environmental grids.
+# Usage: snakemake --cores 2 [--configfile more.yaml] [--config now=2025-03-12T06:00:00Z]
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/fetch.smk"
+include: "workflow/rules/shred.smk"
+include: "workflow/rules/load.smk"
+
+
+rule all:
+    input:
+        pending_cycles,
+    default_target: True

@@ -1,0 +1,201 @@
+"""The `gridflow` command: what the workflow's rules run, and what people query with."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gridflow import config as gfconfig
+
+
+class UserError(Exception):
+    """An error to print as one clear line, without a traceback."""
+
+
+def _cfg(args) -> dict:
+    return gfconfig.load_files(args.configfile or [], args.project)
+
+
+def _client(args, wait: float = 30.0):
+    from gridflow.sinks import clickhouse
+
+    dsn = args.dsn or _cfg(args)["sinks"]["clickhouse"]["dsn"]
+    return clickhouse.connect(dsn, wait_seconds=wait), dsn
+
+
+def cmd_fetch(args) -> None:
+    from gridflow.fetch import FetchSpec, fetch
+
+    spec = FetchSpec.from_json(args.spec)
+    sidecar = fetch(spec, Path(args.grib), Path(args.idx), Path(args.sidecar))
+    print(f"fetched {sidecar['url']}: {sidecar['messages']} message(s), {sidecar['fields']} "
+          f"field(s), {sidecar['size']} bytes in {len(sidecar['byte_ranges'])} range(s)",
+          file=sys.stderr)
+
+
+def cmd_shred(args) -> None:
+    from gridflow.shred import shred
+
+    stats = shred(Path(args.raw), Path(args.idx), Path(args.sidecar), Path(args.out))
+    print(f"shredded {args.raw}: {stats.fields} field(s), {stats.rows} rows", file=sys.stderr)
+
+
+def cmd_load(args) -> None:
+    from gridflow.sinks import clickhouse
+
+    sidecar = json.loads(Path(args.sidecar).read_text())
+    client = clickhouse.connect(args.dsn, wait_seconds=args.wait)
+    try:
+        clickhouse.migrate(client, Path(args.migrations))
+        rows = clickhouse.load(client, Path(args.parquet), sidecar["source"], sidecar["raw_key"])
+    finally:
+        client.close()
+    marker = {
+        "table": clickhouse.TABLE, "dsn": clickhouse.redact(args.dsn), "rows": rows,
+        "source": sidecar["source"], "raw_key": sidecar["raw_key"],
+        "raw_file_id": sidecar["run_id"], "run_id": sidecar["run_id"],
+        "parquet": args.parquet, "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    Path(args.marker).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(args.marker + ".partial")
+    tmp.write_text(json.dumps(marker, indent=1) + "\n")
+    tmp.replace(args.marker)
+    print(f"loaded {rows} rows of {sidecar['raw_key']} into {clickhouse.TABLE}", file=sys.stderr)
+
+
+def cmd_cycle_summary(args) -> None:
+    markers = [json.loads(Path(m).read_text()) for m in args.markers]
+    summary = {"files": len(markers), "rows": sum(m["rows"] for m in markers),
+               "loads": [{k: m[k] for k in ("raw_key", "rows", "raw_file_id")} for m in markers]}
+    Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
+
+
+def cmd_plan(args) -> None:
+    from gridflow import plan
+
+    cfg = _cfg(args)
+    if args.now:
+        cfg["now"] = args.now
+    p = plan.plan(cfg, gfconfig.now(cfg))
+    print(p.summary())
+    for t in p.ready:
+        print(json.dumps({"source": t.source, "cycle": t.cycle.strftime("%Y%m%d%H"),
+                          "step": t.step, "state": "published"}))
+    if p.unreachable:
+        raise SystemExit(3)
+
+
+def cmd_point(args) -> None:
+    from gridflow import query
+
+    client, _ = _client(args, args.wait)
+    rows = query.series(client, args.source, args.variable, args.level, args.lat, args.lon)
+    if not rows:
+        raise UserError(f"no data for source={args.source} variable={args.variable} "
+                        f"level={args.level!r}; `gridflow sql \"SELECT DISTINCT source, variable, "
+                        f"level FROM grid_data\"` lists what is loaded")
+    for row in rows:
+        print(json.dumps(row))
+
+
+def cmd_sql(args) -> None:
+    client, _ = _client(args, args.wait)
+    result = client.query(args.query)
+    names = result.column_names
+    for row in result.result_rows:
+        print(json.dumps(dict(zip(names, row, strict=True)), default=str))
+
+
+def cmd_migrate(args) -> None:
+    from gridflow.sinks import clickhouse
+
+    client, dsn = _client(args, args.wait)
+    applied = clickhouse.migrate(client, Path(args.project) / "migrations" / "clickhouse")
+    print(f"applied {', '.join(applied)} to {clickhouse.redact(dsn)}")
+
+
+def cmd_demo_mirror(args) -> None:
+    from gridflow import demo
+
+    demo.build(Path(args.samples), Path(args.out), args.now, Path(args.config_out),
+               Path(args.data_root))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gridflow", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help_, store=False):
+        sp = sub.add_parser(name, help=help_)
+        sp.set_defaults(func=func)
+        if store:
+            sp.add_argument("--configfile", action="append",
+                            help="extra config file over config/config.yaml (repeatable)")
+            sp.add_argument("--project", default=".", help="the gridflow checkout (default: .)")
+            sp.add_argument("--dsn", help="ClickHouse DSN (default: from the config)")
+            sp.add_argument("--wait", type=float, default=30.0,
+                            help="seconds to wait for a busy embedded store (default 30)")
+        return sp
+
+    sp = add("point", cmd_point, "the series at the grid point nearest to a place", store=True)
+    sp.add_argument("--source", required=True)
+    sp.add_argument("--variable", required=True, help="e.g. TMP")
+    sp.add_argument("--level", required=True, help='e.g. "2 m above ground"')
+    sp.add_argument("--lat", type=float, required=True)
+    sp.add_argument("--lon", type=float, required=True)
+    sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines",
+             store=True)
+    sp.add_argument("query")
+    sp = add("plan", cmd_plan, "what is published and what is waiting, per source", store=True)
+    sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
+    sp = sub.add_parser("db", help="database administration").add_subparsers(
+        dest="db_command", required=True)
+    mp = sp.add_parser("migrate", help="apply migrations/clickhouse/*.sql (idempotent)")
+    mp.set_defaults(func=cmd_migrate)
+    mp.add_argument("--configfile", action="append")
+    mp.add_argument("--project", default=".")
+    mp.add_argument("--dsn")
+    mp.add_argument("--wait", type=float, default=30.0)
+
+    sp = add("fetch", cmd_fetch, "(rule) fetch one raw file")
+    sp.add_argument("--spec", required=True, help="JSON fetch spec")
+    for name in ("grib", "idx", "sidecar"):
+        sp.add_argument(f"--{name}", required=True)
+    sp = add("shred", cmd_shred, "(rule) shred one raw file to Parquet")
+    for name in ("raw", "idx", "sidecar", "out"):
+        sp.add_argument(f"--{name}", required=True)
+    sp = add("load", cmd_load, "(rule) load one shred into ClickHouse")
+    for name in ("parquet", "sidecar", "dsn", "marker", "migrations"):
+        sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--wait", type=float, default=600.0)
+    sp = add("cycle-summary", cmd_cycle_summary, "(rule) summarise the loads of one cycle")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("markers", nargs="*")
+    sp = add("demo-mirror", cmd_demo_mirror, "build the offline demo mirror from bundled samples")
+    sp.add_argument("--samples", default="samples")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--now", required=True)
+    sp.add_argument("--config-out", required=True)
+    sp.add_argument("--data-root", required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    from gridflow.fetch import FetchError
+    from gridflow.grib_frames import FramingError
+    from gridflow.inventory import InventoryError
+    from gridflow.shred import ShredError
+    from gridflow.sinks.clickhouse import LoadError, StoreBusy
+    from gridflow.transport import TransportError
+
+    known = (UserError, gfconfig.ConfigError, FetchError, FramingError, InventoryError,
+             ShredError, LoadError, StoreBusy, TransportError)
+    try:
+        args.func(args)
+    except known as exc:
+        print(f"gridflow {args.command}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2 if not isinstance(exc, StoreBusy) else 75) from None

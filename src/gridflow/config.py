@@ -1,0 +1,96 @@
+"""Load, merge and validate the configuration; a bad file fails at once, naming the key."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration that does not satisfy the schema."""
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+@functools.cache
+def _schema() -> dict:
+    return yaml.safe_load(resources.files("gridflow").joinpath("config.schema.yaml").read_text())
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    out = "config"
+    for part in error.absolute_path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _normalise(cfg: dict) -> dict:
+    # `--config now=2025-03-12T06:00:00Z` arrives as a datetime once YAML has parsed it
+    if isinstance(cfg.get("now"), datetime):
+        cfg["now"] = cfg["now"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for src in cfg.get("sources", {}).values():
+        if isinstance(src, dict) and isinstance(src.get("forecast_hours_by_cycle"), dict):
+            src["forecast_hours_by_cycle"] = {
+                str(k): v for k, v in src["forecast_hours_by_cycle"].items()}
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(cfg),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [f"{_path(e)}: {e.message}" for e in errors[:10]]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
+    """Snakemake's merged config plus each enabled source's defaults file, validated."""
+    cfg = _normalise(copy.deepcopy(raw))
+    overrides = cfg.get("sources") or {}
+    sources = {}
+    for name in cfg.get("sources_enabled") or []:
+        path = Path(project_dir) / "config" / "sources" / f"{name}.yaml"
+        if not path.exists() and name not in overrides:
+            raise ConfigError(f"invalid configuration:\n  config.sources_enabled: source {name!r} "
+                              f"has no file {path} and no settings under config.sources.{name}")
+        defaults = yaml.safe_load(path.read_text()) if path.exists() else {}
+        sources[name] = deep_merge(defaults, overrides.get(name) or {})
+    cfg["sources"] = sources
+    cfg = _normalise(cfg)
+    validate(cfg)
+    env_dsn = os.environ.get("GRIDFLOW_CLICKHOUSE_DSN")
+    ch = cfg["sinks"].setdefault("clickhouse", {})
+    ch["dsn"] = env_dsn or ch.get("dsn") or f"chdb://{Path(cfg['data_root']).resolve()}/clickhouse"
+    return cfg
+
+
+def load_files(paths: list[Path | str], project_dir: Path | str = ".") -> dict:
+    """What the `gridflow` command reads: config/config.yaml, then each --configfile over it."""
+    merged: dict = {}
+    for path in [Path(project_dir) / "config" / "config.yaml", *map(Path, paths)]:
+        if not path.exists():
+            raise ConfigError(f"configuration file {path} does not exist")
+        merged = deep_merge(merged, yaml.safe_load(path.read_text()) or {})
+    return resolve(merged, project_dir)
+
+
+def now(cfg: dict) -> datetime:
+    """The one clock of a run: `now` from the config, else the wall clock (UTC)."""
+    if cfg.get("now"):
+        return datetime.fromisoformat(cfg["now"].replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,41 @@
+"""Re-date GRIB2 messages in place of their bytes (reference time and forecast hour).
+
+Used only to build demo and test mirrors from real sample files: the values stay as published,
+the dates move to the simulated clock. Works on multi-field messages, where re-encoding a field
+with eccodes would lose its siblings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def _put_time(buf: bytearray, at: int, when: datetime) -> None:
+    buf[at : at + 2] = when.year.to_bytes(2, "big")
+    buf[at + 2 : at + 7] = bytes([when.month, when.day, when.hour, when.minute, when.second])
+
+
+def restamp(message: bytes, ref: datetime, step_hours: int) -> bytes:
+    """A copy of one GRIB2 message dated `ref` + `step_hours` (hourly templates 4.0 and 4.8)."""
+    buf = bytearray(message)
+    if buf[:4] != b"GRIB" or buf[7] != 2:
+        raise ValueError("restamp handles GRIB2 messages only")
+    pos = 16
+    while pos < len(buf) - 4:
+        length = int.from_bytes(buf[pos : pos + 4], "big")
+        number = buf[pos + 4]
+        if number == 1:
+            _put_time(buf, pos + 12, ref)
+        elif number == 4:
+            template = int.from_bytes(buf[pos + 7 : pos + 9], "big")
+            if template not in (0, 8) or buf[pos + 17] != 1:
+                raise ValueError(f"product template 4.{template} in non-hour units is not handled")
+            start, span = step_hours, 0
+            if template == 8:
+                span = min(int.from_bytes(buf[pos + 49 : pos + 53], "big"), step_hours)
+                start = step_hours - span
+                buf[pos + 49 : pos + 53] = span.to_bytes(4, "big")
+                _put_time(buf, pos + 34, ref + timedelta(hours=step_hours))
+            buf[pos + 18 : pos + 22] = start.to_bytes(4, "big")
+        pos += length
+    return bytes(buf)

@@ -1,0 +1,84 @@
+"""Point and time-series queries against grid_data, using the 1-degree cell key.
+
+The nearest grid point is searched in a box of cells that grows until the box is known to hold
+every point nearer than the best one found; then the series is read from that one point.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from gridflow.sinks.clickhouse import TABLE
+
+EARTH_DEGREE_M = 6371008.8 * math.pi / 180  # ClickHouse greatCircleDistance's sphere
+
+
+def cells_in_box(lat: float, lon: float, half: float) -> list[int] | None:
+    """Cells covering lat ± half and the matching longitude span; None when that is most of
+    the globe (then no cell filter is worth having)."""
+    south, north = max(-90.0, lat - half), min(90.0, lat + half)
+    widest = max(abs(south), abs(north))
+    if widest >= 89.0 or half >= 45:
+        return None
+    lon_half = half / math.cos(math.radians(widest))
+    if lon_half >= 180:
+        return None
+    rows = range(int(math.floor(south + 90)), min(179, int(math.floor(north + 90))) + 1)
+    cols = {int(math.floor(x + 180)) % 360
+            for x in _frange(lon - lon_half, lon + lon_half)}
+    return sorted(r * 360 + c for r in rows for c in cols)
+
+
+def _frange(start: float, stop: float):
+    x = math.floor(start)
+    while x <= stop:
+        yield x
+        x += 1.0
+
+
+def nearest_point(client, source: str, variable: str, level: str, lat: float, lon: float):
+    """(lat, lon, cell, distance in m) of the grid point nearest to (lat, lon), or None."""
+    params = {"s": source, "v": variable, "l": level, "lat": lat, "lon": lon}
+    half = 0.75
+    while True:
+        cells = cells_in_box(lat, lon, half)
+        where = "source = %(s)s AND variable = %(v)s AND level = %(l)s"
+        if cells is not None:
+            where += " AND cell IN %(cells)s"
+            params["cells"] = cells
+        rows = client.query(
+            f"SELECT lat, lon, cell, greatCircleDistance(lon, lat, %(lon)s, %(lat)s) AS d "
+            f"FROM {TABLE} WHERE {where} ORDER BY d LIMIT 1", parameters=params).result_rows
+        if rows and (cells is None or rows[0][3] / EARTH_DEGREE_M <= half):
+            return rows[0]
+        if cells is None:
+            return None
+        half *= 4
+
+
+def series(client, source: str, variable: str, level: str, lat: float, lon: float) -> list[dict]:
+    """Every stored value at the grid point nearest to (lat, lon), oldest run first."""
+    point = nearest_point(client, source, variable, level, lat, lon)
+    if point is None:
+        return []
+    plat, plon, cell, distance = point
+    result = client.query(
+        f"SELECT ref_time, step, valid_time, forecast, value FROM {TABLE} "
+        "WHERE source = %(s)s AND variable = %(v)s AND level = %(l)s AND cell = %(c)s "
+        "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s) "
+        "ORDER BY ref_time, step, forecast",
+        parameters={"s": source, "v": variable, "l": level, "c": cell, "plat": plat,
+                    "plon": plon})
+    return [
+        {"ref_time": _iso(r[0]), "step": r[1], "valid_time": _iso(r[2]), "forecast": r[3],
+         "value": r[4], "grid_lat": round(plat, 6), "grid_lon": round(plon, 6),
+         "distance_km": round(distance / 1000, 3)}
+        for r in result.result_rows
+    ]
+
+
+def _iso(value) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)

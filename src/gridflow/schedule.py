@@ -1,0 +1,46 @@
+"""When a source's files exist: its cycles, forecast hours, publication times and retention.
+
+The catch-up window and the retention cutoff come from the same clock (`config.now`), so what the
+schedule asks for and what the purge removes can never overlap.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def parse_hours(spec: str) -> list[int]:
+    """"0-120,123-384/3" -> [0, 1, ..., 120, 123, 126, ..., 384]."""
+    hours: set[int] = set()
+    for part in spec.split(","):
+        span, _, stride = part.partition("/")
+        first, _, last = span.partition("-")
+        hours.update(range(int(first), int(last or first) + 1, int(stride or 1)))
+    return sorted(hours)
+
+
+def forecast_hours(src: dict, cycle: datetime) -> list[int]:
+    by_cycle = src.get("forecast_hours_by_cycle") or {}
+    return parse_hours(by_cycle.get(str(cycle.hour), src["forecast_hours"]))
+
+
+def cycles_in_window(src: dict, now: datetime) -> list[datetime]:
+    """Cycles whose time lies in [now - window_hours, now], oldest first."""
+    start = now - timedelta(hours=src["window_hours"])
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    cycles = []
+    while hour >= start:
+        if hour.hour in src["cycles"]:
+            cycles.append(hour)
+        hour -= timedelta(hours=1)
+    return sorted(cycles)
+
+
+def expected_at(src: dict, cycle: datetime, step: int) -> datetime:
+    minutes = src["publish_delay_minutes"] + step * src.get("publish_minutes_per_step", 0)
+    return cycle + timedelta(minutes=minutes)
+
+
+def retention_cutoff(src: dict, now: datetime) -> datetime:
+    """Cycles older than this are past retention."""
+    return now - timedelta(hours=src["retention_hours"])

@@ -1,0 +1,1 @@
+"""Where shredded rows are loaded: ClickHouse (grid points)."""

@@ -1,0 +1,93 @@
+"""Load shreds into ClickHouse: the embedded chDB store (`chdb:///path`) or a server (`http(s)://`).
+
+A load is idempotent: the rows of a raw file are deleted before they are inserted and counted
+after, so a second load, or a load after a crash half-way, leaves exactly one copy.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import clickhouse_connect
+import pyarrow.parquet as pq
+from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
+
+TABLE = "grid_data"
+
+
+class StoreBusy(RuntimeError):
+    """The embedded store is held by another process (chDB allows one per store)."""
+
+
+class LoadError(RuntimeError):
+    """Rows that did not arrive as expected."""
+
+
+def redact(dsn: str) -> str:
+    """The DSN without user or password, fit for logs and markers."""
+    parts = urlsplit(dsn)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def connect(dsn: str, wait_seconds: float = 30.0):
+    """A client; for chDB, waits up to `wait_seconds` while another process holds the store."""
+    if dsn.startswith("chdb://"):
+        Path(urlsplit(dsn).path).mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            return clickhouse_connect.get_client(dsn=dsn)
+        except ProgrammingError as exc:
+            if not dsn.startswith("chdb://") or time.monotonic() >= deadline:
+                if dsn.startswith("chdb://"):
+                    raise StoreBusy(
+                        f"the ClickHouse store {redact(dsn)} is in use by another process "
+                        f"(chDB allows one process per store; a load job may hold it); waited "
+                        f"{wait_seconds:.0f} s. Try again when that process ends.") from exc
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        except ClickHouseError as exc:
+            raise LoadError(f"cannot reach ClickHouse at {redact(dsn)}: {exc}") from exc
+
+
+def migrate(client, migrations: Path) -> list[str]:
+    """Apply every `*.sql` in name order; each statement is idempotent."""
+    applied = []
+    for path in sorted(migrations.glob("*.sql")):
+        sql = "\n".join(line for line in path.read_text().splitlines()
+                        if not line.strip().startswith("--"))
+        for statement in filter(None, (s.strip() for s in sql.split(";"))):
+            client.command(statement)
+        applied.append(path.name)
+    return applied
+
+
+def rows_of(client, source: str, raw_key: str) -> int:
+    return int(client.command(
+        f"SELECT count() FROM {TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
+        parameters={"s": source, "k": raw_key}))
+
+
+def load(client, parquet: Path, source: str, raw_key: str) -> int:
+    """Replace the rows of one raw file with the rows of its shred; returns the row count."""
+    client.command(f"DELETE FROM {TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
+                   parameters={"s": source, "k": raw_key},
+                   settings={"lightweight_deletes_sync": 2})
+    expected = 0
+    reader = pq.ParquetFile(parquet)
+    for i in range(reader.num_row_groups):
+        table = reader.read_row_group(i).unify_dictionaries()
+        client.insert_arrow(TABLE, table)
+        expected += table.num_rows
+    loaded = rows_of(client, source, raw_key)
+    if loaded != expected:
+        raise LoadError(f"{parquet}: {TABLE} holds {loaded} rows of {raw_key} after loading "
+                        f"{expected}")
+    return loaded

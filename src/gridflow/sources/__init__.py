@@ -1,0 +1,11 @@
+"""The registry of source families: a source's config names its family, the family does the rest."""
+
+from __future__ import annotations
+
+from gridflow.sources.noaa_model import NoaaModel
+
+FAMILIES = {"noaa_model": NoaaModel}
+
+
+def source(name: str, cfg: dict):
+    return FAMILIES[cfg["sources"][name]["family"]](name, cfg["sources"][name])

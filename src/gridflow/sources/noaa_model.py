@@ -1,0 +1,44 @@
+"""NOAA model output (GFS, HRRR, ...): one GRIB2 file per cycle and forecast hour, each with a
+wgrib2 `.idx` beside it, laid out by key templates such as NOAA's open-data buckets use."""
+
+from __future__ import annotations
+
+import posixpath
+from datetime import datetime
+
+from gridflow import schedule
+from gridflow.transport import Settings
+
+
+class NoaaModel:
+    def __init__(self, name: str, src: dict):
+        self.name = name
+        self.src = src
+
+    def key(self, cycle: datetime, step: int) -> str:
+        return self.src["key"].format(cycle=cycle, step=step)
+
+    def idx_key(self, cycle: datetime, step: int) -> str | None:
+        template = self.src.get("idx")
+        return template.format(key=self.key(cycle, step)) if template else None
+
+    def listing_prefix(self, cycle: datetime) -> str:
+        return posixpath.dirname(self.key(cycle, 0))
+
+    def steps(self, cycle: datetime) -> list[int]:
+        return schedule.forecast_hours(self.src, cycle)
+
+    def fetch_spec(self, cycle: datetime, step: int, raw_key: str, fetch_cfg: dict) -> dict:
+        return {
+            "source": self.name,
+            "url": self.src["url"],
+            "key": self.key(cycle, step),
+            "idx_key": self.idx_key(cycle, step),
+            "raw_key": raw_key,
+            "select": self.src["select"],
+            "settings": Settings(
+                timeout_seconds=fetch_cfg.get("timeout_seconds", 60),
+                max_retries=fetch_cfg.get("max_retries", 5),
+                anonymous=self.src.get("anonymous", True),
+            ).__dict__,
+        }

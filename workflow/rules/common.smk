@@ -1,0 +1,58 @@
+import json
+
+import functools
+import sys
+
+from gridflow import config as gfconfig
+from gridflow import paths
+from gridflow import plan as gfplan
+from gridflow.sources import source as source_of
+
+CFG = gfconfig.resolve(config, workflow.basedir)
+ROOT = CFG["data_root"]
+NOW = gfconfig.now(CFG)
+DSN = CFG["sinks"]["clickhouse"]["dsn"]
+MIGRATIONS = f"{workflow.basedir}/migrations/clickhouse"
+
+
+wildcard_constraints:
+    source=r"[a-z][a-z0-9_]*",
+    cycle=r"\d{10}",
+    step=r"f\d{3}",
+
+
+@functools.cache
+def current_plan():
+    """Listing upstream happens once per run, and only when `rule all` is asked for."""
+    result = gfplan.plan(CFG, NOW)
+    print(result.summary(), file=sys.stderr)
+    return result
+
+
+def pending_cycles(wildcards):
+    cycles = {(t.source, paths.cycle_id(t.cycle)) for t in current_plan().ready}
+    return sorted(paths.CYCLE.format(root=ROOT, source=s, cycle=c) for s, c in cycles)
+
+
+def cycle_markers(wildcards):
+    """The load markers of one cycle's published files (also when rebuilding an old cycle)."""
+    cycle = paths.parse_cycle(wildcards.cycle)
+    ready, _ = gfplan.cycle_status(CFG, wildcards.source, cycle, NOW)
+    return [
+        paths.MARKER.format(
+            root=ROOT,
+            source=wildcards.source,
+            cycle=wildcards.cycle,
+            step=paths.step_id(t.step),
+        )
+        for t in ready
+    ]
+
+
+def fetch_spec(wildcards):
+    cycle = paths.parse_cycle(wildcards.cycle)
+    step = paths.parse_step(wildcards.step)
+    spec = source_of(wildcards.source, CFG).fetch_spec(
+        cycle, step, paths.raw_key(wildcards.source, cycle, step), CFG["fetch"]
+    )
+    return json.dumps(spec, sort_keys=True)

@@ -1,0 +1,13 @@
+rule shred:
+    """Decode a raw file message by message into a long Parquet table."""
+    input:
+        grib=rules.fetch.output.grib,
+        idx=rules.fetch.output.idx,
+        sidecar=rules.fetch.output.sidecar,
+    output:
+        paths.SHRED.format(root=ROOT, source="{source}", cycle="{cycle}", step="{step}"),
+    log:
+        f"{ROOT}/logs/shred/{{source}}/{{cycle}}/{{step}}.log",
+    shell:
+        "gridflow shred --raw {input.grib:q} --idx {input.idx:q} --sidecar {input.sidecar:q}"
+        " --out {output:q} 2>&1 | tee {log:q}"
