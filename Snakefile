@@ -2,7 +2,7 @@
 # Usage: snakemake --cores 2 [--configfile more.yaml] [--config now=2025-03-12T06:00:00Z]
 
 
-configfile: "config/config.yaml"
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -12,6 +12,6 @@ include: "workflow/rules/load.smk"
 
 
 rule all:
+    default_target: True
     input:
         pending_cycles,
-    default_target: True

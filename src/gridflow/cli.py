@@ -31,9 +31,11 @@ def cmd_fetch(args) -> None:
 
     spec = FetchSpec.from_json(args.spec)
     sidecar = fetch(spec, Path(args.grib), Path(args.idx), Path(args.sidecar))
-    print(f"fetched {sidecar['url']}: {sidecar['messages']} message(s), {sidecar['fields']} "
-          f"field(s), {sidecar['size']} bytes in {len(sidecar['byte_ranges'])} range(s)",
-          file=sys.stderr)
+    print(
+        f"fetched {sidecar['url']}: {sidecar['messages']} message(s), {sidecar['fields']} "
+        f"field(s), {sidecar['size']} bytes in {len(sidecar['byte_ranges'])} range(s)",
+        file=sys.stderr,
+    )
 
 
 def cmd_shred(args) -> None:
@@ -54,10 +56,15 @@ def cmd_load(args) -> None:
     finally:
         client.close()
     marker = {
-        "table": clickhouse.TABLE, "dsn": clickhouse.redact(args.dsn), "rows": rows,
-        "source": sidecar["source"], "raw_key": sidecar["raw_key"],
-        "raw_file_id": sidecar["run_id"], "run_id": sidecar["run_id"],
-        "parquet": args.parquet, "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "table": clickhouse.TABLE,
+        "dsn": clickhouse.redact(args.dsn),
+        "rows": rows,
+        "source": sidecar["source"],
+        "raw_key": sidecar["raw_key"],
+        "raw_file_id": sidecar["run_id"],
+        "run_id": sidecar["run_id"],
+        "parquet": args.parquet,
+        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     Path(args.marker).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(args.marker + ".partial")
@@ -68,8 +75,11 @@ def cmd_load(args) -> None:
 
 def cmd_cycle_summary(args) -> None:
     markers = [json.loads(Path(m).read_text()) for m in args.markers]
-    summary = {"files": len(markers), "rows": sum(m["rows"] for m in markers),
-               "loads": [{k: m[k] for k in ("raw_key", "rows", "raw_file_id")} for m in markers]}
+    summary = {
+        "files": len(markers),
+        "rows": sum(m["rows"] for m in markers),
+        "loads": [{k: m[k] for k in ("raw_key", "rows", "raw_file_id")} for m in markers],
+    }
     Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
 
 
@@ -82,8 +92,16 @@ def cmd_plan(args) -> None:
     p = plan.plan(cfg, gfconfig.now(cfg))
     print(p.summary())
     for t in p.ready:
-        print(json.dumps({"source": t.source, "cycle": t.cycle.strftime("%Y%m%d%H"),
-                          "step": t.step, "state": "published"}))
+        print(
+            json.dumps(
+                {
+                    "source": t.source,
+                    "cycle": t.cycle.strftime("%Y%m%d%H"),
+                    "step": t.step,
+                    "state": "published",
+                }
+            )
+        )
     if p.unreachable:
         raise SystemExit(3)
 
@@ -94,9 +112,11 @@ def cmd_point(args) -> None:
     client, _ = _client(args, args.wait)
     rows = query.series(client, args.source, args.variable, args.level, args.lat, args.lon)
     if not rows:
-        raise UserError(f"no data for source={args.source} variable={args.variable} "
-                        f"level={args.level!r}; `gridflow sql \"SELECT DISTINCT source, variable, "
-                        f"level FROM grid_data\"` lists what is loaded")
+        raise UserError(
+            f"no data for source={args.source} variable={args.variable} "
+            f'level={args.level!r}; `gridflow sql "SELECT DISTINCT source, variable, '
+            f'level FROM grid_data"` lists what is loaded'
+        )
     for row in rows:
         print(json.dumps(row))
 
@@ -120,8 +140,9 @@ def cmd_migrate(args) -> None:
 def cmd_demo_mirror(args) -> None:
     from gridflow import demo
 
-    demo.build(Path(args.samples), Path(args.out), args.now, Path(args.config_out),
-               Path(args.data_root))
+    demo.build(
+        Path(args.samples), Path(args.out), args.now, Path(args.config_out), Path(args.data_root)
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -132,12 +153,19 @@ def parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_)
         sp.set_defaults(func=func)
         if store:
-            sp.add_argument("--configfile", action="append",
-                            help="extra config file over config/config.yaml (repeatable)")
+            sp.add_argument(
+                "--configfile",
+                action="append",
+                help="extra config file over config/config.yaml (repeatable)",
+            )
             sp.add_argument("--project", default=".", help="the gridflow checkout (default: .)")
             sp.add_argument("--dsn", help="ClickHouse DSN (default: from the config)")
-            sp.add_argument("--wait", type=float, default=30.0,
-                            help="seconds to wait for a busy embedded store (default 30)")
+            sp.add_argument(
+                "--wait",
+                type=float,
+                default=30.0,
+                help="seconds to wait for a busy embedded store (default 30)",
+            )
         return sp
 
     sp = add("point", cmd_point, "the series at the grid point nearest to a place", store=True)
@@ -146,13 +174,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--level", required=True, help='e.g. "2 m above ground"')
     sp.add_argument("--lat", type=float, required=True)
     sp.add_argument("--lon", type=float, required=True)
-    sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines",
-             store=True)
+    sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines", store=True)
     sp.add_argument("query")
     sp = add("plan", cmd_plan, "what is published and what is waiting, per source", store=True)
     sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
     sp = sub.add_parser("db", help="database administration").add_subparsers(
-        dest="db_command", required=True)
+        dest="db_command", required=True
+    )
     mp = sp.add_parser("migrate", help="apply migrations/clickhouse/*.sql (idempotent)")
     mp.set_defaults(func=cmd_migrate)
     mp.add_argument("--configfile", action="append")
@@ -192,8 +220,17 @@ def main(argv: list[str] | None = None) -> None:
     from gridflow.sinks.clickhouse import LoadError, StoreBusy
     from gridflow.transport import TransportError
 
-    known = (UserError, gfconfig.ConfigError, FetchError, FramingError, InventoryError,
-             ShredError, LoadError, StoreBusy, TransportError)
+    known = (
+        UserError,
+        gfconfig.ConfigError,
+        FetchError,
+        FramingError,
+        InventoryError,
+        ShredError,
+        LoadError,
+        StoreBusy,
+        TransportError,
+    )
     try:
         args.func(args)
     except known as exc:

@@ -46,13 +46,16 @@ def _normalise(cfg: dict) -> dict:
     for src in cfg.get("sources", {}).values():
         if isinstance(src, dict) and isinstance(src.get("forecast_hours_by_cycle"), dict):
             src["forecast_hours_by_cycle"] = {
-                str(k): v for k, v in src["forecast_hours_by_cycle"].items()}
+                str(k): v for k, v in src["forecast_hours_by_cycle"].items()
+            }
     return cfg
 
 
 def validate(cfg: dict) -> None:
-    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(cfg),
-                    key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        jsonschema.Draft202012Validator(_schema()).iter_errors(cfg),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
     if errors:
         lines = [f"{_path(e)}: {e.message}" for e in errors[:10]]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
@@ -66,8 +69,10 @@ def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
     for name in cfg.get("sources_enabled") or []:
         path = Path(project_dir) / "config" / "sources" / f"{name}.yaml"
         if not path.exists() and name not in overrides:
-            raise ConfigError(f"invalid configuration:\n  config.sources_enabled: source {name!r} "
-                              f"has no file {path} and no settings under config.sources.{name}")
+            raise ConfigError(
+                f"invalid configuration:\n  config.sources_enabled: source {name!r} "
+                f"has no file {path} and no settings under config.sources.{name}"
+            )
         defaults = yaml.safe_load(path.read_text()) if path.exists() else {}
         sources[name] = deep_merge(defaults, overrides.get(name) or {})
     cfg["sources"] = sources

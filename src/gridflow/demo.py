@@ -28,8 +28,9 @@ def _messages(path: Path) -> list[bytes]:
     return [data[f.offset : f.offset + f.length] for f in frames(data, str(path))]
 
 
-def write_object(bucket: Path, key: str, messages: list[bytes], ref: datetime, step: int,
-                 with_idx: bool = True) -> Path:
+def write_object(
+    bucket: Path, key: str, messages: list[bytes], ref: datetime, step: int, with_idx: bool = True
+) -> Path:
     """One mirror object (and its `.idx`), its messages re-dated to `ref` + `step` hours."""
     target = bucket / key
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -41,8 +42,15 @@ def write_object(bucket: Path, key: str, messages: list[bytes], ref: datetime, s
     return target
 
 
-def build(samples: Path, out: Path, now: str, config_out: Path, data_root: Path,
-          gfs_steps=(0, 3, 6), hrrr_steps=(0, 1, 2)) -> None:
+def build(
+    samples: Path,
+    out: Path,
+    now: str,
+    config_out: Path,
+    data_root: Path,
+    gfs_steps=(0, 3, 6),
+    hrrr_steps=(0, 1, 2),
+) -> None:
     clock = datetime.fromisoformat(now.replace("Z", "+00:00"))
     day = clock.replace(hour=0, minute=0, second=0, microsecond=0)
     gfs = _messages(samples / GFS_SAMPLE)
@@ -50,28 +58,43 @@ def build(samples: Path, out: Path, now: str, config_out: Path, data_root: Path,
     cycles = [day + timedelta(hours=h) for h in range(0, clock.hour + 7, 6)]
     for cycle in cycles:
         for step in gfs_steps:
-            write_object(out / "noaa-gfs-bdp-pds", GFS_KEY.format(cycle=cycle, step=step), gfs,
-                         cycle, step)
+            write_object(
+                out / "noaa-gfs-bdp-pds", GFS_KEY.format(cycle=cycle, step=step), gfs, cycle, step
+            )
         for step in hrrr_steps:
-            write_object(out / "noaa-hrrr-bdp-pds", HRRR_KEY.format(cycle=cycle, step=step), hrrr,
-                         cycle, step)
+            write_object(
+                out / "noaa-hrrr-bdp-pds",
+                HRRR_KEY.format(cycle=cycle, step=step),
+                hrrr,
+                cycle,
+                step,
+            )
     overrides = {
         "now": now,
         "data_root": str(data_root),
         "fetch": {"settle_seconds": 0},
         "sources": {
-            "gfs": {"url": f"file://{(out / 'noaa-gfs-bdp-pds').resolve()}",
-                    "forecast_hours": ",".join(map(str, gfs_steps)), "window_hours": 12},
-            "hrrr": {"url": f"file://{(out / 'noaa-hrrr-bdp-pds').resolve()}",
-                     "cycles": [0, 6, 12, 18], "forecast_hours": ",".join(map(str, hrrr_steps)),
-                     # an empty mapping would merge into the defaults, not replace them
-                     "forecast_hours_by_cycle": {h: ",".join(map(str, hrrr_steps))
-                                                 for h in (0, 6, 12, 18)},
-                     "window_hours": 12,
-                     "select": [":TMP:surface:"]},
+            "gfs": {
+                "url": f"file://{(out / 'noaa-gfs-bdp-pds').resolve()}",
+                "forecast_hours": ",".join(map(str, gfs_steps)),
+                "window_hours": 12,
+            },
+            "hrrr": {
+                "url": f"file://{(out / 'noaa-hrrr-bdp-pds').resolve()}",
+                "cycles": [0, 6, 12, 18],
+                "forecast_hours": ",".join(map(str, hrrr_steps)),
+                # an empty mapping would merge into the defaults, not replace them
+                "forecast_hours_by_cycle": {
+                    h: ",".join(map(str, hrrr_steps)) for h in (0, 6, 12, 18)
+                },
+                "window_hours": 12,
+                "select": [":TMP:surface:"],
+            },
         },
     }
     config_out.parent.mkdir(parents=True, exist_ok=True)
     config_out.write_text(yaml.safe_dump(overrides, sort_keys=False))
-    print(f"demo mirror: {len(cycles)} cycles of GFS and HRRR under {out}; "
-          f"config overrides in {config_out}; cycle ids {[paths.cycle_id(c) for c in cycles]}")
+    print(
+        f"demo mirror: {len(cycles)} cycles of GFS and HRRR under {out}; "
+        f"config overrides in {config_out}; cycle ids {[paths.cycle_id(c) for c in cycles]}"
+    )

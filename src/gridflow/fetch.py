@@ -56,7 +56,8 @@ def _check_range(data: bytes, start: int, chosen: list[inventory.Message], origi
     if found != planned:
         raise FetchError(
             f"{origin}: the .idx promised messages {planned} (offset, length) in this range but "
-            f"the bytes hold {found}; the .idx does not match the GRIB (stale or wrong index)")
+            f"the bytes hold {found}; the .idx does not match the GRIB (stale or wrong index)"
+        )
     return len(found)
 
 
@@ -97,7 +98,9 @@ def _fetch_whole(remote: Remote, spec: FetchSpec, tmp: Path) -> tuple:
     msgs = inventory.messages(entries, tmp.stat().st_size, remote.where(spec.key))
     chosen = inventory.select(msgs, spec.select)
     if not chosen:
-        raise FetchError(f"{remote.where(spec.key)}: no message matches the selection {spec.select}")
+        raise FetchError(
+            f"{remote.where(spec.key)}: no message matches the selection {spec.select}"
+        )
     if len(chosen) != len(msgs):  # keep only the selected messages, in upstream order
         whole = tmp.read_bytes()
         tmp.write_bytes(b"".join(whole[m.start : m.end] for m in chosen))
@@ -148,6 +151,9 @@ def fetch(spec: FetchSpec, out_grib: Path, out_idx: Path, out_sidecar: Path) -> 
         os.replace(side_tmp, out_sidecar)
         return sidecar
     finally:
-        for leftover in (tmp, out_idx.with_name(out_idx.name + ".partial"),
-                         out_sidecar.with_name(out_sidecar.name + ".partial")):
+        for leftover in (
+            tmp,
+            out_idx.with_name(out_idx.name + ".partial"),
+            out_sidecar.with_name(out_sidecar.name + ".partial"),
+        ):
             leftover.unlink(missing_ok=True)

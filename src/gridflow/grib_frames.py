@@ -43,7 +43,7 @@ def frames(buf: bytes | memoryview, origin: str = "<bytes>") -> list[Frame]:
         if bytes(buf[pos : pos + 4]) != b"GRIB":
             raise FramingError(
                 f"{origin}: stray bytes at offset {pos} where a GRIB message should start "
-                f"(found {bytes(buf[pos:pos + 4])!r})"
+                f"(found {bytes(buf[pos : pos + 4])!r})"
             )
         length, edition = _declared_length(buf, pos, origin)
         if pos + length > size:

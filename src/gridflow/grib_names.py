@@ -123,10 +123,14 @@ def _sign_magnitude(value: int, bits: int) -> int:
 def _surface_value(handle, which: str) -> float | None:
     if eccodes.codes_is_missing(handle, f"scaledValueOf{which}FixedSurface"):
         return None
-    scaled = _sign_magnitude(eccodes.codes_get(handle, f"scaledValueOf{which}FixedSurface", int), 32)
+    scaled = _sign_magnitude(
+        eccodes.codes_get(handle, f"scaledValueOf{which}FixedSurface", int), 32
+    )
     factor = 0
     if not eccodes.codes_is_missing(handle, f"scaleFactorOf{which}FixedSurface"):
-        factor = _sign_magnitude(eccodes.codes_get(handle, f"scaleFactorOf{which}FixedSurface", int), 8)
+        factor = _sign_magnitude(
+            eccodes.codes_get(handle, f"scaleFactorOf{which}FixedSurface", int), 8
+        )
     return scaled / (10**factor)
 
 
@@ -177,7 +181,8 @@ def field_names(handle) -> tuple[str, str, str]:
         return (
             eccodes.codes_get(handle, "shortName"),
             f"{eccodes.codes_get(handle, 'typeOfLevel')} {eccodes.codes_get(handle, 'level')}",
-            f"{eccodes.codes_get(handle, 'stepRange')} hour {eccodes.codes_get(handle, 'stepType')}",
+            f"{eccodes.codes_get(handle, 'stepRange')} hour "
+            f"{eccodes.codes_get(handle, 'stepType')}",
         )
     variable = variable_name(
         eccodes.codes_get(handle, "discipline", int),

@@ -28,7 +28,9 @@ class IdxEntry:
     @property
     def search_text(self) -> str:
         """What a search string is matched against: the line without its number and offset."""
-        return ":" + ":".join((self.date, self.variable, self.level, self.forecast, *self.extra)) + ":"
+        return (
+            ":" + ":".join((self.date, self.variable, self.level, self.forecast, *self.extra)) + ":"
+        )
 
     def line(self) -> str:
         return f"{self.number}:{self.offset}{self.search_text}"
@@ -62,8 +64,15 @@ def parse(text: str, origin: str = "<idx>") -> list[IdxEntry]:
         if len(fields) < 4:
             raise InventoryError(f"{origin}: line {lineno} has too few fields: {raw!r}")
         entries.append(
-            IdxEntry(parts[0], int(parts[1]), fields[0], fields[1], fields[2], fields[3],
-                     tuple(fields[4:]))
+            IdxEntry(
+                parts[0],
+                int(parts[1]),
+                fields[0],
+                fields[1],
+                fields[2],
+                fields[3],
+                tuple(fields[4:]),
+            )
         )
     if not entries:
         raise InventoryError(f"{origin}: the inventory is empty")

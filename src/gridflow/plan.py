@@ -8,6 +8,7 @@ cycle is cached, so later runs of a finished cycle ask upstream nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import dataclass
@@ -35,16 +36,20 @@ class Plan:
     unreachable: dict[str, str]
 
     def summary(self) -> str:
-        lines = [f"gridflow plan: {len(self.ready)} file(s) published in the catch-up window, "
-                 f"{len(self.waiting)} waiting"]
+        lines = [
+            f"gridflow plan: {len(self.ready)} file(s) published in the catch-up window, "
+            f"{len(self.waiting)} waiting"
+        ]
         by_source: dict[str, list[Target]] = {}
         for t in self.waiting:
             by_source.setdefault(t.source, []).append(t)
         for name, targets in sorted(by_source.items()):
             first = min(targets, key=lambda t: t.expected_at)
-            lines.append(f"  {name}: {len(targets)} waiting; next {paths.cycle_id(first.cycle)} "
-                         f"{paths.step_id(first.step)} expected at "
-                         f"{first.expected_at:%Y-%m-%dT%H:%M}Z ({first.why})")
+            lines.append(
+                f"  {name}: {len(targets)} waiting; next {paths.cycle_id(first.cycle)} "
+                f"{paths.step_id(first.step)} expected at "
+                f"{first.expected_at:%Y-%m-%dT%H:%M}Z ({first.why})"
+            )
         for name, why in sorted(self.unreachable.items()):
             lines.append(f"  {name}: UNREACHABLE: {why}")
         return "\n".join(lines)
@@ -52,10 +57,14 @@ class Plan:
 
 def _remote(cfg: dict, name: str) -> Remote:
     src = cfg["sources"][name]
-    return Remote(src["url"], Settings(
-        timeout_seconds=cfg["fetch"].get("timeout_seconds", 60),
-        max_retries=min(cfg["fetch"].get("max_retries", 5), 2),
-        anonymous=src.get("anonymous", True)))
+    return Remote(
+        src["url"],
+        Settings(
+            timeout_seconds=cfg["fetch"].get("timeout_seconds", 60),
+            max_retries=min(cfg["fetch"].get("max_retries", 5), 2),
+            anonymous=src.get("anonymous", True),
+        ),
+    )
 
 
 def _listing(remote: Remote, keys: list[str], prefix: str) -> dict:
@@ -63,15 +72,14 @@ def _listing(remote: Remote, keys: list[str], prefix: str) -> dict:
         return remote.list(prefix)
     found = {}
     for key in keys:  # a plain HTTP mirror has no listing: ask for each object
-        try:
+        with contextlib.suppress(NotPublished):
             found[key] = remote.head(key)
-        except NotPublished:
-            pass
     return found
 
 
-def cycle_status(cfg: dict, name: str, cycle: datetime, now: datetime, remote: Remote | None = None
-                 ) -> tuple[list[Target], list[Target]]:
+def cycle_status(
+    cfg: dict, name: str, cycle: datetime, now: datetime, remote: Remote | None = None
+) -> tuple[list[Target], list[Target]]:
     """(ready, waiting) for one cycle of one source."""
     src = source_of(name, cfg)
     root = cfg["data_root"]
@@ -86,10 +94,10 @@ def cycle_status(cfg: dict, name: str, cycle: datetime, now: datetime, remote: R
     if cache.exists() and json.loads(cache.read_text()).get("steps") == all_steps:
         return due, waiting
     remote = remote or _remote(cfg, name)
-    wanted = {t.step: [k for k in (src.key(cycle, t.step), src.idx_key(cycle, t.step)) if k]
-              for t in due}
-    listed = _listing(remote, [k for ks in wanted.values() for k in ks],
-                      src.listing_prefix(cycle))
+    wanted = {
+        t.step: [k for k in (src.key(cycle, t.step), src.idx_key(cycle, t.step)) if k] for t in due
+    }
+    listed = _listing(remote, [k for ks in wanted.values() for k in ks], src.listing_prefix(cycle))
     settle = timedelta(seconds=cfg["fetch"].get("settle_seconds", 0))
     wall = datetime.now(UTC)
     ready = []

@@ -25,8 +25,7 @@ def cells_in_box(lat: float, lon: float, half: float) -> list[int] | None:
     if lon_half >= 180:
         return None
     rows = range(int(math.floor(south + 90)), min(179, int(math.floor(north + 90))) + 1)
-    cols = {int(math.floor(x + 180)) % 360
-            for x in _frange(lon - lon_half, lon + lon_half)}
+    cols = {int(math.floor(x + 180)) % 360 for x in _frange(lon - lon_half, lon + lon_half)}
     return sorted(r * 360 + c for r in rows for c in cols)
 
 
@@ -49,7 +48,9 @@ def nearest_point(client, source: str, variable: str, level: str, lat: float, lo
             params["cells"] = cells
         rows = client.query(
             f"SELECT lat, lon, cell, greatCircleDistance(lon, lat, %(lon)s, %(lat)s) AS d "
-            f"FROM {TABLE} WHERE {where} ORDER BY d LIMIT 1", parameters=params).result_rows
+            f"FROM {TABLE} WHERE {where} ORDER BY d LIMIT 1",
+            parameters=params,
+        ).result_rows
         if rows and (cells is None or rows[0][3] / EARTH_DEGREE_M <= half):
             return rows[0]
         if cells is None:
@@ -68,12 +69,19 @@ def series(client, source: str, variable: str, level: str, lat: float, lon: floa
         "WHERE source = %(s)s AND variable = %(v)s AND level = %(l)s AND cell = %(c)s "
         "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s) "
         "ORDER BY ref_time, step, forecast",
-        parameters={"s": source, "v": variable, "l": level, "c": cell, "plat": plat,
-                    "plon": plon})
+        parameters={"s": source, "v": variable, "l": level, "c": cell, "plat": plat, "plon": plon},
+    )
     return [
-        {"ref_time": _iso(r[0]), "step": r[1], "valid_time": _iso(r[2]), "forecast": r[3],
-         "value": r[4], "grid_lat": round(plat, 6), "grid_lon": round(plon, 6),
-         "distance_km": round(distance / 1000, 3)}
+        {
+            "ref_time": _iso(r[0]),
+            "step": r[1],
+            "valid_time": _iso(r[2]),
+            "forecast": r[3],
+            "value": r[4],
+            "grid_lat": round(plat, 6),
+            "grid_lon": round(plon, 6),
+            "distance_km": round(distance / 1000, 3),
+        }
         for r in result.result_rows
     ]
 

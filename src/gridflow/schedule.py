@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 
 def parse_hours(spec: str) -> list[int]:
-    """"0-120,123-384/3" -> [0, 1, ..., 120, 123, 126, ..., 384]."""
+    """ "0-120,123-384/3" -> [0, 1, ..., 120, 123, 126, ..., 384]."""
     hours: set[int] = set()
     for part in spec.split(","):
         span, _, stride = part.partition("/")

@@ -63,15 +63,17 @@ def _constant(value: str, n: int) -> pa.DictionaryArray:
 def _times(handle) -> tuple[datetime, int]:
     date = eccodes.codes_get(handle, "dataDate", int)
     hhmm = eccodes.codes_get(handle, "dataTime", int)
-    ref = datetime(date // 10000, date // 100 % 100, date % 100, hhmm // 100, hhmm % 100,
-                   tzinfo=UTC)
+    ref = datetime(
+        date // 10000, date // 100 % 100, date % 100, hhmm // 100, hhmm % 100, tzinfo=UTC
+    )
     eccodes.codes_set(handle, "stepUnits", "m")
     step_minutes = eccodes.codes_get(handle, "endStep", int)
     return ref, step_minutes
 
 
-def field_table(handle, entry: inventory.IdxEntry, source: str, raw_file_id: str,
-                raw_key: str) -> pa.Table:
+def field_table(
+    handle, entry: inventory.IdxEntry, source: str, raw_file_id: str, raw_key: str
+) -> pa.Table:
     eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
     values = eccodes.codes_get_values(handle)
     lat, lon, cell = coordinates(handle)
@@ -86,11 +88,13 @@ def field_table(handle, entry: inventory.IdxEntry, source: str, raw_file_id: str
         "variable": _constant(entry.variable, n),
         "level": _constant(entry.level, n),
         "forecast": _constant(entry.forecast, n),
-        "ref_time": pa.array(np.full(n, np.datetime64(ref.replace(tzinfo=None), "s")),
-                             pa.timestamp("s", tz="UTC")),
+        "ref_time": pa.array(
+            np.full(n, np.datetime64(ref.replace(tzinfo=None), "s")), pa.timestamp("s", tz="UTC")
+        ),
         "step": pa.array(np.full(n, step, dtype=np.int32)),
-        "valid_time": pa.array(np.full(n, np.datetime64(valid.replace(tzinfo=None), "s")),
-                               pa.timestamp("s", tz="UTC")),
+        "valid_time": pa.array(
+            np.full(n, np.datetime64(valid.replace(tzinfo=None), "s")), pa.timestamp("s", tz="UTC")
+        ),
         "lat": pa.array(lat),
         "lon": pa.array(lon),
         "cell": pa.array(cell),
@@ -123,11 +127,12 @@ def shred(raw: Path, idx: Path, sidecar: Path, out: Path) -> ShredStats:
                         f"the inventory {idx}"
                     )
                 seen[offset] += 1
-                table = field_table(handle, listed[k], meta["source"], meta["run_id"],
-                                    meta["raw_key"])
+                table = field_table(
+                    handle, listed[k], meta["source"], meta["run_id"], meta["raw_key"]
+                )
                 writer.write_table(table)
                 rows += table.num_rows
-        missing = [e.line() for off, listed in expected.items() for e in listed[seen[off]:]]
+        missing = [e.line() for off, listed in expected.items() for e in listed[seen[off] :]]
         if missing:
             raise ShredError(f"{raw}: fields listed in {idx} were not decoded: {missing}")
         os.replace(tmp, out)

@@ -51,8 +51,11 @@ def _client_options(settings: Settings) -> dict:
 def _retry(settings: Settings) -> dict:
     return {
         "max_retries": settings.max_retries,
-        "backoff": {"init_backoff": timedelta(milliseconds=200), "max_backoff": timedelta(seconds=20),
-                    "base": 2},
+        "backoff": {
+            "init_backoff": timedelta(milliseconds=200),
+            "max_backoff": timedelta(seconds=20),
+            "base": 2,
+        },
         "retry_timeout": timedelta(minutes=3),
     }
 
@@ -72,14 +75,20 @@ class Remote:
         opts, retry = _client_options(self.settings), _retry(self.settings)
         if parts.scheme == "s3":
             endpoint = os.environ.get("GRIDFLOW_S3_ENDPOINT_URL") or os.environ.get(
-                "AWS_ENDPOINT_URL")
+                "AWS_ENDPOINT_URL"
+            )
             kwargs = {"region": os.environ.get("AWS_REGION", "us-east-1")}
             if endpoint:
                 kwargs.update(endpoint=endpoint, virtual_hosted_style_request=False)
             if self.settings.anonymous:
                 kwargs["skip_signature"] = True
-            self.store = S3Store(parts.netloc, prefix=parts.path.strip("/") or None,
-                                 client_options=opts, retry_config=retry, **kwargs)
+            self.store = S3Store(
+                parts.netloc,
+                prefix=parts.path.strip("/") or None,
+                client_options=opts,
+                retry_config=retry,
+                **kwargs,
+            )
         elif parts.scheme == "file":
             root = Path(parts.path)
             if not root.is_dir():
@@ -88,8 +97,9 @@ class Remote:
         elif parts.scheme in ("http", "https"):
             self.store = HTTPStore.from_url(self.url, client_options=opts, retry_config=retry)
         else:
-            raise TransportError(f"{url}: unsupported URL scheme {parts.scheme!r} "
-                                 "(use s3://, file:// or http(s)://)")
+            raise TransportError(
+                f"{url}: unsupported URL scheme {parts.scheme!r} (use s3://, file:// or http(s)://)"
+            )
 
     @property
     def can_list(self) -> bool:
@@ -141,7 +151,8 @@ class Remote:
         if len(data) != end - start:
             raise TransportError(
                 f"{self.where(key)}: asked for bytes {start}-{end - 1} and got {len(data)} bytes "
-                "(the body was cut short)")
+                "(the body was cut short)"
+            )
         return data
 
     def download(self, key: str, dest) -> ObjectInfo:
@@ -156,6 +167,8 @@ class Remote:
             raise self._fail(key, exc) from exc
         info = _info(result.meta)
         if written != info.size:
-            raise TransportError(f"{self.where(key)}: expected {info.size} bytes and got {written} "
-                                 "(the body was cut short)")
+            raise TransportError(
+                f"{self.where(key)}: expected {info.size} bytes and got {written} "
+                "(the body was cut short)"
+            )
         return info

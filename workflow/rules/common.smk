@@ -21,6 +21,11 @@ wildcard_constraints:
     step=r"f\d{3}",
 
 
+def pattern(template):
+    """A path template of gridflow.paths with the wildcards left for Snakemake."""
+    return template.format(root=ROOT, source="{source}", cycle="{cycle}", step="{step}")
+
+
 @functools.cache
 def current_plan():
     """Listing upstream happens once per run, and only when `rule all` is asked for."""

@@ -4,15 +4,17 @@ rule load_clickhouse:
         parquet=rules.shred.output[0],
         sidecar=rules.fetch.output.sidecar,
     output:
-        paths.MARKER.format(root=ROOT, source="{source}", cycle="{cycle}", step="{step}"),
-    params:
-        dsn=DSN,
-        migrations=MIGRATIONS,
+        pattern(paths.MARKER),
     log:
         f"{ROOT}/logs/load/{{source}}/{{cycle}}/{{step}}.log",
+    conda:
+        "../../envs/gridflow.yaml"
     resources:
         # chDB allows one process per store: loads take turns (--resources chdb_store=1)
         chdb_store=1,
+    params:
+        dsn=DSN,
+        migrations=MIGRATIONS,
     shell:
         "gridflow load --parquet {input.parquet:q} --sidecar {input.sidecar:q}"
         " --dsn {params.dsn:q} --marker {output:q} --migrations {params.migrations:q}"
@@ -25,8 +27,10 @@ rule cycle:
     input:
         cycle_markers,
     output:
-        paths.CYCLE.format(root=ROOT, source="{source}", cycle="{cycle}"),
+        pattern(paths.CYCLE),
     log:
         f"{ROOT}/logs/cycle/{{source}}/{{cycle}}.log",
+    conda:
+        "../../envs/gridflow.yaml"
     shell:
         "gridflow cycle-summary --out {output:q} {input:q} 2>&1 | tee {log:q}"

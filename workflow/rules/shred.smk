@@ -5,9 +5,11 @@ rule shred:
         idx=rules.fetch.output.idx,
         sidecar=rules.fetch.output.sidecar,
     output:
-        paths.SHRED.format(root=ROOT, source="{source}", cycle="{cycle}", step="{step}"),
+        pattern(paths.SHRED),
     log:
         f"{ROOT}/logs/shred/{{source}}/{{cycle}}/{{step}}.log",
+    conda:
+        "../../envs/gridflow.yaml"
     shell:
         "gridflow shred --raw {input.grib:q} --idx {input.idx:q} --sidecar {input.sidecar:q}"
         " --out {output:q} 2>&1 | tee {log:q}"

@@ -11,10 +11,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import clickhouse_connect
+import pyarrow as pa
 import pyarrow.parquet as pq
 from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
 
 TABLE = "grid_data"
+BATCH_ROWS = 2_000_000
 
 
 class StoreBusy(RuntimeError):
@@ -28,6 +30,8 @@ class LoadError(RuntimeError):
 def redact(dsn: str) -> str:
     """The DSN without user or password, fit for logs and markers."""
     parts = urlsplit(dsn)
+    if not parts.netloc:  # chdb:///path has no place for secrets
+        return urlunsplit((parts.scheme, "", parts.path, "", "")).replace(":", "://", 1)
     host = parts.hostname or ""
     if parts.port:
         host += f":{parts.port}"
@@ -49,7 +53,8 @@ def connect(dsn: str, wait_seconds: float = 30.0):
                     raise StoreBusy(
                         f"the ClickHouse store {redact(dsn)} is in use by another process "
                         f"(chDB allows one process per store; a load job may hold it); waited "
-                        f"{wait_seconds:.0f} s. Try again when that process ends.") from exc
+                        f"{wait_seconds:.0f} s. Try again when that process ends."
+                    ) from exc
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -61,33 +66,50 @@ def migrate(client, migrations: Path) -> list[str]:
     """Apply every `*.sql` in name order; each statement is idempotent."""
     applied = []
     for path in sorted(migrations.glob("*.sql")):
-        sql = "\n".join(line for line in path.read_text().splitlines()
-                        if not line.strip().startswith("--"))
+        sql = "\n".join(
+            line for line in path.read_text().splitlines() if not line.strip().startswith("--")
+        )
         for statement in filter(None, (s.strip() for s in sql.split(";"))):
             client.command(statement)
         applied.append(path.name)
     return applied
 
 
+def client_is_embedded(client) -> bool:
+    return type(client).__name__ == "ChdbClient"
+
+
 def rows_of(client, source: str, raw_key: str) -> int:
-    return int(client.command(
-        f"SELECT count() FROM {TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
-        parameters={"s": source, "k": raw_key}))
+    return int(
+        client.command(
+            f"SELECT count() FROM {TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
+            parameters={"s": source, "k": raw_key},
+        )
+    )
 
 
 def load(client, parquet: Path, source: str, raw_key: str) -> int:
     """Replace the rows of one raw file with the rows of its shred; returns the row count."""
-    client.command(f"DELETE FROM {TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
-                   parameters={"s": source, "k": raw_key},
-                   settings={"lightweight_deletes_sync": 2})
-    expected = 0
-    reader = pq.ParquetFile(parquet)
-    for i in range(reader.num_row_groups):
-        table = reader.read_row_group(i).unify_dictionaries()
-        client.insert_arrow(TABLE, table)
-        expected += table.num_rows
+    client.command(
+        f"DELETE FROM {TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
+        parameters={"s": source, "k": raw_key},
+        settings={"lightweight_deletes_sync": 2},
+    )
+    expected = pq.ParquetFile(parquet).metadata.num_rows
+    columns = ", ".join(pq.read_schema(parquet).names)
+    if client_is_embedded(client):
+        # chDB reads the shred straight from disk: about 6x faster than passing Arrow batches
+        path = str(Path(parquet).resolve()).replace("\\", "\\\\").replace("'", "\\'")
+        client.command(
+            f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM file('{path}', Parquet)"
+        )
+    else:
+        # a server cannot see our disk; batches of ~2 M rows keep it from making a part per field
+        for batch in pq.ParquetFile(parquet).iter_batches(batch_size=BATCH_ROWS):
+            client.insert_arrow(TABLE, pa.Table.from_batches([batch]).unify_dictionaries())
     loaded = rows_of(client, source, raw_key)
     if loaded != expected:
-        raise LoadError(f"{parquet}: {TABLE} holds {loaded} rows of {raw_key} after loading "
-                        f"{expected}")
+        raise LoadError(
+            f"{parquet}: {TABLE} holds {loaded} rows of {raw_key} after loading {expected}"
+        )
     return loaded

@@ -1,0 +1,44 @@
+# gridflow: `make demo` (set up + run offline), `make test` (set up + tests), `make bench`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+
+DEMO_NOW ?= 2025-03-12T12:00:00Z
+DEMO_DIR ?= demo-data
+DEMO_CONFIG := $(DEMO_DIR)/demo.yaml
+SNAKEMAKE_TIMEOUT ?= 1800
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(DEMO_CONFIG): | setup
+	gridflow demo-mirror --out $(DEMO_DIR)/mirror --now $(DEMO_NOW) \
+	  --config-out $(DEMO_CONFIG) --data-root $(DEMO_DIR)/data
+
+demo: setup $(DEMO_CONFIG)
+	timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake --configfile $(DEMO_CONFIG)
+	@echo "== GFS 2 m temperature at Berlin (52.52N 13.40E), every loaded run:"
+	gridflow point --configfile $(DEMO_CONFIG) --source gfs --variable TMP \
+	  --level "2 m above ground" --lat 52.52 --lon 13.40
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	ruff check src tests bench
+	snakefmt --check Snakefile workflow/rules
+	snakemake --lint --configfile tests/lint-config.yaml
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(DEMO_DIR) .snakemake

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+sys.path.insert(0, str(Path(__file__).parent))
+
+from loopback_http import MirrorServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture
+def mirror_dir(tmp_path) -> Path:
+    path = tmp_path / "mirror"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def http_mirror(mirror_dir):
+    with MirrorServer(mirror_dir) as server:
+        yield server
+
+
+def copy_sample(samples: Path, name: str, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(samples / name, dest)
+    return dest

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from tests_support import REPO
+
+from gridflow import config, schedule
+
+
+def _base() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def test_defaults_resolve_with_source_files():
+    cfg = config.resolve(_base(), REPO)
+    assert cfg["sources"]["gfs"]["url"] == "s3://noaa-gfs-bdp-pds"
+    assert cfg["sinks"]["clickhouse"]["dsn"].startswith("chdb://")
+
+
+def test_overrides_merge_per_key():
+    raw = _base()
+    raw["sources"] = {"gfs": {"url": "file:///mirror"}}
+    cfg = config.resolve(raw, REPO)
+    assert cfg["sources"]["gfs"]["url"] == "file:///mirror"
+    assert cfg["sources"]["gfs"]["retention_hours"] == 168
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"sources": {"gfs": {"cycles": [0, 25]}}}, "config.sources.gfs.cycles[1]"),
+        ({"sources": {"hrrr": {"url": "ftp://x"}}}, "config.sources.hrrr.url"),
+        ({"fetch": {"timeout_seconds": -1}}, "config.fetch.timeout_seconds"),
+        ({"sources": {"gfs": {"forecast_hours": "0-x"}}}, "config.sources.gfs.forecast_hours"),
+        ({"now": "yesterday"}, "config.now"),
+        ({"retention": 3}, "'retention' was unexpected"),
+    ],
+)
+def test_invalid_config_names_the_key(change, named):
+    raw = config.deep_merge(_base(), change)
+    with pytest.raises(config.ConfigError) as err:
+        config.resolve(raw, REPO)
+    assert named in str(err.value)
+
+
+def test_now_from_the_command_line_pins_the_clock():
+    raw = _base()
+    raw["now"] = datetime(2025, 3, 12, 6, tzinfo=UTC)  # what YAML makes of --config now=...
+    cfg = config.resolve(raw, REPO)
+    assert config.now(cfg) == datetime(2025, 3, 12, 6, tzinfo=UTC)
+
+
+def test_dsn_from_environment_wins(monkeypatch):
+    monkeypatch.setenv("GRIDFLOW_CLICKHOUSE_DSN", "http://u:secret@127.0.0.1:8123")
+    assert config.resolve(_base(), REPO)["sinks"]["clickhouse"]["dsn"].startswith("http://u:")
+
+
+def test_hrrr_runs_48_hours_at_synoptic_cycles():
+    src = config.resolve(_base(), REPO)["sources"]["hrrr"]
+    assert schedule.forecast_hours(src, datetime(2025, 3, 12, 6, tzinfo=UTC))[-1] == 48
+    assert schedule.forecast_hours(src, datetime(2025, 3, 12, 7, tzinfo=UTC))[-1] == 18
+
+
+def test_window_and_hours():
+    assert schedule.parse_hours("0-6,9-15/3") == [0, 1, 2, 3, 4, 5, 6, 9, 12, 15]
+    src = {"cycles": [0, 6, 12, 18], "window_hours": 12}
+    cycles = schedule.cycles_in_window(src, datetime(2025, 3, 12, 13, tzinfo=UTC))
+    assert [c.hour for c in cycles] == [6, 12]

@@ -1,0 +1,109 @@
+"""Framing checks, wgrib2-style names and the shred, on the real sample files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from gridflow import inventory
+from gridflow.grib_frames import FramingError, check_single, frames
+from gridflow.grib_read import build_inventory
+from gridflow.shred import shred
+
+
+def test_truncated_hrrr_is_detected(samples):
+    data = (samples / "hrrr.t11z.wrfsfcf12.grib2").read_bytes()
+    with pytest.raises(FramingError, match="truncated"):
+        frames(data, "hrrr.t11z.wrfsfcf12.grib2")
+
+
+def test_stray_bytes_between_messages_are_detected(samples):
+    data = (samples / "subset_20201214_hrrr.t00z.wrfsfcf12.grib2").read_bytes()
+    with pytest.raises(FramingError, match="stray bytes at offset 887243"):
+        frames(data, "subset")
+
+
+def test_a_range_must_hold_exactly_one_message(samples):
+    data = (samples / "gfs.complex.grib2").read_bytes()
+    assert check_single(data, "ok").length == len(data)
+    with pytest.raises(FramingError):
+        check_single(data[1:], "shifted")
+
+
+def test_names_match_noaa_inventory(samples):
+    real = inventory.parse((samples / "gfswave.t18z.atlocn.0p16.f001.grib2.idx").read_text())
+    built = build_inventory(samples / "gfswave.t18z.atlocn.0p16.f001.grib2")
+    assert [e.line() for e in built] == [e.line() for e in real]
+
+
+def test_names_of_common_fields(samples, tmp_path):
+    hrrr = build_inventory(samples / "hrrr.t06z.wrfsfcf01-TMP.grib2")
+    assert hrrr[0].search_text == ":d=2023072206:TMP:surface:1 hour fcst:"
+    pv = build_inventory(samples / "gfs.t12z.pgrb2.0p25.f023-PV-TMP-missing.grib2")
+    assert pv[0].level == "PV=-2e-06 (Km^2/kg/s) surface"
+    # the two APCP fields of the off-by-one subset, cut at their true boundaries
+    data = (samples / "subset_20201214_hrrr.t00z.wrfsfcf12.grib2").read_bytes()
+    fixed = tmp_path / "apcp.grib2"
+    fixed.write_bytes(data[:887243] + data[887244:-1])
+    assert [e.forecast for e in build_inventory(fixed)] == [
+        "0-12 hour acc fcst",
+        "11-12 hour acc fcst",
+    ]
+
+
+def test_multi_field_messages_are_all_listed(samples):
+    entries = build_inventory(samples / "gfs.t12z.pgrbf120.2p5deg.grib2")
+    assert len({e.offset for e in entries}) == 307
+    assert len(entries) == 343
+
+
+def _shred(samples, tmp_path, name):
+    raw = samples / name
+    idx = tmp_path / "x.idx"
+    idx.write_text(inventory.format_lines(build_inventory(raw)))
+    sidecar = tmp_path / "x.json"
+    sidecar.write_text(json.dumps({"source": "test", "run_id": "r1", "raw_key": "raw/x"}))
+    out = tmp_path / "x.parquet"
+    stats = shred(raw, idx, sidecar, out)
+    return stats, out
+
+
+def test_shred_writes_every_field(samples, tmp_path):
+    stats, out = _shred(samples, tmp_path, "gfs.t12z.pgrbf120.2p5deg.grib2")
+    table = pq.read_table(out, columns=["variable", "level", "value"])
+    assert stats.fields == 343
+    assert table.num_rows == 343 * 144 * 73
+    assert pq.ParquetFile(out).metadata.num_row_groups == 343
+
+
+def test_in_band_missing_values_become_null(samples, tmp_path):
+    _, out = _shred(samples, tmp_path, "gfs.t12z.pgrb2.0p25.f023-PV-TMP-missing.grib2")
+    values = pq.read_table(out, columns=["value"]).column("value")
+    assert 0 < values.null_count < len(values)
+    assert np.nanmax(values.to_numpy(zero_copy_only=False)) < 400  # no 9999 left in the data
+
+
+def test_lambert_grid_gets_real_coordinates(samples, tmp_path):
+    _, out = _shred(samples, tmp_path, "hrrr.t06z.wrfsfcf01-TMP.grib2")
+    t = pq.read_table(out, columns=["lat", "lon"])
+    lat, lon = t.column("lat").to_numpy(), t.column("lon").to_numpy()
+    # HRRR's first point (south-west corner) is 21.138N 122.72W
+    assert abs(lat[0] - 21.138123) < 1e-4 and abs(lon[0] + 122.719528) < 1e-4
+    assert -135 < lon.min() < lon.max() < -60 and 21 < lat.min() < lat.max() < 53
+
+
+def test_failed_shred_leaves_no_output(samples, tmp_path):
+    raw = samples / "gfs.complex.grib2"
+    idx = tmp_path / "x.idx"
+    idx.write_text(
+        "1:0:d=2020102600:HGT:500 mb:24 hour fcst:\n2:0:d=2020102600:TMP:500 mb:24 hour fcst:\n"
+    )  # claims a second field
+    sidecar = tmp_path / "x.json"
+    sidecar.write_text(json.dumps({"source": "t", "run_id": "r", "raw_key": "k"}))
+    with pytest.raises(Exception, match="not decoded"):
+        shred(raw, idx, sidecar, tmp_path / "x.parquet")
+    assert not (tmp_path / "x.parquet").exists()
+    assert list(tmp_path.glob("*.partial")) == []

@@ -1,0 +1,240 @@
+"""The whole workflow, run by Snakemake against a loopback HTTP mirror of NOAA's layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import yaml
+from conftest import copy_sample
+from tests_support import REPO
+
+from gridflow import demo
+from gridflow.sinks import clickhouse
+
+NOW = "2025-03-12T12:00:00Z"
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    cmd = [
+        "timeout",
+        "-s",
+        "INT",
+        str(timeout),
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=os.environ | {"PYTHONWARNINGS": "ignore"}
+    )
+
+
+def gridflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["gridflow", *args], capture_output=True, text=True, cwd=REPO)
+
+
+@pytest.fixture
+def demo_run(samples, http_mirror, tmp_path):
+    """A demo mirror (GFS f000/f003, HRRR f01) served over HTTP, and one full run."""
+    cfg_path = tmp_path / "mirror.yaml"
+    demo.build(
+        samples,
+        http_mirror.root,
+        NOW,
+        cfg_path,
+        tmp_path / "data",
+        gfs_steps=(0, 3),
+        hrrr_steps=(1,),
+    )
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["sources"]["gfs"]["url"] = f"{http_mirror.url}/noaa-gfs-bdp-pds"
+    cfg["sources"]["hrrr"]["url"] = f"{http_mirror.url}/noaa-hrrr-bdp-pds"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    run = snakemake(tmp_path, "--configfile", str(cfg_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return tmp_path, cfg_path, run, http_mirror
+
+
+def test_run_loads_published_files_and_reports_waiting(demo_run):
+    workdir, cfg_path, run, mirror = demo_run
+    assert "gridflow plan: 6 file(s) published" in run.stderr
+    assert "gfs: 2 waiting; next 2025031212 f000 expected at 2025-03-12T15:45Z" in run.stderr
+    markers = sorted((workdir / "data" / "loaded" / "clickhouse").rglob("*.json"))
+    assert len(markers) == 6
+    marker = json.loads(markers[0].read_text())
+    assert marker["dsn"].startswith("chdb:///") and marker["rows"] > 0
+    client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
+    counts = dict(client.query("SELECT source, count() FROM grid_data GROUP BY source").result_rows)
+    client.close()
+    assert counts == {"gfs": 4 * 5 * 10512, "hrrr": 2 * 1905141}
+    # the HRRR objects hold TMP and UGRD; only TMP was asked for, by one ranged GET each
+    hrrr_gets = [r for m, p, r in mirror.requests if m == "GET" and p.endswith("f01.grib2")]
+    assert len(hrrr_gets) == 2 and all(r == "bytes=0-1272860" for r in hrrr_gets)
+
+
+def test_second_run_does_nothing_and_the_next_cycle_previews_alone(demo_run):
+    workdir, cfg_path, _, mirror = demo_run
+    again = snakemake(workdir, "--configfile", str(cfg_path))
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+    later = snakemake(
+        workdir, "-n", "--configfile", str(cfg_path), "--config", "now=2025-03-12T18:00:00Z"
+    )
+    out = later.stdout + later.stderr
+    assert later.returncode == 0, out[-2000:]
+    fetched = {
+        line.split("wildcards: ")[1]
+        for line in out.splitlines()
+        if "wildcards: source=" in line and "step=" in line
+    }
+    assert fetched == {
+        "source=gfs, cycle=2025031212, step=f000",
+        "source=gfs, cycle=2025031212, step=f003",
+        "source=hrrr, cycle=2025031212, step=f001",
+    }
+
+
+def test_point_query_prints_the_series(demo_run):
+    workdir, cfg_path, _, _ = demo_run
+    point = gridflow(
+        "point",
+        "--dsn",
+        f"chdb://{workdir}/data/clickhouse",
+        "--source",
+        "gfs",
+        "--variable",
+        "TMP",
+        "--level",
+        "2 m above ground",
+        "--lat",
+        "52.52",
+        "--lon",
+        "13.40",
+    )
+    assert point.returncode == 0, point.stderr
+    rows = [json.loads(line) for line in point.stdout.splitlines()]
+    assert [(r["ref_time"], r["step"]) for r in rows] == [
+        ("2025-03-12T00:00:00Z", 0),
+        ("2025-03-12T00:00:00Z", 180),
+        ("2025-03-12T06:00:00Z", 0),
+        ("2025-03-12T06:00:00Z", 180),
+    ]
+    assert rows[1]["valid_time"] == "2025-03-12T03:00:00Z"
+    assert (rows[0]["grid_lat"], rows[0]["grid_lon"]) == (52.5, 12.5)
+    assert 200 < rows[0]["value"] < 330
+    sql = gridflow(
+        "sql",
+        "--dsn",
+        f"chdb://{workdir}/data/clickhouse",
+        "SELECT count() AS n FROM grid_data WHERE source = 'hrrr'",
+    )
+    assert json.loads(sql.stdout) == {"n": 2 * 1905141}
+
+
+def test_unreachable_source_is_reported(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "data_root": str(tmp_path / "d"),
+                "sources_enabled": ["gfs"],
+                "sources": {"gfs": {"url": "http://127.0.0.1:9/nowhere"}},
+                "fetch": {"timeout_seconds": 2, "max_retries": 0},
+            }
+        )
+    )
+    result = gridflow("plan", "--configfile", str(cfg), "--now", NOW)
+    assert result.returncode == 3
+    assert "gfs: UNREACHABLE" in result.stdout and "127.0.0.1:9/nowhere" in result.stdout
+
+
+def test_invalid_config_fails_at_once_naming_the_key(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump({"sources": {"gfs": {"cycles": [0, 30]}}}))
+    run = snakemake(tmp_path, "-n", "--configfile", str(cfg))
+    assert run.returncode != 0
+    assert "config.sources.gfs.cycles[1]: 30 is greater than the maximum of 23" in (
+        run.stdout + run.stderr
+    )
+
+
+def test_gfs_file_without_idx_loads_every_field_equal_to_gdal(samples, mirror_dir, tmp_path):
+    """A GFS file the workflow has never seen, with no .idx: all 343 fields land, and their
+    values equal GDAL's independent decode (to float32 rounding) at every checked point."""
+    sample = "gfs.t12z.pgrbf120.2p5deg.grib2"
+    copy_sample(samples, sample, mirror_dir / "gfs.20110110/12/gfs.t12z.pgrbf120.2p5deg.grib2")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "now": "2011-01-10T18:00:00Z",
+                "data_root": "data",
+                "sources_enabled": ["gfs"],
+                "fetch": {"settle_seconds": 0},
+                "sources": {
+                    "gfs": {
+                        "url": f"file://{mirror_dir}",
+                        "idx": None,
+                        "select": "all",
+                        "key": "gfs.{cycle:%Y%m%d}/{cycle:%H}/gfs.t{cycle:%H}z.pgrbf{step:03d}"
+                        ".2p5deg.grib2",
+                        "forecast_hours": "120",
+                        "cycles": [12],
+                    }
+                },
+            }
+        )
+    )
+    run = snakemake(tmp_path, "--configfile", str(cfg))
+    assert run.returncode == 0, run.stderr[-3000:]
+    client = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
+    assert client.command("SELECT count() FROM grid_data") == 343 * 144 * 73
+    idx = (tmp_path / "data/raw/gfs/2011011012/f120.grib2.idx").read_text().splitlines()
+    expected: dict[tuple, list] = {}
+    with rasterio.Env(GRIB_NORMALIZE_UNITS="NO"), rasterio.open(samples / sample) as ds:
+        assert ds.count == 343 == len(idx)
+        pixels = [(r, c) for r in range(0, 73, 9) for c in range(0, 144, 13)]
+        # GDAL's own georeferencing says where each checked pixel is
+        places = {(r, c): tuple(float(v) for v in ds.xy(r, c))[::-1] for r, c in pixels}
+        for band, line in enumerate(idx, start=1):
+            var, level, fcst = line.split(":")[3:6]
+            data = ds.read(band, masked=True)  # GDAL's nodata is our NULL
+            for (r, c), (lat, lon) in places.items():
+                key = (var, level, fcst, lat, ((lon + 180) % 360) - 180)
+                value = None if data.mask[r, c] else np.float32(data[r, c]).item()
+                expected.setdefault(key, []).append(value)
+    stored = client.query(
+        "SELECT variable, level, forecast, lat, lon, value FROM grid_data "
+        "WHERE (lat, lon) IN %(points)s ORDER BY variable, level, forecast, lat, lon, value",
+        parameters={"points": sorted({k[3:] for k in expected})},
+    ).result_rows
+    client.close()
+    by_field: dict[tuple, list] = {}
+    for var, level, fcst, lat, lon, value in stored:
+        by_field.setdefault((var, level, fcst, lat, lon), []).append(value)
+    assert len(by_field) == len(expected) >= 343 * len(pixels) * 0.9
+    nulls = 0
+    for key, values in expected.items():
+        got, want = by_field[key], values
+        assert got.count(None) == want.count(None), key
+        nulls += want.count(None)
+        got, want = (
+            sorted(v for v in got if v is not None),
+            sorted(v for v in want if v is not None),
+        )
+        # GDAL unpacks in single precision, eccodes in double: the two may round to
+        # neighbouring float32 values, never further apart
+        ulps = np.abs(np.float32(got).view(np.int32) - np.float32(want).view(np.int32))
+        assert ulps.size == 0 or ulps.max() <= 1, (key, got, want)
+    assert nulls > 0  # the soil fields' land mask is checked too
