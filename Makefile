@@ -34,6 +34,7 @@ test: setup
 
 lint: setup
 	ruff check src tests bench
+	ruff format --check src tests bench
 	snakefmt --check Snakefile workflow/rules
 	snakemake --lint --configfile tests/lint-config.yaml
 

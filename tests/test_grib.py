@@ -76,7 +76,7 @@ def test_shred_writes_every_field(samples, tmp_path):
     table = pq.read_table(out, columns=["variable", "level", "value"])
     assert stats.fields == 343
     assert table.num_rows == 343 * 144 * 73
-    assert pq.ParquetFile(out).metadata.num_row_groups == 343
+    assert pq.ParquetFile(out).metadata.num_row_groups == 4  # small fields share row groups
 
 
 def test_in_band_missing_values_become_null(samples, tmp_path):

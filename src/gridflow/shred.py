@@ -7,6 +7,7 @@ the shred fails: nothing is dropped silently.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections import defaultdict
@@ -56,8 +57,18 @@ class ShredStats:
     rows: int
 
 
+# Small fields are buffered into row groups of about this many rows: one tiny row group per
+# field costs more to write than the field costs to decode.
+ROW_GROUP_ROWS = 1_000_000
+
+
+@functools.lru_cache(maxsize=8)
+def _zeros(n: int) -> pa.Array:
+    return pa.array(np.zeros(n, dtype=np.int32))
+
+
 def _constant(value: str, n: int) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), pa.array([value]))
+    return pa.DictionaryArray.from_arrays(_zeros(n), pa.array([value]))
 
 
 def _times(handle) -> tuple[datetime, int]:
@@ -114,6 +125,7 @@ def shred(raw: Path, idx: Path, sidecar: Path, out: Path) -> ShredStats:
         expected[e.offset].append(e)
     seen: dict[int, int] = defaultdict(int)
     rows = 0
+    pending: list[pa.Table] = []
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -130,8 +142,13 @@ def shred(raw: Path, idx: Path, sidecar: Path, out: Path) -> ShredStats:
                 table = field_table(
                     handle, listed[k], meta["source"], meta["run_id"], meta["raw_key"]
                 )
-                writer.write_table(table)
+                pending.append(table)
                 rows += table.num_rows
+                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.concat_tables(pending).unify_dictionaries())
+                    pending = []
+            if pending:
+                writer.write_table(pa.concat_tables(pending).unify_dictionaries())
         missing = [e.line() for off, listed in expected.items() for e in listed[seen[off] :]]
         if missing:
             raise ShredError(f"{raw}: fields listed in {idx} were not decoded: {missing}")
