@@ -9,7 +9,7 @@ DEMO_DIR ?= demo-data
 DEMO_CONFIG := $(DEMO_DIR)/demo.yaml
 SNAKEMAKE_TIMEOUT ?= 1800
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-purge clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+bench-purge: setup
+	$(BIN)/python -m bench.purge_simulation 30
 
 clean:
 	rm -rf $(DEMO_DIR) .snakemake

@@ -15,3 +15,10 @@ rule all:
     default_target: True
     input:
         pending_cycles,
+
+
+include: "workflow/rules/purge.smk"
+
+
+onsuccess:
+    after_ingest_purge()

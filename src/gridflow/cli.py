@@ -137,6 +137,47 @@ def cmd_migrate(args) -> None:
     print(f"applied {', '.join(applied)} to {clickhouse.redact(dsn)}")
 
 
+def cmd_purge(args) -> None:
+    from gridflow import purge
+    from gridflow.sinks import clickhouse
+
+    cfg = gfconfig.resolve(json.loads(args.config_json)) if args.config_json else _cfg(args)
+    if args.now:
+        cfg["now"] = args.now
+    now = gfconfig.now(cfg)
+    workdir = Path(args.workdir).resolve()
+    client = clickhouse.connect(cfg["sinks"]["clickhouse"]["dsn"], wait_seconds=args.wait)
+    try:
+        plan = purge.plan(cfg, now, workdir, client)
+        totals = plan.totals()
+        verb = "would delete" if args.dry_run else "deleting"
+        for name, cutoff in plan.cutoffs.items():
+            t = totals.get(name, {"paths": 0, "bytes": 0, "partitions": 0, "rows": 0})
+            print(
+                f"{name}: cycles before {cutoff}: {verb} {t['paths']} path(s) "
+                f"({t['bytes']:,} bytes), {t['partitions']} partition(s), {t['rows']:,} rows"
+            )
+        if args.dry_run:
+            for item in plan.items:
+                if item.kind != "metadata":
+                    size = f"{item.bytes:,} bytes" if item.kind == "path" else f"{item.rows:,} rows"
+                    print(f"  {item.kind:9} {item.target}  {size}")
+            records = sum(1 for i in plan.items if i.kind == "metadata")
+            print(f"  and {records} Snakemake metadata record(s) of the deleted outputs")
+            return
+        report = purge.execute(plan, cfg, workdir, client)
+    finally:
+        client.close()
+    print(json.dumps({k: v for k, v in report.items() if k != "failures"}))
+    if report["failures"]:
+        for failure in report["failures"]:
+            print(
+                f"failed: {failure['kind']} {failure['target']}: {failure['error']}",
+                file=sys.stderr,
+            )
+        raise SystemExit(1)
+
+
 def cmd_demo_mirror(args) -> None:
     from gridflow import demo
 
@@ -188,6 +229,11 @@ def parser() -> argparse.ArgumentParser:
     mp.add_argument("--dsn")
     mp.add_argument("--wait", type=float, default=30.0)
 
+    sp = add("purge", cmd_purge, "delete everything past its retention", store=True)
+    sp.add_argument("--dry-run", action="store_true", help="list what would go; delete nothing")
+    sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
+    sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
+    sp.add_argument("--config-json", help="(rule) the workflow's resolved configuration")
     sp = add("fetch", cmd_fetch, "(rule) fetch one raw file")
     sp.add_argument("--spec", required=True, help="JSON fetch spec")
     for name in ("grib", "idx", "sidecar"):

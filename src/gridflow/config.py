@@ -78,8 +78,17 @@ def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
     cfg["sources"] = sources
     cfg = _normalise(cfg)
     validate(cfg)
+    for name, src in sources.items():
+        # one clock: what the schedule still wants must never be past retention
+        if src["retention_hours"] < src["window_hours"]:
+            raise ConfigError(
+                f"invalid configuration:\n  config.sources.{name}.retention_hours: "
+                f"{src['retention_hours']} is shorter than window_hours {src['window_hours']}; "
+                "the purge would delete what the next run fetches again"
+            )
     env_dsn = os.environ.get("GRIDFLOW_CLICKHOUSE_DSN")
     ch = cfg["sinks"].setdefault("clickhouse", {})
+    cfg.setdefault("purge", "manual")
     ch["dsn"] = env_dsn or ch.get("dsn") or f"chdb://{Path(cfg['data_root']).resolve()}/clickhouse"
     return cfg
 

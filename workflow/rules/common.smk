@@ -1,4 +1,5 @@
 import json
+import subprocess
 
 import functools
 import sys
@@ -61,3 +62,10 @@ def fetch_spec(wildcards):
         cycle, step, paths.raw_key(wildcards.source, cycle, step), CFG["fetch"]
     )
     return json.dumps(spec, sort_keys=True)
+
+
+def after_ingest_purge():
+    """With `purge: after_ingest`, a successful scheduled run ends with a purge."""
+    if CFG["purge"] == "after_ingest":
+        purge_cmd = ["gridflow", "purge", "--config-json", json.dumps(CFG), "--workdir", "."]
+        subprocess.run(purge_cmd, check=True)

@@ -1,0 +1,102 @@
+"""A schedule left running: step the clock, let a mirror publish each new cycle, run the
+workflow (which purges after every ingest), and measure what is kept. Used by the tests (a few
+simulated days) and by `bench/purge_simulation.py` (30 days)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from gridflow import demo, paths
+
+GFS_KEY = demo.GFS_KEY
+
+
+@dataclass
+class Step:
+    now: datetime
+    published: datetime
+    run: subprocess.CompletedProcess
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def run_schedule(
+    snakefile: Path,
+    workdir: Path,
+    mirror: Path,
+    mirror_url: str,
+    samples: Path,
+    start: datetime,
+    steps: int,
+    retention_hours: int,
+) -> Iterator[Step]:
+    """Every 6 h: publish the cycle at `now`, then run the workflow as cron would."""
+    gfs = demo._messages(samples / demo.GFS_SAMPLE)
+    config = workdir / "simulation.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data_root": "data",
+                "sources_enabled": ["gfs"],
+                "purge": "after_ingest",
+                "fetch": {"settle_seconds": 0, "max_retries": 1, "timeout_seconds": 10},
+                "sources": {
+                    "gfs": {
+                        "url": mirror_url,
+                        "forecast_hours": "0",
+                        "window_hours": 6,
+                        "retention_hours": retention_hours,
+                        "select": [":TMP:2 m above ground:"],
+                    }
+                },
+            }
+        )
+    )
+    for i in range(steps):
+        now = start + timedelta(hours=6 * i)
+        demo.write_object(mirror, GFS_KEY.format(cycle=now, step=0), gfs, now, 0)
+        run = subprocess.run(
+            [
+                "timeout",
+                "-s",
+                "INT",
+                "600",
+                "snakemake",
+                "-s",
+                str(snakefile),
+                "--directory",
+                str(workdir),
+                "--cores",
+                "2",
+                "--configfile",
+                str(config),
+                "--config",
+                f"now={now:%Y-%m-%dT%H:%M:%SZ}",
+            ],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PYTHONWARNINGS": "ignore"},
+        )
+        yield Step(now, now, run)
+
+
+def kept_cycles(retention_hours: int, now: datetime, start: datetime) -> set[str]:
+    """Cycles a correct archive holds at `now`: published (GFS needs 3 h 45 min), inside the
+    window when they were, and not yet past retention."""
+    cutoff = now - timedelta(hours=retention_hours)
+    cycles = set()
+    cycle = start
+    while cycle + timedelta(minutes=225) <= now:
+        if cycle >= cutoff:
+            cycles.add(paths.cycle_id(cycle))
+        cycle += timedelta(hours=6)
+    return cycles
