@@ -30,6 +30,7 @@ demo: setup $(DEMO_CONFIG)
 	  --level "2 m above ground" --lat 52.52 --lon 13.40
 
 test: setup
+	scripts/ensure-postgis
 	$(BIN)/pytest
 
 lint: setup

@@ -9,6 +9,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/shred.smk"
 include: "workflow/rules/load.smk"
+include: "workflow/rules/postgis.smk"
 
 
 rule all:

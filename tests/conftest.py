@@ -4,6 +4,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import psycopg  # noqa: F401  (before eccodes: see src/gridflow/__init__.py)
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,3 +36,12 @@ def copy_sample(samples: Path, name: str, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(samples / name, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from pg_server import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()

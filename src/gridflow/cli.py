@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gridflow import config as gfconfig
+from gridflow.dsn import redact, resolve
 
 
 class UserError(Exception):
@@ -57,7 +59,7 @@ def cmd_load(args) -> None:
         client.close()
     marker = {
         "table": clickhouse.TABLE,
-        "dsn": clickhouse.redact(args.dsn),
+        "dsn": redact(resolve(args.dsn)),
         "rows": rows,
         "source": sidecar["source"],
         "raw_key": sidecar["raw_key"],
@@ -66,20 +68,18 @@ def cmd_load(args) -> None:
         "parquet": args.parquet,
         "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    Path(args.marker).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.marker + ".partial")
-    tmp.write_text(json.dumps(marker, indent=1) + "\n")
-    tmp.replace(args.marker)
+    _write_marker(args.marker, marker)
     print(f"loaded {rows} rows of {sidecar['raw_key']} into {clickhouse.TABLE}", file=sys.stderr)
 
 
 def cmd_cycle_summary(args) -> None:
-    markers = [json.loads(Path(m).read_text()) for m in args.markers]
-    summary = {
-        "files": len(markers),
-        "rows": sum(m["rows"] for m in markers),
-        "loads": [{k: m[k] for k in ("raw_key", "rows", "raw_file_id")} for m in markers],
-    }
+    """One cycle's loads: rows per table, and the markers they come from."""
+    rows: dict[str, int] = {}
+    for path in args.markers:
+        marker = json.loads(Path(path).read_text())
+        if "table" in marker:
+            rows[marker["table"]] = rows.get(marker["table"], 0) + marker["rows"]
+    summary = {"rows": rows, "markers": sorted(args.markers)}
     Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
 
 
@@ -130,11 +130,107 @@ def cmd_sql(args) -> None:
 
 
 def cmd_migrate(args) -> None:
-    from gridflow.sinks import clickhouse
+    from gridflow.sinks import clickhouse, postgis
 
-    client, dsn = _client(args, args.wait)
+    cfg = _cfg(args)
+    client = clickhouse.connect(args.dsn or cfg["sinks"]["clickhouse"]["dsn"], args.wait)
     applied = clickhouse.migrate(client, Path(args.project) / "migrations" / "clickhouse")
-    print(f"applied {', '.join(applied)} to {clickhouse.redact(dsn)}")
+    print(f"ClickHouse: {', '.join(applied)} applied")
+    pg_dsn = cfg["sinks"]["postgis"]["dsn"]
+    if not pg_dsn:
+        print("PostgreSQL: no DSN (GRIDFLOW_PG_DSN or sinks.postgis.dsn); skipped")
+        return
+    with postgis.connect(pg_dsn) as conn:
+        applied = postgis.migrate(conn, Path(args.project) / "migrations" / "postgres")
+    print(f"PostgreSQL {redact(resolve(pg_dsn))}: {', '.join(applied) or 'up to date'}")
+
+
+def cmd_load_postgis(args) -> None:
+    from gridflow import cells, paths
+    from gridflow.sinks import postgis
+
+    sidecar = json.loads(Path(args.sidecar).read_text())
+    spec = json.loads(args.spec)
+    cycle = paths.parse_cycle(Path(args.raw).parent.name)
+    with postgis.connect(args.dsn) as conn:
+        postgis.migrate(conn, Path(args.migrations))
+        with conn.transaction():  # the catalog row, the cells and the lineage, or nothing
+            postgis.register(conn, sidecar, cycle, spec["dataset"])
+            rows = 0
+            if spec["variables"]:
+                batches = cells.file_cells(
+                    Path(args.raw),
+                    Path(args.idx),
+                    spec["variables"],
+                    spec["thresholds"],
+                    spec.get("bbox"),
+                    spec.get("stride", 1),
+                )
+                # closed here, not at exit: an eccodes handle must not outlive the library
+                with contextlib.closing(batches):
+                    rows = postgis.load_cells(conn, sidecar, batches)
+                postgis.record_load(conn, sidecar["run_id"], "postgis.pollution_grid", rows)
+    marker = {
+        "table": "pollution_grid",
+        "dsn": redact(resolve(args.dsn)),
+        "rows": rows,
+        "source": sidecar["source"],
+        "raw_key": sidecar["raw_key"],
+        "raw_file_id": sidecar["run_id"],
+        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _write_marker(args.marker, marker)
+    print(f"registered {sidecar['url']}; {rows} cells into pollution_grid", file=sys.stderr)
+
+
+def cmd_routes(args) -> None:
+    from gridflow.sinks import postgis
+
+    with postgis.connect(args.dsn) as conn:
+        updated = postgis.recompute_routes(conn)
+        scores = conn.execute(
+            "SELECT id, name, last_cells, last_mean, last_score FROM saved_routes ORDER BY id"
+        ).fetchall()
+    _write_marker(
+        args.marker,
+        {
+            "routes": updated,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "scores": [
+                dict(zip(("id", "name", "cells", "mean", "score"), r, strict=True)) for r in scores
+            ],
+        },
+    )
+    print(f"recomputed the exposure of {updated} saved route(s)", file=sys.stderr)
+
+
+def cmd_trace(args) -> None:
+    from gridflow import query
+    from gridflow.sinks import postgis
+
+    cfg = _cfg(args)
+    client, _ = _client(args, args.wait)
+    rows = query.series(
+        client, args.source, args.variable, args.level, args.lat, args.lon, with_lineage=True
+    )
+    if not cfg["sinks"]["postgis"]["dsn"]:
+        raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
+    with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn:
+        urls = dict(
+            conn.execute(
+                "SELECT id::text, source_url FROM catalog.raw_files WHERE id = ANY(%s::uuid[])",
+                ([r["raw_file_id"] for r in rows],),
+            ).fetchall()
+        )
+    for row in rows:
+        print(json.dumps({**row, "source_url": urls.get(row["raw_file_id"])}))
+
+
+def _write_marker(path: str, content: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path + ".partial")
+    tmp.write_text(json.dumps(content, indent=1) + "\n")
+    tmp.replace(path)
 
 
 def cmd_purge(args) -> None:
@@ -245,6 +341,20 @@ def parser() -> argparse.ArgumentParser:
     for name in ("parquet", "sidecar", "dsn", "marker", "migrations"):
         sp.add_argument(f"--{name}", required=True)
     sp.add_argument("--wait", type=float, default=600.0)
+    sp = add(
+        "trace", cmd_trace, "like point, with each value's raw file and source URL", store=True
+    )
+    sp.add_argument("--source", required=True)
+    sp.add_argument("--variable", required=True)
+    sp.add_argument("--level", required=True)
+    sp.add_argument("--lat", type=float, required=True)
+    sp.add_argument("--lon", type=float, required=True)
+    sp = add("load-postgis", cmd_load_postgis, "(rule) catalog one raw file and load its cells")
+    for name in ("raw", "idx", "sidecar", "dsn", "marker", "migrations", "spec"):
+        sp.add_argument(f"--{name}", required=True)
+    sp = add("routes", cmd_routes, "(rule) recompute saved routes' exposure")
+    for name in ("dsn", "marker"):
+        sp.add_argument(f"--{name}", required=True)
     sp = add("cycle-summary", cmd_cycle_summary, "(rule) summarise the loads of one cycle")
     sp.add_argument("--out", required=True)
     sp.add_argument("markers", nargs="*")

@@ -12,6 +12,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from gridflow.dsn import from_env
+
 
 class ConfigError(ValueError):
     """A configuration that does not satisfy the schema."""
@@ -86,11 +88,18 @@ def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
                 f"{src['retention_hours']} is shorter than window_hours {src['window_hours']}; "
                 "the purge would delete what the next run fetches again"
             )
-    env_dsn = os.environ.get("GRIDFLOW_CLICKHOUSE_DSN")
-    ch = cfg["sinks"].setdefault("clickhouse", {})
     cfg.setdefault("purge", "manual")
-    ch["dsn"] = env_dsn or ch.get("dsn") or f"chdb://{Path(cfg['data_root']).resolve()}/clickhouse"
+    ch = cfg["sinks"].setdefault("clickhouse", {})
+    default_store = f"chdb://{Path(cfg['data_root']).resolve()}/clickhouse"
+    ch["dsn"] = _dsn("GRIDFLOW_CLICKHOUSE_DSN", ch.get("dsn")) or default_store
+    pg = cfg["sinks"].setdefault("postgis", {})
+    pg["dsn"] = _dsn("GRIDFLOW_PG_DSN", pg.get("dsn"))
     return cfg
+
+
+def _dsn(variable: str, configured: str | None) -> str | None:
+    """The environment wins, and is referred to by name so the secret never leaves it."""
+    return from_env(variable) if os.environ.get(variable) else configured
 
 
 def load_files(paths: list[Path | str], project_dir: Path | str = ".") -> dict:

@@ -39,6 +39,31 @@ def iter_fields(path: Path) -> Iterator[tuple[int, object]]:
                 yield eccodes.codes_get(h, "offset", int), h
 
 
+class InventoryMismatch(ValueError):
+    """A GRIB file whose fields are not the ones its inventory lists."""
+
+
+def named_fields(raw: Path, idx_entries: list[IdxEntry], origin: str) -> Iterator[tuple]:
+    """(inventory entry, eccodes handle) for every field, checked against the inventory:
+    every listed field must be decoded and nothing unlisted may appear."""
+    expected: dict[int, list[IdxEntry]] = {}
+    for entry in idx_entries:
+        expected.setdefault(entry.offset, []).append(entry)
+    seen: dict[int, int] = {}
+    for offset, handle in iter_fields(raw):
+        listed = expected.get(offset, [])
+        k = seen.get(offset, 0)
+        if k >= len(listed):
+            raise InventoryMismatch(
+                f"{raw}: field {k + 1} of the message at offset {offset} is not in {origin}"
+            )
+        seen[offset] = k + 1
+        yield listed[k], handle
+    missing = [e.line() for off, listed in expected.items() for e in listed[seen.get(off, 0) :]]
+    if missing:
+        raise InventoryMismatch(f"{raw}: fields listed in {origin} were not decoded: {missing}")
+
+
 def ref_date(handle) -> str:
     date = eccodes.codes_get(handle, "dataDate", int)
     time = eccodes.codes_get(handle, "dataTime", int)

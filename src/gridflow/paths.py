@@ -9,6 +9,8 @@ RAW_IDX = "{root}/raw/{source}/{cycle}/{step}.grib2.idx"
 SIDECAR = "{root}/raw/{source}/{cycle}/{step}.json"
 SHRED = "{root}/shred/{source}/{cycle}/{step}.parquet"
 MARKER = "{root}/loaded/clickhouse/{source}/{cycle}/{step}.json"
+PG_MARKER = "{root}/loaded/postgis/{source}/{cycle}/{step}.json"
+ROUTES_MARKER = "{root}/loaded/routes/{source}/{cycle}/{step}.json"
 CYCLE = "{root}/cycles/{source}/{cycle}.json"
 LISTING_CACHE = "{root}/.cache/listing/{source}/{cycle}.json"
 

@@ -25,11 +25,15 @@ CYCLE_HOMES = (
     "raw/{source}",
     "shred/{source}",
     "loaded/clickhouse/{source}",
+    "loaded/postgis/{source}",
+    "loaded/routes/{source}",
     "cycles/{source}",
     "logs/fetch/{source}",
     "logs/shred/{source}",
     "logs/load/{source}",
     "logs/cycle/{source}",
+    "logs/load_postgis/{source}",
+    "logs/routes/{source}",
     ".cache/listing/{source}",
 )
 REPORTS = "purge-reports"
@@ -115,7 +119,15 @@ def _outputs_of(root_text: str, source: str, cycle: str, entry: Path) -> list[st
     for f in entry.iterdir():
         step = f.name.split(".")[0]
         if re.fullmatch(r"f\d{3}", step):
-            for pattern in (paths.RAW, paths.RAW_IDX, paths.SIDECAR, paths.SHRED, paths.MARKER):
+            for pattern in (
+                paths.RAW,
+                paths.RAW_IDX,
+                paths.SIDECAR,
+                paths.SHRED,
+                paths.MARKER,
+                paths.PG_MARKER,
+                paths.ROUTES_MARKER,
+            ):
                 out = pattern.format(root=root_text, source=source, cycle=cycle, step=step)
                 if Path(out).name == f.name:
                     outs.append(out)

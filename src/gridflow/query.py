@@ -58,14 +58,22 @@ def nearest_point(client, source: str, variable: str, level: str, lat: float, lo
         half *= 4
 
 
-def series(client, source: str, variable: str, level: str, lat: float, lon: float) -> list[dict]:
+def series(
+    client,
+    source: str,
+    variable: str,
+    level: str,
+    lat: float,
+    lon: float,
+    with_lineage: bool = False,
+) -> list[dict]:
     """Every stored value at the grid point nearest to (lat, lon), oldest run first."""
     point = nearest_point(client, source, variable, level, lat, lon)
     if point is None:
         return []
     plat, plon, cell, distance = point
     result = client.query(
-        f"SELECT ref_time, step, valid_time, forecast, value FROM {TABLE} "
+        f"SELECT ref_time, step, valid_time, forecast, value, raw_file_id, raw_key FROM {TABLE} "
         "WHERE source = %(s)s AND variable = %(v)s AND level = %(l)s AND cell = %(c)s "
         "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s) "
         "ORDER BY ref_time, step, forecast",
@@ -81,6 +89,7 @@ def series(client, source: str, variable: str, level: str, lat: float, lon: floa
             "grid_lat": round(plat, 6),
             "grid_lon": round(plon, 6),
             "distance_km": round(distance / 1000, 3),
+            **({"raw_file_id": r[5], "raw_key": r[6]} if with_lineage else {}),
         }
         for r in result.result_rows
     ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridflow import inventory
-from gridflow.grib_read import iter_fields
+from gridflow.grib_read import InventoryMismatch, named_fields
 from gridflow.gridgeo import coordinates
 
 # A value no packed field holds; eccodes writes it where a bitmap or in-band marker says missing.
@@ -71,7 +70,7 @@ def _constant(value: str, n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(_zeros(n), pa.array([value]))
 
 
-def _times(handle) -> tuple[datetime, int]:
+def field_times(handle) -> tuple[datetime, int]:
     date = eccodes.codes_get(handle, "dataDate", int)
     hhmm = eccodes.codes_get(handle, "dataTime", int)
     ref = datetime(
@@ -90,7 +89,7 @@ def field_table(
     lat, lon, cell = coordinates(handle)
     if len(values) != len(lat):
         raise ShredError(f"field {entry.line()} has {len(values)} values for {len(lat)} points")
-    ref, step = _times(handle)
+    ref, step = field_times(handle)
     n = len(values)
     valid = ref + timedelta(minutes=step)
     missing = values >= MISSING_SENTINEL * 0.999
@@ -120,28 +119,14 @@ def shred(raw: Path, idx: Path, sidecar: Path, out: Path) -> ShredStats:
     """Write `out` (Parquet) from `raw`; `out` appears only when every field is written."""
     meta = json.loads(sidecar.read_text())
     entries = inventory.parse(idx.read_text(), str(idx))
-    expected: dict[int, list[inventory.IdxEntry]] = defaultdict(list)
-    for e in entries:
-        expected[e.offset].append(e)
-    seen: dict[int, int] = defaultdict(int)
     rows = 0
     pending: list[pa.Table] = []
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
-            for offset, handle in iter_fields(raw):
-                listed = expected.get(offset)
-                k = seen[offset]
-                if not listed or k >= len(listed):
-                    raise ShredError(
-                        f"{raw}: field {k + 1} of the message at offset {offset} is not in "
-                        f"the inventory {idx}"
-                    )
-                seen[offset] += 1
-                table = field_table(
-                    handle, listed[k], meta["source"], meta["run_id"], meta["raw_key"]
-                )
+            for entry, handle in named_fields(raw, entries, str(idx)):
+                table = field_table(handle, entry, meta["source"], meta["run_id"], meta["raw_key"])
                 pending.append(table)
                 rows += table.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
@@ -149,12 +134,11 @@ def shred(raw: Path, idx: Path, sidecar: Path, out: Path) -> ShredStats:
                     pending = []
             if pending:
                 writer.write_table(pa.concat_tables(pending).unify_dictionaries())
-        missing = [e.line() for off, listed in expected.items() for e in listed[seen[off] :]]
-        if missing:
-            raise ShredError(f"{raw}: fields listed in {idx} were not decoded: {missing}")
         os.replace(tmp, out)
     except eccodes.CodesInternalError as exc:
         raise ShredError(f"{raw}: eccodes cannot decode the file: {exc}") from exc
+    except InventoryMismatch as exc:
+        raise ShredError(str(exc)) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return ShredStats(fields=len(entries), rows=rows)

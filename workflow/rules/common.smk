@@ -14,6 +14,14 @@ ROOT = CFG["data_root"]
 NOW = gfconfig.now(CFG)
 DSN = CFG["sinks"]["clickhouse"]["dsn"]
 MIGRATIONS = f"{workflow.basedir}/migrations/clickhouse"
+PG_DSN = CFG["sinks"]["postgis"]["dsn"]
+PG_MIGRATIONS = f"{workflow.basedir}/migrations/postgres"
+if not PG_DSN:
+    print(
+        "gridflow: PostGIS sink off (no GRIDFLOW_PG_DSN or sinks.postgis.dsn): "
+        "catalog, cells and routes are not in the DAG",
+        file=sys.stderr,
+    )
 
 
 wildcard_constraints:
@@ -44,14 +52,20 @@ def cycle_markers(wildcards):
     """The load markers of one cycle's published files (also when rebuilding an old cycle)."""
     cycle = paths.parse_cycle(wildcards.cycle)
     ready, _ = gfplan.cycle_status(CFG, wildcards.source, cycle, NOW)
+    markers = [paths.MARKER]
+    if PG_DSN:
+        markers.append(paths.PG_MARKER)
+        if CFG["sources"][wildcards.source].get("postgis"):
+            markers.append(paths.ROUTES_MARKER)
     return [
-        paths.MARKER.format(
+        m.format(
             root=ROOT,
             source=wildcards.source,
             cycle=wildcards.cycle,
             step=paths.step_id(t.step),
         )
         for t in ready
+        for m in markers
     ]
 
 
@@ -64,8 +78,30 @@ def fetch_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
+def postgis_spec(wildcards):
+    src = CFG["sources"][wildcards.source]
+    cells = src.get("postgis") or {}
+    cycle = paths.parse_cycle(wildcards.cycle)
+    step = paths.parse_step(wildcards.step)
+    spec = {
+        "dataset": source_of(wildcards.source, CFG).key(cycle, step),
+        "variables": cells.get("variables", []),
+        "bbox": cells.get("bbox"),
+        "stride": cells.get("stride", 1),
+        "thresholds": CFG["sinks"]["postgis"].get("thresholds", {}),
+    }
+    return json.dumps(spec, sort_keys=True)
+
+
 def after_ingest_purge():
     """With `purge: after_ingest`, a successful scheduled run ends with a purge."""
     if CFG["purge"] == "after_ingest":
-        purge_cmd = ["gridflow", "purge", "--config-json", json.dumps(CFG), "--workdir", "."]
+        purge_cmd = [
+            "gridflow",
+            "purge",
+            "--config-json",
+            json.dumps(CFG),
+            "--workdir",
+            ".",
+        ]
         subprocess.run(purge_cmd, check=True)

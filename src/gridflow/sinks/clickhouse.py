@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import clickhouse_connect
 import pyarrow as pa
 import pyarrow.parquet as pq
 from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
+
+from gridflow.dsn import redact, resolve
 
 TABLE = "grid_data"
 BATCH_ROWS = 2_000_000
@@ -27,19 +29,9 @@ class LoadError(RuntimeError):
     """Rows that did not arrive as expected."""
 
 
-def redact(dsn: str) -> str:
-    """The DSN without user or password, fit for logs and markers."""
-    parts = urlsplit(dsn)
-    if not parts.netloc:  # chdb:///path has no place for secrets
-        return urlunsplit((parts.scheme, "", parts.path, "", "")).replace(":", "://", 1)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def connect(dsn: str, wait_seconds: float = 30.0):
     """A client; for chDB, waits up to `wait_seconds` while another process holds the store."""
+    dsn = resolve(dsn)
     if dsn.startswith("chdb://"):
         Path(urlsplit(dsn).path).mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds

@@ -1,0 +1,108 @@
+"""Grid cells as polygons: each point's true footprint, from the grid's own geometry.
+
+A cell's corners lie halfway between its point and its neighbours (extrapolated linearly at the
+edges), computed from the real latitude/longitude of every point, so a Lambert or any other
+projected grid gets its true quadrilaterals. With a stride k, one cell in k x k is kept and its
+footprint covers the whole block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import eccodes
+import numpy as np
+import shapely
+
+from gridflow import inventory
+from gridflow.grib_read import named_fields
+from gridflow.shred import MISSING_SENTINEL, field_times
+
+
+class CellError(ValueError):
+    """A field that cannot be turned into cells."""
+
+
+@dataclass
+class Cells:
+    timestamp: datetime
+    variable: str
+    wkb: np.ndarray  # EWKB polygons, SRID 4326
+    value: np.ndarray
+    severity: np.ndarray
+
+
+def _corners(a: np.ndarray) -> np.ndarray:
+    """(Nj, Ni) point values -> (Nj+1, Ni+1) corner values."""
+    p = np.pad(a, 1, mode="reflect", reflect_type="odd")  # linear extrapolation at the edges
+    return (p[:-1, :-1] + p[1:, :-1] + p[:-1, 1:] + p[1:, 1:]) / 4.0
+
+
+def severity(values: np.ndarray, thresholds: list[float]) -> np.ndarray:
+    """0 below the first threshold (moderate), 4 at or above the last (hazardous)."""
+    return np.searchsorted(np.asarray(thresholds, dtype=float), values, side="right").astype(
+        np.int16
+    )
+
+
+def field_cells(
+    handle, variable: str, thresholds: list[float], bbox=None, stride: int = 1
+) -> Cells:
+    ni = eccodes.codes_get(handle, "Ni", int)
+    nj = eccodes.codes_get(handle, "Nj", int)
+    if ni <= 0 or nj <= 0 or ni * nj != eccodes.codes_get(handle, "numberOfDataPoints", int):
+        raise CellError(f"{variable}: cells need a full 2-D grid (Ni x Nj)")
+    eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
+    values = eccodes.codes_get_values(handle).reshape(nj, ni)[::stride, ::stride]
+    lat = eccodes.codes_get_array(handle, "latitudes").reshape(nj, ni)[::stride, ::stride]
+    lon = eccodes.codes_get_array(handle, "longitudes").reshape(nj, ni)[::stride, ::stride]
+    lon = np.rad2deg(np.unwrap(np.deg2rad(((lon + 180) % 360) - 180), axis=1))
+    clat, clon = _corners(lat), _corners(lon)
+    ring = np.stack(
+        [
+            np.stack([clon[:-1, :-1], clat[:-1, :-1]], axis=-1),
+            np.stack([clon[:-1, 1:], clat[:-1, 1:]], axis=-1),
+            np.stack([clon[1:, 1:], clat[1:, 1:]], axis=-1),
+            np.stack([clon[1:, :-1], clat[1:, :-1]], axis=-1),
+            np.stack([clon[:-1, :-1], clat[:-1, :-1]], axis=-1),
+        ],
+        axis=2,
+    )  # (rows, cols, 5, 2)
+    keep = values < MISSING_SENTINEL * 0.999
+    if bbox:
+        west, south, east, north = bbox
+        plon = ((lon + 180) % 360) - 180
+        keep &= (lat >= south) & (lat <= north) & (plon >= west) & (plon <= east)
+    polygons = shapely.polygons(ring[keep])
+    polygons = shapely.set_srid(polygons, 4326)
+    ref, step = field_times(handle)
+    kept = values[keep]
+    return Cells(
+        timestamp=ref + timedelta(minutes=step),
+        variable=variable,
+        wkb=shapely.to_wkb(polygons, include_srid=True),
+        value=kept.astype(np.float64),
+        severity=severity(kept, thresholds),
+    )
+
+
+def file_cells(
+    raw: Path,
+    idx: Path,
+    variables: list[str],
+    thresholds: dict[str, list[float]],
+    bbox=None,
+    stride: int = 1,
+) -> Iterator[Cells]:
+    entries = inventory.parse(idx.read_text(), str(idx))
+    for entry, handle in named_fields(raw, entries, str(idx)):
+        if entry.variable in variables:
+            if entry.variable not in thresholds:
+                raise CellError(
+                    f"no severity thresholds for {entry.variable} "
+                    f"(sinks.postgis.thresholds.{entry.variable})"
+                )
+            yield field_cells(handle, entry.variable, thresholds[entry.variable], bbox, stride)

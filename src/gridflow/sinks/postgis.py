@@ -1,0 +1,239 @@
+"""PostgreSQL/PostGIS: the catalog of raw files, load lineage, grid cells and route exposure.
+
+Each raw file's catalog row, cells and lineage commit in one transaction, so a failure leaves
+nothing half-loaded and a rerun converges.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+
+from gridflow.dsn import redact, resolve
+
+SCHEMA = {
+    "catalog.raw_files": {
+        "id",
+        "source",
+        "dataset",
+        "date",
+        "object_key",
+        "source_url",
+        "raw_key",
+        "sha256",
+        "byte_ranges",
+        "created_at",
+    },
+    "catalog.loads": {"raw_file_id", "sink", "rows", "loaded_at"},
+    "public.pollution_grid": {
+        "timestamp",
+        "variable",
+        "geom",
+        "value",
+        "severity",
+        "source",
+        "raw_key",
+        "raw_file_id",
+        "created_at",
+    },
+    "public.saved_routes": {
+        "id",
+        "name",
+        "variable",
+        "origin",
+        "destination",
+        "route",
+        "last_mean",
+        "last_severity",
+        "last_cells",
+        "last_score",
+        "last_computed",
+    },
+}
+CELL_COLUMNS = (
+    '"timestamp"',
+    "variable",
+    "geom",
+    "value",
+    "severity",
+    "source",
+    "raw_key",
+    "raw_file_id",
+)
+CELL_TYPES = ["timestamptz", "text", "bytea", "float8", "int2", "text", "text", "uuid"]
+
+
+class PostgisError(RuntimeError):
+    """PostgreSQL unreachable, refusing us, without PostGIS, or with tables changed by hand."""
+
+
+def connect(dsn: str) -> psycopg.Connection:
+    try:
+        dsn = resolve(dsn)
+        return psycopg.connect(dsn, connect_timeout=10)
+    except ValueError as exc:
+        raise PostgisError(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise PostgisError(f"cannot connect to PostgreSQL at {redact(dsn)}: {reason}") from None
+
+
+def migrate(conn: psycopg.Connection, migrations: Path) -> list[str]:
+    """Apply `*.sql` files not yet applied, in name order, each in its own transaction."""
+    with conn.transaction():
+        conn.execute("CREATE SCHEMA IF NOT EXISTS gridflow")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS gridflow.schema_migrations "
+            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+    done = {r[0] for r in conn.execute("SELECT name FROM gridflow.schema_migrations")}
+    applied = []
+    for path in sorted(migrations.glob("*.sql")):
+        if path.name in done:
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(path.read_text())
+                conn.execute(
+                    "INSERT INTO gridflow.schema_migrations (name) VALUES (%s)", (path.name,)
+                )
+        except psycopg.errors.FeatureNotSupported as exc:
+            raise PostgisError(_no_postgis(conn, exc)) from None
+        except (psycopg.errors.UndefinedFile, psycopg.errors.InsufficientPrivilege) as exc:
+            if "postgis" not in path.read_text().lower():
+                raise PostgisError(f"migration {path.name} failed: {exc}".strip()) from None
+            raise PostgisError(_no_postgis(conn, exc)) from None
+        except psycopg.Error as exc:
+            raise PostgisError(f"migration {path.name} failed: {exc}".strip()) from None
+        applied.append(path.name)
+    check_schema(conn)
+    return applied
+
+
+def _no_postgis(conn, exc) -> str:
+    return (
+        f"database {conn.info.dbname!r} has no PostGIS (CREATE EXTENSION postgis failed: "
+        f"{str(exc).strip().splitlines()[0]}); install PostGIS on the server "
+        "(Debian: postgresql-15-postgis-3)"
+    )
+
+
+def check_schema(conn: psycopg.Connection) -> None:
+    """Fail, naming the table and columns, when a table no longer has what gridflow writes."""
+    rows = conn.execute(
+        "SELECT table_schema || '.' || table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema IN ('catalog', 'public')"
+    ).fetchall()
+    present: dict[str, set[str]] = {}
+    for table, column in rows:
+        present.setdefault(table, set()).add(column)
+    for table, columns in SCHEMA.items():
+        missing = sorted(columns - present.get(table, set()))
+        if missing:
+            raise PostgisError(
+                f"table {table} does not match gridflow's schema (missing: {', '.join(missing)}); "
+                "it was changed by hand: restore it, or drop it and run `gridflow db migrate`"
+            )
+
+
+def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime, dataset: str) -> None:
+    """The raw file in the catalog; the same object again replaces its row (new run id)."""
+    conn.execute(
+        """
+        INSERT INTO catalog.raw_files (id, source, dataset, date, cycle, object_key, source_url,
+            raw_key, etag, last_modified, byte_ranges, size, sha256)
+        VALUES (%(id)s, %(source)s, %(dataset)s, %(date)s, %(cycle)s, %(url)s, %(url)s,
+            %(raw_key)s, %(etag)s, %(last_modified)s, %(ranges)s, %(size)s, %(sha256)s)
+        ON CONFLICT (object_key) DO UPDATE SET id = EXCLUDED.id, etag = EXCLUDED.etag,
+            last_modified = EXCLUDED.last_modified, byte_ranges = EXCLUDED.byte_ranges,
+            size = EXCLUDED.size, sha256 = EXCLUDED.sha256, raw_key = EXCLUDED.raw_key,
+            created_at = now()
+        WHERE catalog.raw_files.id <> EXCLUDED.id
+        """,
+        {
+            "id": sidecar["run_id"],
+            "source": sidecar["source"],
+            "dataset": dataset,
+            "date": cycle.date(),
+            "cycle": cycle,
+            "url": sidecar["url"],
+            "raw_key": sidecar["raw_key"],
+            "etag": sidecar.get("etag"),
+            "last_modified": sidecar.get("last_modified"),
+            "ranges": json.dumps(sidecar["byte_ranges"]),
+            "size": sidecar["size"],
+            "sha256": sidecar["sha256"],
+        },
+    )
+
+
+def record_load(conn: psycopg.Connection, raw_file_id: str, sink: str, rows: int) -> None:
+    conn.execute(
+        "INSERT INTO catalog.loads (raw_file_id, sink, rows) VALUES (%s, %s, %s) "
+        "ON CONFLICT (raw_file_id, sink) DO UPDATE SET rows = EXCLUDED.rows, loaded_at = now()",
+        (raw_file_id, sink, rows),
+    )
+
+
+def load_cells(conn: psycopg.Connection, sidecar: dict, cell_batches) -> int:
+    """Replace the raw file's cells with `cell_batches` (binary COPY); returns rows written."""
+    conn.execute(
+        "DELETE FROM pollution_grid WHERE source = %s AND raw_key = %s",
+        (sidecar["source"], sidecar["raw_key"]),
+    )
+    rows = 0
+    raw_file_id = uuid.UUID(sidecar["run_id"])
+    with conn.cursor().copy(
+        f"COPY pollution_grid ({', '.join(CELL_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(CELL_TYPES)
+        for cells in cell_batches:
+            for wkb, value, sev in zip(
+                cells.wkb, cells.value.tolist(), cells.severity.tolist(), strict=True
+            ):
+                copy.write_row(
+                    (
+                        cells.timestamp,
+                        cells.variable,
+                        wkb,
+                        value,
+                        sev,
+                        sidecar["source"],
+                        sidecar["raw_key"],
+                        raw_file_id,
+                    )
+                )
+            rows += len(cells.value)
+    return rows
+
+
+ROUTE_EXPOSURE = """
+WITH newest AS (
+    SELECT variable, max("timestamp") AS ts FROM pollution_grid GROUP BY variable
+), exposure AS (
+    SELECT r.id, avg(c.value) AS mean, sum(c.severity) AS severity, count(c.*) AS cells
+    FROM saved_routes r
+    JOIN newest n ON n.variable = r.variable
+    LEFT JOIN pollution_grid c
+      ON c.variable = r.variable AND c."timestamp" = n.ts
+     AND ST_Intersects(c.geom, COALESCE(r.route, ST_MakeLine(r.origin, r.destination)))
+    GROUP BY r.id
+)
+UPDATE saved_routes r
+SET last_mean = e.mean, last_severity = e.severity, last_cells = e.cells,
+    -- the mean value, weighted up by the mean severity class along the route
+    last_score = e.mean * (1 + e.severity::double precision / NULLIF(e.cells, 0)),
+    last_computed = now()
+FROM exposure e WHERE r.id = e.id
+"""
+
+
+def recompute_routes(conn: psycopg.Connection) -> int:
+    """Every saved route's exposure to the newest cells of its variable; returns routes updated."""
+    with conn.transaction():
+        conn.execute("SET LOCAL jit = off")  # planning a JIT costs more than this query
+        return conn.execute(ROUTE_EXPOSURE).rowcount

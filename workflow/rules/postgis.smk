@@ -1,0 +1,36 @@
+rule load_postgis:
+    """Register the raw file in the catalog and load its selected variables as cells."""
+    input:
+        grib=rules.fetch.output.grib,
+        idx=rules.fetch.output.idx,
+        sidecar=rules.fetch.output.sidecar,
+    output:
+        pattern(paths.PG_MARKER),
+    log:
+        f"{ROOT}/logs/load_postgis/{{source}}/{{cycle}}/{{step}}.log",
+    conda:
+        "../../envs/gridflow.yaml"
+    params:
+        dsn=PG_DSN,
+        spec=postgis_spec,
+        migrations=PG_MIGRATIONS,
+    shell:
+        "gridflow load-postgis --raw {input.grib:q} --idx {input.idx:q}"
+        " --sidecar {input.sidecar:q} --dsn {params.dsn:q} --spec {params.spec:q}"
+        " --migrations {params.migrations:q} --marker {output:q} 2>&1 | tee {log:q}"
+
+
+rule routes:
+    """After cells land, recompute every saved route's exposure to the newest hour."""
+    input:
+        pattern(paths.PG_MARKER),
+    output:
+        pattern(paths.ROUTES_MARKER),
+    log:
+        f"{ROOT}/logs/routes/{{source}}/{{cycle}}/{{step}}.log",
+    conda:
+        "../../envs/gridflow.yaml"
+    params:
+        dsn=PG_DSN,
+    shell:
+        "gridflow routes --dsn {params.dsn:q} --marker {output:q} 2>&1 | tee {log:q}"
