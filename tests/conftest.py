@@ -40,7 +40,7 @@ def copy_sample(samples: Path, name: str, dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres():
-    from pg_server import PostgresServer
+    from gridflow.throwaway_postgres import PostgresServer
 
     server = PostgresServer().start()
     yield server

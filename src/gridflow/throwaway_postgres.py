@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL 15 + PostGIS server on loopback, for the tests.
+"""A throwaway PostgreSQL 15 + PostGIS server on loopback, for tests and benchmarks.
 
 initdb refuses root, so as root the server runs as the `postgres` user (runuser), in a folder
 it owns. Password authentication is on, so wrong credentials fail as they would in production.
