@@ -264,3 +264,42 @@ def test_failed_cell_load_leaves_nothing_half_loaded(samples, tmp_path, db):
             postgis.load_cells(conn, sidecar, batches())
         assert conn.execute("SELECT count(*) FROM pollution_grid").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0] == 0
+
+
+def test_purge_removes_expired_cells_and_catalog_rows(samples, tmp_path, db):
+    from gridflow import config, purge
+
+    raw = samples / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"
+    idx = tmp_path / "a.idx"
+    idx.write_text(inventory.format_lines(build_inventory(raw)))
+    raw_cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    raw_cfg.update(data_root=str(tmp_path / "data"), sources_enabled=["aqm"])
+    (tmp_path / "data").mkdir()
+    cfg = config.resolve(raw_cfg, REPO)
+    with postgis.connect(db) as conn:
+        postgis.migrate(conn, MIGRATIONS)
+        for day in (10, 16):
+            sidecar = {
+                "source": "aqm",
+                "raw_key": f"raw/aqm/202405{day}12/f000.grib2",
+                "run_id": str(uuid.uuid4()),
+                "url": f"file:///m/{day}.grib2",
+                "byte_ranges": [[0, 1]],
+                "size": 1,
+                "sha256": "0",
+            }
+            with conn.transaction():
+                postgis.register(conn, sidecar, datetime(2024, 5, day, 12, tzinfo=UTC), "x")
+                postgis.load_cells(
+                    conn,
+                    sidecar,
+                    cells.file_cells(raw, idx, ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]),
+                )
+        now = datetime(2024, 5, 17, 0, tzinfo=UTC)  # retention 72 h: the 10th is past it
+        plan = purge.plan(cfg, now, tmp_path, pg=conn)
+        assert [i.kind for i in plan.items] == ["pg_rows"]
+        report = purge.execute(plan, cfg, tmp_path, pg=conn)
+        assert report["failures"] == []
+        left = conn.execute("SELECT DISTINCT raw_key FROM pollution_grid").fetchall()
+        assert left == [("raw/aqm/2024051612/f000.grib2",)]
+        assert conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0] == 1

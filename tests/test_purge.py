@@ -189,3 +189,65 @@ def test_retention_shorter_than_the_window_is_refused():
     raw["sources"] = {"gfs": {"retention_hours": 6, "window_hours": 12}}
     with pytest.raises(config.ConfigError, match="shorter than window_hours"):
         config.resolve(raw, REPO)
+
+
+def test_snakemake_purge_rule(simulated):
+    run = subprocess.run(
+        [
+            "timeout",
+            "-s",
+            "INT",
+            "300",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(simulated),
+            "--cores",
+            "1",
+            "purge",
+            "--config",
+            "now=2025-03-11T06:00:00Z",
+            "--configfile",
+            str(simulated / "simulation.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    # retention is 240 h in this fixture's config: nothing is old enough yet
+    assert "would delete" not in run.stdout and '"files_deleted": 0' in run.stdout + run.stderr
+    short = subprocess.run(
+        [
+            "timeout",
+            "-s",
+            "INT",
+            "300",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(simulated),
+            "--cores",
+            "1",
+            "purge",
+            "--config",
+            "now=2025-03-11T06:00:00Z",
+            "--configfile",
+            str(simulated / "simulation.yaml"),
+            str(_retention(simulated, 24)),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert short.returncode == 0, short.stderr[-2000:]
+    assert sorted(p.name for p in (simulated / "data/raw/gfs").iterdir()) == [
+        "2025031006",
+        "2025031012",
+    ]
+
+
+def _retention(workdir: Path, hours: int) -> Path:
+    path = workdir / f"retention-{hours}.yaml"
+    path.write_text(yaml.safe_dump({"sources": {"gfs": {"retention_hours": hours}}}))
+    return path

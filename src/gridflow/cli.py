@@ -235,16 +235,24 @@ def _write_marker(path: str, content: dict) -> None:
 
 def cmd_purge(args) -> None:
     from gridflow import purge
-    from gridflow.sinks import clickhouse
+    from gridflow.sinks import clickhouse, postgis
 
-    cfg = gfconfig.resolve(json.loads(args.config_json)) if args.config_json else _cfg(args)
+    cfg = (
+        gfconfig.resolve(json.loads(args.config_json), args.project)
+        if args.config_json
+        else _cfg(args)
+    )
     if args.now:
         cfg["now"] = args.now
     now = gfconfig.now(cfg)
     workdir = Path(args.workdir).resolve()
     client = clickhouse.connect(cfg["sinks"]["clickhouse"]["dsn"], wait_seconds=args.wait)
+    pg_dsn = cfg["sinks"]["postgis"]["dsn"]
+    pg = postgis.connect(pg_dsn) if pg_dsn else None
     try:
-        plan = purge.plan(cfg, now, workdir, client)
+        if pg is not None:
+            postgis.migrate(pg, Path(args.project) / "migrations" / "postgres")
+        plan = purge.plan(cfg, now, workdir, client, pg)
         totals = plan.totals()
         verb = "would delete" if args.dry_run else "deleting"
         for name, cutoff in plan.cutoffs.items():
@@ -261,9 +269,11 @@ def cmd_purge(args) -> None:
             records = sum(1 for i in plan.items if i.kind == "metadata")
             print(f"  and {records} Snakemake metadata record(s) of the deleted outputs")
             return
-        report = purge.execute(plan, cfg, workdir, client)
+        report = purge.execute(plan, cfg, workdir, client, pg)
     finally:
         client.close()
+        if pg is not None:
+            pg.close()
     print(json.dumps({k: v for k, v in report.items() if k != "failures"}))
     if report["failures"]:
         for failure in report["failures"]:

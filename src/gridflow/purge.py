@@ -156,7 +156,29 @@ def _day_partitions(client, source: str, cutoff: datetime) -> list[Item]:
     return items
 
 
-def plan(cfg: dict, now: datetime, workdir: Path, client=None) -> Plan:
+PG_EXPIRED = """
+SELECT (SELECT count(*) FROM pollution_grid p JOIN catalog.raw_files r ON p.raw_file_id = r.id
+        WHERE r.source = %(s)s AND r.cycle < %(c)s),
+       (SELECT count(*) FROM catalog.raw_files WHERE source = %(s)s AND cycle < %(c)s)
+"""
+PG_DELETE = (
+    "DELETE FROM pollution_grid p USING catalog.raw_files r WHERE p.raw_file_id = r.id "
+    "AND r.source = %(s)s AND r.cycle < %(c)s",
+    "DELETE FROM catalog.loads l USING catalog.raw_files r WHERE l.raw_file_id = r.id "
+    "AND r.source = %(s)s AND r.cycle < %(c)s",
+    "DELETE FROM catalog.raw_files WHERE source = %(s)s AND cycle < %(c)s",
+)
+
+
+def _pg_rows(pg, source: str, cutoff: datetime) -> list[Item]:
+    cells, files = pg.execute(PG_EXPIRED, {"s": source, "c": cutoff}).fetchone()
+    if not cells and not files:
+        return []
+    what = f"cells and catalog rows of {source} cycles before {cutoff:%Y-%m-%dT%H:%M:%SZ}"
+    return [Item("pg_rows", source, what, rows=int(cells) + int(files))]
+
+
+def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None) -> Plan:
     root = Path(cfg["data_root"]).resolve()
     if not root.is_dir():
         return Plan({})
@@ -179,6 +201,8 @@ def plan(cfg: dict, now: datetime, workdir: Path, client=None) -> Plan:
                     result.items.append(Item("metadata", name, str(record)))
         if client is not None:
             result.items += _day_partitions(client, name, cutoff)
+        if pg is not None:
+            result.items += _pg_rows(pg, name, cutoff)
     for folder, pattern, home in (
         (workdir / ".snakemake" / "log", "*.snakemake.log", workdir / ".snakemake"),
         (root / REPORTS, "*.json", root),
@@ -213,7 +237,7 @@ def _drop_empty_parents(path: Path, root: Path) -> None:
         parent = parent.parent
 
 
-def execute(p: Plan, cfg: dict, workdir: Path, client=None) -> dict:
+def execute(p: Plan, cfg: dict, workdir: Path, client=None, pg=None) -> dict:
     from gridflow.sinks.clickhouse import TABLE
 
     root = Path(cfg["data_root"]).resolve()
@@ -230,6 +254,11 @@ def execute(p: Plan, cfg: dict, workdir: Path, client=None) -> dict:
             elif item.kind == "log":
                 target = Path(item.target)
                 _remove(target, root if target.is_relative_to(root) else workdir.resolve())
+            elif item.kind == "pg_rows":
+                cutoff = datetime.fromisoformat(p.cutoffs[item.source])
+                with pg.transaction():  # cells, lineage and catalog go together
+                    for statement in PG_DELETE:
+                        pg.execute(statement, {"s": item.source, "c": cutoff})
             elif client is None:
                 raise PurgeError("no ClickHouse connection")
             elif item.kind == "partition":

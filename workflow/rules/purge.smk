@@ -1,10 +1,13 @@
+# Delete everything past retention; preview with `gridflow purge --dry-run`.
 rule purge:
     log:
         f"{ROOT}/logs/purge/{NOW:%Y%m%dT%H%M%SZ}.log",
     conda:
         "../../envs/gridflow.yaml"
-    """Delete everything past retention; preview with `gridflow purge --dry-run`."""
     params:
-        cfg=json.dumps(CFG),
+        # a function: the JSON holds braces Snakemake would read as wildcards
+        cfg=lambda wildcards: json.dumps(CFG),
+        project=workflow.basedir,
     shell:
-        "gridflow purge --config-json {params.cfg:q} --workdir . 2>&1 | tee {log:q}"
+        "gridflow purge --config-json {params.cfg:q} --workdir . --project {params.project:q}"
+        " 2>&1 | tee {log:q}"
