@@ -17,6 +17,7 @@ from tests_support import REPO
 
 from gridflow import cells, inventory
 from gridflow.grib_read import build_inventory, iter_fields
+from gridflow.simulate import run_snakemake
 from gridflow.sinks import postgis
 
 MIGRATIONS = REPO / "migrations" / "postgres"
@@ -124,24 +125,11 @@ def test_workflow_loads_cells_scores_routes_and_traces_lineage(samples, mirror_d
         )
     )
     env = os.environ | {"GRIDFLOW_PG_DSN": db}
-    run = subprocess.run(
-        [
-            "timeout",
-            "-s",
-            "INT",
-            "600",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--cores",
-            "2",
-            "--configfile",
-            str(cfg),
-        ],
-        capture_output=True,
-        text=True,
+    run = run_snakemake(
+        REPO / "Snakefile",
+        tmp_path,
+        "--configfile",
+        str(cfg),
         env=env,
     )
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
@@ -188,27 +176,14 @@ def test_workflow_loads_cells_scores_routes_and_traces_lineage(samples, mirror_d
     row = json.loads(trace.stdout.splitlines()[0])
     assert row["raw_file_id"] == raw[0][0] and row["source_url"] == raw[0][1]
     # a second run changes nothing; a rebuilt file replaces its rows and catalog entry
-    again = subprocess.run(
-        [
-            "timeout",
-            "-s",
-            "INT",
-            "600",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(tmp_path),
-            "--cores",
-            "2",
-            "data/cycles/aqm/2024051612.json",  # as the rules spell it
-            "--forcerun",
-            "fetch",
-            "--configfile",  # last: it takes every argument after it
-            str(cfg),
-        ],
-        capture_output=True,
-        text=True,
+    again = run_snakemake(
+        REPO / "Snakefile",
+        tmp_path,
+        "data/cycles/aqm/2024051612.json",  # as the rules spell it
+        "--forcerun",
+        "fetch",
+        "--configfile",  # last: it takes every argument after it
+        str(cfg),
         env=env,
     )
     assert again.returncode == 0, again.stderr[-2000:]

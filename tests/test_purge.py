@@ -12,6 +12,7 @@ import yaml
 from tests_support import REPO
 
 from gridflow import config, purge, simulate
+from gridflow.simulate import run_snakemake
 from gridflow.sinks import clickhouse
 
 START = datetime(2025, 3, 10, 0, tzinfo=UTC)
@@ -89,64 +90,39 @@ def simulated(samples, http_mirror, tmp_path):
     return workdir
 
 
+def purge_cli(cfg: dict, workdir: Path, now: datetime, dry_run: bool = False):
+    args = [
+        "gridflow",
+        "purge",
+        "--config-json",
+        json.dumps(cfg),
+        "--workdir",
+        str(workdir),
+        "--now",
+        f"{now:%Y-%m-%dT%H:%M:%SZ}",
+        "--project",
+        str(REPO),
+    ]
+    return subprocess.run(args + ["--dry-run"] * dry_run, capture_output=True, text=True)
+
+
 def test_dry_run_lists_exactly_what_the_purge_deletes(simulated):
     workdir = simulated
     cfg = _store_cfg(workdir)
     now = START + timedelta(hours=30)
-    dry = subprocess.run(
-        [
-            "gridflow",
-            "purge",
-            "--dry-run",
-            "--config-json",
-            json.dumps(cfg),
-            "--workdir",
-            str(workdir),
-            "--now",
-            f"{now:%Y-%m-%dT%H:%M:%SZ}",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    dry = purge_cli(cfg, workdir, now, dry_run=True)
     assert dry.returncode == 0, dry.stderr
     listed = {line.split()[1] for line in dry.stdout.splitlines() if line.startswith("  path")}
     assert listed and all("2025031000" in p or "2025031006" in p for p in listed)
     before = {str(p) for p in (workdir / "data").rglob("*")}
-    wet = subprocess.run(
-        [
-            "gridflow",
-            "purge",
-            "--config-json",
-            json.dumps(cfg),
-            "--workdir",
-            str(workdir),
-            "--now",
-            f"{now:%Y-%m-%dT%H:%M:%SZ}",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    wet = purge_cli(cfg, workdir, now)
     assert wet.returncode == 0, wet.stderr
     after = {str(p) for p in (workdir / "data").rglob("*")}
     gone = before - after
     assert {p for p in gone if Path(p).parent.name == "gfs"} == listed
     assert all(any(p.startswith(t) for t in listed) for p in gone)
     assert [c for c, _ in cycles_in_store(workdir)] == ["2025031012"]
-    again = subprocess.run(
-        [
-            "gridflow",
-            "purge",
-            "--dry-run",
-            "--config-json",
-            json.dumps(cfg),
-            "--workdir",
-            str(workdir),
-            "--now",
-            f"{now:%Y-%m-%dT%H:%M:%SZ}",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    again = purge_cli(cfg, workdir, now, dry_run=True)
     assert "would delete 0 path(s) (0 bytes), 0 partition(s), 0 rows" in again.stdout
 
 
@@ -192,53 +168,27 @@ def test_retention_shorter_than_the_window_is_refused():
 
 
 def test_snakemake_purge_rule(simulated):
-    run = subprocess.run(
-        [
-            "timeout",
-            "-s",
-            "INT",
-            "300",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(simulated),
-            "--cores",
-            "1",
-            "purge",
-            "--config",
-            "now=2025-03-11T06:00:00Z",
-            "--configfile",
-            str(simulated / "simulation.yaml"),
-        ],
-        capture_output=True,
-        text=True,
+    run = run_snakemake(
+        REPO / "Snakefile",
+        simulated,
+        "purge",
+        "--config",
+        "now=2025-03-11T06:00:00Z",
+        "--configfile",
+        str(simulated / "simulation.yaml"),
     )
     assert run.returncode == 0, run.stderr[-2000:]
     # retention is 240 h in this fixture's config: nothing is old enough yet
     assert "would delete" not in run.stdout and '"files_deleted": 0' in run.stdout + run.stderr
-    short = subprocess.run(
-        [
-            "timeout",
-            "-s",
-            "INT",
-            "300",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(simulated),
-            "--cores",
-            "1",
-            "purge",
-            "--config",
-            "now=2025-03-11T06:00:00Z",
-            "--configfile",
-            str(simulated / "simulation.yaml"),
-            str(_retention(simulated, 24)),
-        ],
-        capture_output=True,
-        text=True,
+    short = run_snakemake(
+        REPO / "Snakefile",
+        simulated,
+        "purge",
+        "--config",
+        "now=2025-03-11T06:00:00Z",
+        "--configfile",
+        str(simulated / "simulation.yaml"),
+        str(_retention(simulated, 24)),
     )
     assert short.returncode == 0, short.stderr[-2000:]
     assert sorted(p.name for p in (simulated / "data/raw/gfs").iterdir()) == [

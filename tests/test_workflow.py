@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -15,29 +14,14 @@ from conftest import copy_sample
 from tests_support import REPO
 
 from gridflow import demo
+from gridflow.simulate import run_snakemake
 from gridflow.sinks import clickhouse
 
 NOW = "2025-03-12T12:00:00Z"
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    cmd = [
-        "timeout",
-        "-s",
-        "INT",
-        str(timeout),
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(
-        cmd, capture_output=True, text=True, env=os.environ | {"PYTHONWARNINGS": "ignore"}
-    )
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_snakemake(REPO / "Snakefile", workdir, *args)
 
 
 def gridflow(*args: str) -> subprocess.CompletedProcess:

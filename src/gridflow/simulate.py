@@ -29,6 +29,28 @@ def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
+def run_snakemake(
+    snakefile: Path, workdir: Path, *args: str, env: dict | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """One bounded Snakemake run (SIGINT at the timeout: SIGTERM does not stop Snakemake)."""
+    cmd = [
+        "timeout",
+        "-s",
+        "INT",
+        str(timeout),
+        "snakemake",
+        "-s",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
+    env = (env or os.environ) | {"PYTHONWARNINGS": "ignore"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
 def run_schedule(
     snakefile: Path,
     workdir: Path,
@@ -64,27 +86,13 @@ def run_schedule(
     for i in range(steps):
         now = start + timedelta(hours=6 * i)
         demo.write_object(mirror, GFS_KEY.format(cycle=now, step=0), gfs, now, 0)
-        run = subprocess.run(
-            [
-                "timeout",
-                "-s",
-                "INT",
-                "600",
-                "snakemake",
-                "-s",
-                str(snakefile),
-                "--directory",
-                str(workdir),
-                "--cores",
-                "2",
-                "--configfile",
-                str(config),
-                "--config",
-                f"now={now:%Y-%m-%dT%H:%M:%SZ}",
-            ],
-            capture_output=True,
-            text=True,
-            env=os.environ | {"PYTHONWARNINGS": "ignore"},
+        run = run_snakemake(
+            snakefile,
+            workdir,
+            "--configfile",
+            str(config),
+            "--config",
+            f"now={now:%Y-%m-%dT%H:%M:%SZ}",
         )
         yield Step(now, now, run)
 
