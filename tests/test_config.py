@@ -52,9 +52,18 @@ def test_now_from_the_command_line_pins_the_clock():
     assert config.now(cfg) == datetime(2025, 3, 12, 6, tzinfo=UTC)
 
 
-def test_dsn_from_environment_wins(monkeypatch):
+def test_dsn_from_environment_wins_and_stays_there(monkeypatch):
+    from gridflow import dsn
+
     monkeypatch.setenv("GRIDFLOW_CLICKHOUSE_DSN", "http://u:secret@127.0.0.1:8123")
-    assert config.resolve(_base(), REPO)["sinks"]["clickhouse"]["dsn"].startswith("http://u:")
+    cfg = config.resolve(_base(), REPO)
+    assert cfg["sinks"]["clickhouse"]["dsn"] == "env:GRIDFLOW_CLICKHOUSE_DSN"
+    assert "secret" not in str(cfg)
+    assert dsn.resolve(cfg["sinks"]["clickhouse"]["dsn"]).startswith("http://u:secret@")
+    assert dsn.redact(dsn.resolve(cfg["sinks"]["clickhouse"]["dsn"])) == "http://127.0.0.1:8123"
+    assert dsn.redact("host=db user=me password='p w' dbname=x") == (
+        "host=db user=*** password=*** dbname=x"
+    )
 
 
 def test_hrrr_runs_48_hours_at_synoptic_cycles():
