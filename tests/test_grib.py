@@ -107,3 +107,19 @@ def test_failed_shred_leaves_no_output(samples, tmp_path):
         shred(raw, idx, sidecar, tmp_path / "x.parquet")
     assert not (tmp_path / "x.parquet").exists()
     assert list(tmp_path.glob("*.partial")) == []
+
+
+def test_reference_time_keeps_its_seconds(samples, tmp_path):
+    from datetime import UTC, datetime
+
+    from gridflow.grib_restamp import restamp
+
+    scan = datetime(2023, 4, 6, 12, 0, 39, tzinfo=UTC)  # MRMS scans are stamped to the second
+    (tmp_path / "s.grib2").write_bytes(
+        restamp((samples / "gfs.complex.grib2").read_bytes(), scan, 0)
+    )
+    (tmp_path / "x.idx").write_text(inventory.format_lines(build_inventory(tmp_path / "s.grib2")))
+    (tmp_path / "x.json").write_text(json.dumps({"source": "t", "run_id": "r", "raw_key": "k"}))
+    shred(tmp_path / "s.grib2", tmp_path / "x.idx", tmp_path / "x.json", tmp_path / "s.parquet")
+    ref = pq.read_table(tmp_path / "s.parquet", columns=["ref_time"]).column("ref_time")[0]
+    assert ref.as_py() == scan

@@ -71,11 +71,13 @@ def _constant(value: str, n: int) -> pa.DictionaryArray:
 
 
 def field_times(handle) -> tuple[datetime, int]:
-    date = eccodes.codes_get(handle, "dataDate", int)
-    hhmm = eccodes.codes_get(handle, "dataTime", int)
-    ref = datetime(
-        date // 10000, date // 100 % 100, date % 100, hhmm // 100, hhmm % 100, tzinfo=UTC
-    )
+    """(reference time, lead in minutes). The reference time keeps its seconds (MRMS scans
+    carry them; `dataTime` would drop them)."""
+    parts = [
+        eccodes.codes_get(handle, k, int)
+        for k in ("year", "month", "day", "hour", "minute", "second")
+    ]
+    ref = datetime(*parts, tzinfo=UTC)
     eccodes.codes_set(handle, "stepUnits", "m")
     step_minutes = eccodes.codes_get(handle, "endStep", int)
     return ref, step_minutes
