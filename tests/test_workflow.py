@@ -117,6 +117,24 @@ def test_point_query_prints_the_series(demo_run):
     assert rows[1]["valid_time"] == "2025-03-12T03:00:00Z"
     assert (rows[0]["grid_lat"], rows[0]["grid_lon"]) == (52.5, 12.5)
     assert 200 < rows[0]["value"] < 330
+    latest = gridflow(
+        "latest",
+        "--dsn",
+        f"chdb://{workdir}/data/clickhouse",
+        "--source",
+        "gfs",
+        "--variable",
+        "TMP",
+        "--level",
+        "2 m above ground",
+        "--lat",
+        "52.52",
+        "--lon",
+        "13.40",
+    )
+    assert [json.loads(line)["ref_time"] for line in latest.stdout.splitlines()] == [
+        "2025-03-12T06:00:00Z"
+    ]
     sql = gridflow(
         "sql",
         "--dsn",

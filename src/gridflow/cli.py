@@ -110,7 +110,9 @@ def cmd_point(args) -> None:
     from gridflow import query
 
     client, _ = _client(args, args.wait)
-    rows = query.series(client, args.source, args.variable, args.level, args.lat, args.lon)
+    rows = query.series(
+        client, args.source, args.variable, args.level, args.lat, args.lon, latest=args.latest
+    )
     if not rows:
         raise UserError(
             f"no data for source={args.source} variable={args.variable} "
@@ -292,6 +294,14 @@ def cmd_demo_mirror(args) -> None:
     )
 
 
+def _place_arguments(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--source", required=True)
+    sp.add_argument("--variable", required=True, help="e.g. TMP")
+    sp.add_argument("--level", required=True, help='e.g. "2 m above ground"')
+    sp.add_argument("--lat", type=float, required=True)
+    sp.add_argument("--lon", type=float, required=True)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gridflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -315,12 +325,13 @@ def parser() -> argparse.ArgumentParser:
             )
         return sp
 
-    sp = add("point", cmd_point, "the series at the grid point nearest to a place", store=True)
-    sp.add_argument("--source", required=True)
-    sp.add_argument("--variable", required=True, help="e.g. TMP")
-    sp.add_argument("--level", required=True, help='e.g. "2 m above ground"')
-    sp.add_argument("--lat", type=float, required=True)
-    sp.add_argument("--lon", type=float, required=True)
+    for name, latest, text in (
+        ("point", False, "the series at the grid point nearest to a place"),
+        ("latest", True, "the newest run's (or scan's) value at the grid point nearest to a place"),
+    ):
+        sp = add(name, cmd_point, text, store=True)
+        sp.set_defaults(latest=latest)
+        _place_arguments(sp)
     sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines", store=True)
     sp.add_argument("query")
     sp = add("plan", cmd_plan, "what is published and what is waiting, per source", store=True)
@@ -354,11 +365,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add(
         "trace", cmd_trace, "like point, with each value's raw file and source URL", store=True
     )
-    sp.add_argument("--source", required=True)
-    sp.add_argument("--variable", required=True)
-    sp.add_argument("--level", required=True)
-    sp.add_argument("--lat", type=float, required=True)
-    sp.add_argument("--lon", type=float, required=True)
+    _place_arguments(sp)
     sp = add("load-postgis", cmd_load_postgis, "(rule) catalog one raw file and load its cells")
     for name in ("raw", "idx", "sidecar", "dsn", "marker", "migrations", "spec"):
         sp.add_argument(f"--{name}", required=True)

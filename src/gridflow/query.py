@@ -66,8 +66,10 @@ def series(
     lat: float,
     lon: float,
     with_lineage: bool = False,
+    latest: bool = False,
 ) -> list[dict]:
-    """Every stored value at the grid point nearest to (lat, lon), oldest run first."""
+    """Every stored value at the grid point nearest to (lat, lon), oldest run first; with
+    `latest`, only the newest run's (or scan's) first value."""
     point = nearest_point(client, source, variable, level, lat, lon)
     if point is None:
         return []
@@ -76,7 +78,11 @@ def series(
         f"SELECT ref_time, step, valid_time, forecast, value, raw_file_id, raw_key FROM {TABLE} "
         "WHERE source = %(s)s AND variable = %(v)s AND level = %(l)s AND cell = %(c)s "
         "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s) "
-        "ORDER BY ref_time, step, forecast",
+        + (
+            "ORDER BY ref_time DESC, step LIMIT 1"
+            if latest
+            else "ORDER BY ref_time, step, forecast"
+        ),
         parameters={"s": source, "v": variable, "l": level, "c": cell, "plat": plat, "plon": plon},
     )
     return [
