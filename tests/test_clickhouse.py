@@ -12,6 +12,7 @@ import pytest
 from tests_support import REPO
 
 from gridflow import inventory, query
+from gridflow.dsn import redact
 from gridflow.grib_frames import frames
 from gridflow.grib_read import build_inventory
 from gridflow.shred import shred
@@ -118,4 +119,4 @@ def test_a_reader_waits_for_the_store_then_fails_clearly(tmp_path):
 
 
 def test_dsn_is_redacted():
-    assert clickhouse.redact("http://user:pw@host:8123/db?x=1") == "http://host:8123/db"
+    assert redact("http://user:pw@host:8123/db?x=1") == "http://host:8123/db"

@@ -44,13 +44,13 @@ def gfs_object(samples, mirror_dir):
     """A re-dated GFS 2.5 degree file with its wgrib2 .idx, as NOAA's bucket lays it out."""
     from datetime import UTC, datetime
 
-    from gridflow.demo import _messages
+    from gridflow.demo import grib_messages
 
     key = "gfs.20250312/06/atmos/gfs.t06z.pgrb2.0p25.f003"
     write_object(
         mirror_dir,
         key,
-        _messages(samples / "gfs.t12z.pgrbf120.2p5deg.grib2"),
+        grib_messages(samples / "gfs.t12z.pgrbf120.2p5deg.grib2"),
         datetime(2025, 3, 12, 6, tzinfo=UTC),
         3,
     )

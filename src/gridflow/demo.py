@@ -23,7 +23,7 @@ GFS_KEY = "gfs.{cycle:%Y%m%d}/{cycle:%H}/atmos/gfs.t{cycle:%H}z.pgrb2.0p25.f{ste
 HRRR_KEY = "hrrr.{cycle:%Y%m%d}/conus/hrrr.t{cycle:%H}z.wrfsfcf{step:02d}.grib2"
 
 
-def _messages(path: Path) -> list[bytes]:
+def grib_messages(path: Path) -> list[bytes]:
     data = path.read_bytes()
     return [data[f.offset : f.offset + f.length] for f in frames(data, str(path))]
 
@@ -53,8 +53,8 @@ def build(
 ) -> None:
     clock = datetime.fromisoformat(now.replace("Z", "+00:00"))
     day = clock.replace(hour=0, minute=0, second=0, microsecond=0)
-    gfs = _messages(samples / GFS_SAMPLE)
-    hrrr = [m for name in HRRR_SAMPLES for m in _messages(samples / name)]
+    gfs = grib_messages(samples / GFS_SAMPLE)
+    hrrr = [m for name in HRRR_SAMPLES for m in grib_messages(samples / name)]
     cycles = [day + timedelta(hours=h) for h in range(0, clock.hour + 7, 6)]
     for cycle in cycles:
         for step in gfs_steps:

@@ -62,7 +62,7 @@ def run_schedule(
     retention_hours: int,
 ) -> Iterator[Step]:
     """Every 6 h: publish the cycle at `now`, then run the workflow as cron would."""
-    gfs = demo._messages(samples / demo.GFS_SAMPLE)
+    gfs = demo.grib_messages(samples / demo.GFS_SAMPLE)
     config = workdir / "simulation.yaml"
     config.write_text(
         yaml.safe_dump(
