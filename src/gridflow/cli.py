@@ -41,9 +41,10 @@ def cmd_fetch(args) -> None:
 
 
 def cmd_shred(args) -> None:
-    from gridflow.shred import shred
+    from gridflow.shred import ShredOptions, shred
 
-    stats = shred(Path(args.raw), Path(args.idx), Path(args.sidecar), Path(args.out))
+    options = ShredOptions.from_source(json.loads(args.options)) if args.options else ShredOptions()
+    stats = shred(Path(args.raw), Path(args.idx), Path(args.sidecar), Path(args.out), options)
     print(f"shredded {args.raw}: {stats.fields} field(s), {stats.rows} rows", file=sys.stderr)
 
 
@@ -358,6 +359,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("shred", cmd_shred, "(rule) shred one raw file to Parquet")
     for name in ("raw", "idx", "sidecar", "out"):
         sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--options", help="JSON: missing_values, bbox, stride")
     sp = add("load", cmd_load, "(rule) load one shred into ClickHouse")
     for name in ("parquet", "sidecar", "dsn", "marker", "migrations"):
         sp.add_argument(f"--{name}", required=True)

@@ -7,9 +7,12 @@ is written last, so its presence means the other two are whole.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
+import shutil
+import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,9 +91,26 @@ def _fetch_ranges(remote: Remote, spec: FetchSpec, tmp: Path, upstream) -> tuple
     return chosen, ranges
 
 
+def _gunzip(packed: Path, out: Path, origin: str) -> None:
+    """The GRIB inside a .gz object; a stream cut short or corrupt is an error naming it."""
+    try:
+        with gzip.open(packed, "rb") as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise FetchError(f"{origin}: the gzip stream is cut short or corrupt ({exc})") from None
+
+
 def _fetch_whole(remote: Remote, spec: FetchSpec, tmp: Path) -> tuple:
-    with open(tmp, "wb") as fh:
-        remote.download(spec.key, fh)
+    # gzip is how the object travels (MRMS); the raw file kept is the GRIB it carries
+    download = tmp.with_name(tmp.name + ".gz") if spec.key.endswith(".gz") else tmp
+    try:
+        with open(download, "wb") as fh:
+            remote.download(spec.key, fh)
+        if download != tmp:
+            _gunzip(download, tmp, remote.where(spec.key))
+    finally:
+        if download != tmp:
+            download.unlink(missing_ok=True)
     try:
         entries = build_inventory(tmp)
     except FramingError as exc:

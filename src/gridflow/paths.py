@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 RAW = "{root}/raw/{source}/{cycle}/{step}.grib2"
@@ -16,21 +17,25 @@ LISTING_CACHE = "{root}/.cache/listing/{source}/{cycle}.json"
 
 
 def cycle_id(cycle: datetime) -> str:
-    return cycle.strftime("%Y%m%d%H")
+    """YYYYMMDDHH for a cycle on the hour; YYYYMMDDHHMMSS for a scan."""
+    return cycle.strftime("%Y%m%d%H" if not (cycle.minute or cycle.second) else "%Y%m%d%H%M%S")
 
 
 def parse_cycle(text: str) -> datetime:
-    return datetime.strptime(text, "%Y%m%d%H").replace(tzinfo=UTC)
+    return datetime.strptime(text, "%Y%m%d%H" if len(text) == 10 else "%Y%m%d%H%M%S").replace(
+        tzinfo=UTC
+    )
 
 
-def step_id(step: int) -> str:
-    return f"f{step:03d}"
+def step_id(step: int | str) -> str:
+    """f003 for a forecast hour; a scan source's product name as it is."""
+    return f"f{step:03d}" if isinstance(step, int) else step
 
 
-def parse_step(text: str) -> int:
-    return int(text.lstrip("f"))
+def parse_step(text: str) -> int | str:
+    return int(text[1:]) if re.fullmatch(r"f\d{3}", text) else text
 
 
-def raw_key(source: str, cycle: datetime, step: int) -> str:
+def raw_key(source: str, cycle: datetime, step: int | str) -> str:
     """The raw file's key relative to the data root (its identity in lineage and in grid_data)."""
     return f"raw/{source}/{cycle_id(cycle)}/{step_id(step)}.grib2"

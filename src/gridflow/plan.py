@@ -24,7 +24,7 @@ from gridflow.transport import NotPublished, Remote, Settings, TransportError
 class Target:
     source: str
     cycle: datetime
-    step: int
+    step: int | str  # a forecast hour, or a product for scan sources
     expected_at: datetime
     why: str = ""  # for a waiting target: not due yet, not listed yet, or still being written
 
@@ -77,11 +77,40 @@ def _listing(remote: Remote, keys: list[str], prefix: str) -> dict:
     return found
 
 
+def scan_status(
+    cfg: dict, name: str, start: datetime, end: datetime, remote: Remote | None = None
+) -> list[Target]:
+    """The published, settled scans of every product with a scan time in [start, end]."""
+    src = source_of(name, cfg)
+    remote = remote or _remote(cfg, name)
+    if not remote.can_list:
+        raise TransportError(
+            f"{remote.url}: scan sources need a location that can be listed (s3:// or file://)"
+        )
+    settle = timedelta(seconds=cfg["fetch"].get("settle_seconds", 0))
+    wall = datetime.now(UTC)
+    ready = []
+    for product in src.products:
+        for prefix in src.day_prefixes(product, start, end):
+            try:
+                listed = remote.list(prefix)
+            except NotPublished:
+                continue
+            for key, info in listed.items():
+                scan = src.scan_time(product, key)
+                settled = not info.last_modified or wall - info.last_modified >= settle
+                if scan and start <= scan <= end and settled:
+                    ready.append(Target(name, scan, product, scan))
+    return sorted(ready, key=lambda t: (t.cycle, str(t.step)))
+
+
 def cycle_status(
     cfg: dict, name: str, cycle: datetime, now: datetime, remote: Remote | None = None
 ) -> tuple[list[Target], list[Target]]:
-    """(ready, waiting) for one cycle of one source."""
+    """(ready, waiting) for one cycle (or scan) of one source."""
     src = source_of(name, cfg)
+    if src.src["family"] == "noaa_scan":
+        return scan_status(cfg, name, cycle, cycle, remote), []
     root = cfg["data_root"]
     due, waiting = [], []
     for step in src.steps(cycle):
@@ -120,7 +149,12 @@ def plan(cfg: dict, now: datetime) -> Plan:
     for name in cfg["sources_enabled"]:
         try:
             remote = _remote(cfg, name)
-            for cycle in schedule.cycles_in_window(cfg["sources"][name], now):
+            src = cfg["sources"][name]
+            if src["family"] == "noaa_scan":
+                start = now - timedelta(hours=src["window_hours"])
+                result.ready += scan_status(cfg, name, start, now, remote)
+                continue
+            for cycle in schedule.cycles_in_window(src, now):
                 ready, waiting = cycle_status(cfg, name, cycle, now, remote)
                 result.ready += ready
                 result.waiting += waiting

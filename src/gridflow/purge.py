@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gridflow import paths, schedule
 
-CYCLE_NAME = re.compile(r"^(\d{10})(\.json)?$")
+CYCLE_NAME = re.compile(r"^(\d{10}|\d{14})(\.json)?$")
 # Per-cycle folders (and files) gridflow writes, relative to the data root.
 CYCLE_HOMES = (
     "raw/{source}",
@@ -117,8 +117,8 @@ def _outputs_of(root_text: str, source: str, cycle: str, entry: Path) -> list[st
         return [paths.CYCLE.format(root=root_text, source=source, cycle=cycle)]
     outs = []
     for f in entry.iterdir():
-        step = f.name.split(".")[0]
-        if re.fullmatch(r"f\d{3}", step):
+        step = re.sub(r"\.(grib2\.idx|grib2|json|parquet)$", "", f.name)
+        if step != f.name:
             for pattern in (
                 paths.RAW,
                 paths.RAW_IDX,

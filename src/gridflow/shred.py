@@ -51,6 +51,25 @@ class ShredError(ValueError):
 
 
 @dataclass(frozen=True)
+class ShredOptions:
+    """Per source: values that mean "missing" in-band (MRMS: -999, -99), and a bounding box
+    [west, south, east, north] and stride (one point in k x k) that choose the rows kept."""
+
+    missing_values: tuple[float, ...] = ()
+    bbox: tuple[float, float, float, float] | None = None
+    stride: int = 1
+
+    @classmethod
+    def from_source(cls, src: dict) -> ShredOptions:
+        bbox = src.get("bbox")
+        return cls(
+            tuple(src.get("missing_values", ())),
+            tuple(bbox) if bbox else None,
+            src.get("stride", 1),
+        )
+
+
+@dataclass(frozen=True)
 class ShredStats:
     fields: int
     rows: int
@@ -83,18 +102,45 @@ def field_times(handle) -> tuple[datetime, int]:
     return ref, step_minutes
 
 
+def _kept_points(handle, lat, lon, options: ShredOptions) -> np.ndarray | None:
+    """Indices of the points the bbox and stride keep (None: all of them)."""
+    if options.stride == 1 and options.bbox is None:
+        return None
+    index = np.arange(len(lat))
+    if options.stride > 1:
+        ni, nj = eccodes.codes_get(handle, "Ni", int), eccodes.codes_get(handle, "Nj", int)
+        if ni * nj != len(lat):
+            raise ShredError("a stride needs a full 2-D grid (Ni x Nj)")
+        index = index.reshape(nj, ni)[:: options.stride, :: options.stride].ravel()
+    if options.bbox is not None:
+        west, south, east, north = options.bbox
+        la, lo = lat[index], lon[index]
+        index = index[(la >= south) & (la <= north) & (lo >= west) & (lo <= east)]
+    return index
+
+
 def field_table(
-    handle, entry: inventory.IdxEntry, source: str, raw_file_id: str, raw_key: str
+    handle,
+    entry: inventory.IdxEntry,
+    source: str,
+    raw_file_id: str,
+    raw_key: str,
+    options: ShredOptions = ShredOptions(),
 ) -> pa.Table:
     eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
     values = eccodes.codes_get_values(handle)
     lat, lon, cell = coordinates(handle)
     if len(values) != len(lat):
         raise ShredError(f"field {entry.line()} has {len(values)} values for {len(lat)} points")
+    kept = _kept_points(handle, lat, lon, options)
+    if kept is not None:
+        values, lat, lon, cell = values[kept], lat[kept], lon[kept], cell[kept]
     ref, step = field_times(handle)
     n = len(values)
     valid = ref + timedelta(minutes=step)
     missing = values >= MISSING_SENTINEL * 0.999
+    if options.missing_values:
+        missing |= np.isin(values, options.missing_values)
     columns = {
         "source": _constant(source, n),
         "variable": _constant(entry.variable, n),
@@ -117,7 +163,9 @@ def field_table(
     return pa.Table.from_pydict(columns, schema=SCHEMA)
 
 
-def shred(raw: Path, idx: Path, sidecar: Path, out: Path) -> ShredStats:
+def shred(
+    raw: Path, idx: Path, sidecar: Path, out: Path, options: ShredOptions = ShredOptions()
+) -> ShredStats:
     """Write `out` (Parquet) from `raw`; `out` appears only when every field is written."""
     meta = json.loads(sidecar.read_text())
     entries = inventory.parse(idx.read_text(), str(idx))
@@ -128,7 +176,9 @@ def shred(raw: Path, idx: Path, sidecar: Path, out: Path) -> ShredStats:
     try:
         with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
             for entry, handle in named_fields(raw, entries, str(idx)):
-                table = field_table(handle, entry, meta["source"], meta["run_id"], meta["raw_key"])
+                table = field_table(
+                    handle, entry, meta["source"], meta["run_id"], meta["raw_key"], options
+                )
                 pending.append(table)
                 rows += table.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:

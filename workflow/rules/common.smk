@@ -26,8 +26,8 @@ if not PG_DSN:
 
 wildcard_constraints:
     source=r"[a-z][a-z0-9_]*",
-    cycle=r"\d{10}",
-    step=r"f\d{3}",
+    cycle=r"\d{10}|\d{14}",
+    step=r"f\d{3}|[A-Za-z][A-Za-z0-9_.]*?",
 
 
 def pattern(template):
@@ -76,6 +76,12 @@ def fetch_spec(wildcards):
         cycle, step, paths.raw_key(wildcards.source, cycle, step), CFG["fetch"]
     )
     return json.dumps(spec, sort_keys=True)
+
+
+def shred_options(wildcards):
+    src = CFG["sources"][wildcards.source]
+    keys = ("missing_values", "bbox", "stride")
+    return json.dumps({k: src[k] for k in keys if k in src}, sort_keys=True)
 
 
 def postgis_spec(wildcards):

@@ -10,6 +10,8 @@ rule shred:
         f"{ROOT}/logs/shred/{{source}}/{{cycle}}/{{step}}.log",
     conda:
         "../../envs/gridflow.yaml"
+    params:
+        options=shred_options,
     shell:
         "gridflow shred --raw {input.grib:q} --idx {input.idx:q} --sidecar {input.sidecar:q}"
-        " --out {output:q} 2>&1 | tee {log:q}"
+        " --out {output:q} --options {params.options:q} 2>&1 | tee {log:q}"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from gridflow.sources.noaa_model import NoaaModel
+from gridflow.sources.noaa_scan import NoaaScan
 
-FAMILIES = {"noaa_model": NoaaModel}
+FAMILIES = {"noaa_model": NoaaModel, "noaa_scan": NoaaScan}
 
 
 def source(name: str, cfg: dict):

@@ -1,0 +1,65 @@
+"""NOAA scans (MRMS radar mosaics): one file per product per scan, every few minutes, found by
+listing day folders and reading the scan time from each file name (never guessed)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from datetime import UTC, datetime, timedelta
+
+from gridflow.transport import Settings
+
+
+class NoaaScan:
+    def __init__(self, name: str, src: dict):
+        self.name = name
+        self.src = src
+        self.products = src["products"]
+
+    def key(self, scan: datetime, product: str) -> str:
+        return self.src["key"].format(scan=scan, product=product)
+
+    def idx_key(self, scan: datetime, product: str) -> None:
+        return None  # scans publish no inventory: whole files, inventory built here
+
+    def day_prefixes(self, product: str, start: datetime, end: datetime) -> list[str]:
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        prefixes = []
+        while day <= end:
+            prefixes.append(posixpath.dirname(self.key(day, product)))
+            day += timedelta(days=1)
+        return prefixes
+
+    def scan_time(self, product: str, key: str) -> datetime | None:
+        """The scan time in a file name (its last, finest stamp), or None when the name is not
+        one of this product's."""
+        parts = re.split(r"\{scan:([^}]*)\}", self.src["key"].replace("{product}", product))
+        literals, formats = parts[0::2], parts[1::2]
+        pattern = "".join(
+            re.escape(lit) + (f"(?P<s{i}>.+?)" if i < len(formats) else "")
+            for i, lit in enumerate(literals)
+        )
+        match = re.fullmatch(pattern, key)
+        if not match or not formats:
+            return None
+        try:
+            return datetime.strptime(match.group(f"s{len(formats) - 1}"), formats[-1]).replace(
+                tzinfo=UTC
+            )
+        except ValueError:
+            return None
+
+    def fetch_spec(self, scan: datetime, product: str, raw_key: str, fetch_cfg: dict) -> dict:
+        return {
+            "source": self.name,
+            "url": self.src["url"],
+            "key": self.key(scan, product),
+            "idx_key": None,
+            "raw_key": raw_key,
+            "select": self.src.get("select", "all"),
+            "settings": Settings(
+                timeout_seconds=fetch_cfg.get("timeout_seconds", 60),
+                max_retries=fetch_cfg.get("max_retries", 5),
+                anonymous=self.src.get("anonymous", True),
+            ).__dict__,
+        }
