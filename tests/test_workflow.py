@@ -91,8 +91,7 @@ def test_second_run_does_nothing_and_the_next_cycle_previews_alone(demo_run):
 
 def test_point_query_prints_the_series(demo_run):
     workdir, cfg_path, _, _ = demo_run
-    point = gridflow(
-        "point",
+    berlin = [
         "--dsn",
         f"chdb://{workdir}/data/clickhouse",
         "--source",
@@ -105,7 +104,8 @@ def test_point_query_prints_the_series(demo_run):
         "52.52",
         "--lon",
         "13.40",
-    )
+    ]
+    point = gridflow("point", *berlin)
     assert point.returncode == 0, point.stderr
     rows = [json.loads(line) for line in point.stdout.splitlines()]
     assert [(r["ref_time"], r["step"]) for r in rows] == [
@@ -117,21 +117,7 @@ def test_point_query_prints_the_series(demo_run):
     assert rows[1]["valid_time"] == "2025-03-12T03:00:00Z"
     assert (rows[0]["grid_lat"], rows[0]["grid_lon"]) == (52.5, 12.5)
     assert 200 < rows[0]["value"] < 330
-    latest = gridflow(
-        "latest",
-        "--dsn",
-        f"chdb://{workdir}/data/clickhouse",
-        "--source",
-        "gfs",
-        "--variable",
-        "TMP",
-        "--level",
-        "2 m above ground",
-        "--lat",
-        "52.52",
-        "--lon",
-        "13.40",
-    )
+    latest = gridflow("latest", *berlin)
     assert [json.loads(line)["ref_time"] for line in latest.stdout.splitlines()] == [
         "2025-03-12T06:00:00Z"
     ]
