@@ -1,7 +1,6 @@
+import functools
 import json
 import subprocess
-
-import functools
 import sys
 
 from gridflow import config as gfconfig
