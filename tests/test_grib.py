@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gridflow import inventory
-from gridflow.grib_frames import FramingError, check_single, frames
+from gridflow.grib_frames import FramingError, frames
 from gridflow.grib_read import build_inventory
 from gridflow.shred import shred
 
@@ -24,13 +24,6 @@ def test_stray_bytes_between_messages_are_detected(samples):
     data = (samples / "subset_20201214_hrrr.t00z.wrfsfcf12.grib2").read_bytes()
     with pytest.raises(FramingError, match="stray bytes at offset 887243"):
         frames(data, "subset")
-
-
-def test_a_range_must_hold_exactly_one_message(samples):
-    data = (samples / "gfs.complex.grib2").read_bytes()
-    assert check_single(data, "ok").length == len(data)
-    with pytest.raises(FramingError):
-        check_single(data[1:], "shifted")
 
 
 def test_names_match_noaa_inventory(samples):

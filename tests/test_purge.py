@@ -31,20 +31,19 @@ def cycles_in_store(workdir: Path) -> list[str]:
     return rows
 
 
-def test_simulated_days_keep_exactly_the_retention_window(samples, http_mirror, tmp_path):
+def schedule(samples, mirror, tmp_path, steps: int, retention_hours: int):
+    """Run the 6-hourly schedule in a fresh working directory; yields each step."""
     workdir = tmp_path / "work"
     workdir.mkdir()
+    yield from simulate.run_schedule(
+        REPO / "Snakefile", workdir, mirror.root, mirror.url, samples, START, steps, retention_hours
+    )
+
+
+def test_simulated_days_keep_exactly_the_retention_window(samples, http_mirror, tmp_path):
+    workdir = tmp_path / "work"
     sizes = []
-    for step in simulate.run_schedule(
-        REPO / "Snakefile",
-        workdir,
-        http_mirror.root,
-        http_mirror.url,
-        samples,
-        START,
-        steps=9,
-        retention_hours=18,
-    ):
+    for step in schedule(samples, http_mirror, tmp_path, steps=9, retention_hours=18):
         assert step.run.returncode == 0, step.run.stderr[-3000:]
         rows = cycles_in_store(workdir)
         assert {c for c, _ in rows} == simulate.kept_cycles(18, step.now, START), step.now
@@ -74,20 +73,9 @@ def _store_cfg(workdir: Path, retention: int = 18) -> dict:
 
 @pytest.fixture
 def simulated(samples, http_mirror, tmp_path):
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    for step in simulate.run_schedule(
-        REPO / "Snakefile",
-        workdir,
-        http_mirror.root,
-        http_mirror.url,
-        samples,
-        START,
-        steps=4,
-        retention_hours=240,
-    ):
+    for step in schedule(samples, http_mirror, tmp_path, steps=4, retention_hours=240):
         assert step.run.returncode == 0, step.run.stderr[-3000:]
-    return workdir
+    return tmp_path / "work"
 
 
 def purge_cli(cfg: dict, workdir: Path, now: datetime, dry_run: bool = False):
@@ -168,7 +156,7 @@ def test_retention_shorter_than_the_window_is_refused():
 
 
 def test_snakemake_purge_rule(simulated):
-    run = run_snakemake(
+    purge = [
         REPO / "Snakefile",
         simulated,
         "purge",
@@ -176,20 +164,12 @@ def test_snakemake_purge_rule(simulated):
         "now=2025-03-11T06:00:00Z",
         "--configfile",
         str(simulated / "simulation.yaml"),
-    )
+    ]
+    run = run_snakemake(*purge)
     assert run.returncode == 0, run.stderr[-2000:]
     # retention is 240 h in this fixture's config: nothing is old enough yet
     assert "would delete" not in run.stdout and '"files_deleted": 0' in run.stdout + run.stderr
-    short = run_snakemake(
-        REPO / "Snakefile",
-        simulated,
-        "purge",
-        "--config",
-        "now=2025-03-11T06:00:00Z",
-        "--configfile",
-        str(simulated / "simulation.yaml"),
-        str(_retention(simulated, 24)),
-    )
+    short = run_snakemake(*purge, str(_retention(simulated, 24)))
     assert short.returncode == 0, short.stderr[-2000:]
     assert sorted(p.name for p in (simulated / "data/raw/gfs").iterdir()) == [
         "2025031006",

@@ -60,15 +60,3 @@ def frames(buf: bytes | memoryview, origin: str = "<bytes>") -> list[Frame]:
     if not found:
         raise FramingError(f"{origin}: no GRIB message found")
     return found
-
-
-def check_single(buf: bytes | memoryview, origin: str) -> Frame:
-    """Exactly one whole message filling `buf` (what one ranged GET must return)."""
-    found = frames(buf, origin)
-    if len(found) != 1 or found[0].length != len(buf):
-        raise FramingError(
-            f"{origin}: expected one message of {len(buf)} bytes, found "
-            f"{len(found)} message(s) of {[f.length for f in found]} bytes; "
-            "the inventory does not match the file"
-        )
-    return found[0]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,7 +160,3 @@ def plan(cfg: dict, now: datetime) -> Plan:
         except TransportError as exc:
             result.unreachable[name] = str(exc)
     return result
-
-
-def report(p: Plan) -> None:
-    print(p.summary(), file=sys.stderr)

@@ -21,7 +21,6 @@ GFS_KEY = demo.GFS_KEY
 @dataclass
 class Step:
     now: datetime
-    published: datetime
     run: subprocess.CompletedProcess
 
 
@@ -94,7 +93,7 @@ def run_schedule(
             "--config",
             f"now={now:%Y-%m-%dT%H:%M:%SZ}",
         )
-        yield Step(now, now, run)
+        yield Step(now, run)
 
 
 def kept_cycles(retention_hours: int, now: datetime, start: datetime) -> set[str]:

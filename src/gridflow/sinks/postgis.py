@@ -15,6 +15,16 @@ import psycopg
 
 from gridflow.dsn import redact, resolve
 
+CELL_COLUMNS = (
+    '"timestamp"',
+    "variable",
+    "geom",
+    "value",
+    "severity",
+    "source",
+    "raw_key",
+    "raw_file_id",
+)
 SCHEMA = {
     "catalog.raw_files": {
         "id",
@@ -29,17 +39,7 @@ SCHEMA = {
         "created_at",
     },
     "catalog.loads": {"raw_file_id", "sink", "rows", "loaded_at"},
-    "public.pollution_grid": {
-        "timestamp",
-        "variable",
-        "geom",
-        "value",
-        "severity",
-        "source",
-        "raw_key",
-        "raw_file_id",
-        "created_at",
-    },
+    "public.pollution_grid": {c.strip('"') for c in CELL_COLUMNS} | {"created_at"},
     "public.saved_routes": {
         "id",
         "name",
@@ -54,16 +54,6 @@ SCHEMA = {
         "last_computed",
     },
 }
-CELL_COLUMNS = (
-    '"timestamp"',
-    "variable",
-    "geom",
-    "value",
-    "severity",
-    "source",
-    "raw_key",
-    "raw_file_id",
-)
 CELL_TYPES = ["timestamptz", "text", "bytea", "float8", "int2", "text", "text", "uuid"]
 
 
