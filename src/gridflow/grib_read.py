@@ -6,6 +6,7 @@ only the first of them unless multi-field support is on, so it is always on here
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,8 +73,8 @@ def ref_date(handle) -> str:
 
 def build_inventory(path: Path) -> list[IdxEntry]:
     """A wgrib2-style inventory of a whole GRIB file (for sources that publish no `.idx`)."""
-    with open(path, "rb") as fh:
-        message_offsets = [f.offset for f in frames(fh.read(), str(path))]
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        message_offsets = [f.offset for f in frames(buf, str(path))]
     numbers = {offset: n for n, offset in enumerate(message_offsets, start=1)}
     per_message: dict[int, list[tuple[str, str, str, str]]] = {}
     for offset, h in iter_fields(path):

@@ -66,9 +66,15 @@ def _remote(cfg: dict, name: str) -> Remote:
     )
 
 
-def _listing(remote: Remote, keys: list[str], prefix: str) -> dict:
+def _listing(remote: Remote, keys: list[str], prefix: str, memo: dict | None = None) -> dict:
+    """What upstream holds; `memo` keeps one listing per prefix for the whole plan (HRRR's hourly
+    cycles share a day folder)."""
     if remote.can_list:
-        return remote.list(prefix)
+        if memo is None:
+            return remote.list(prefix)
+        if prefix not in memo:
+            memo[prefix] = remote.list(prefix)
+        return memo[prefix]
     found = {}
     for key in keys:  # a plain HTTP mirror has no listing: ask for each object
         with contextlib.suppress(NotPublished):
@@ -104,7 +110,12 @@ def scan_status(
 
 
 def cycle_status(
-    cfg: dict, name: str, cycle: datetime, now: datetime, remote: Remote | None = None
+    cfg: dict,
+    name: str,
+    cycle: datetime,
+    now: datetime,
+    remote: Remote | None = None,
+    memo: dict | None = None,
 ) -> tuple[list[Target], list[Target]]:
     """(ready, waiting) for one cycle (or scan) of one source."""
     src = source_of(name, cfg)
@@ -125,7 +136,9 @@ def cycle_status(
     wanted = {
         t.step: [k for k in (src.key(cycle, t.step), src.idx_key(cycle, t.step)) if k] for t in due
     }
-    listed = _listing(remote, [k for ks in wanted.values() for k in ks], src.listing_prefix(cycle))
+    listed = _listing(
+        remote, [k for ks in wanted.values() for k in ks], src.listing_prefix(cycle), memo
+    )
     settle = timedelta(seconds=cfg["fetch"].get("settle_seconds", 0))
     wall = datetime.now(UTC)
     ready = []
@@ -153,8 +166,9 @@ def plan(cfg: dict, now: datetime) -> Plan:
                 start = now - timedelta(hours=src["window_hours"])
                 result.ready += scan_status(cfg, name, start, now, remote)
                 continue
+            memo: dict = {}
             for cycle in schedule.cycles_in_window(src, now):
-                ready, waiting = cycle_status(cfg, name, cycle, now, remote)
+                ready, waiting = cycle_status(cfg, name, cycle, now, remote, memo)
                 result.ready += ready
                 result.waiting += waiting
         except TransportError as exc:

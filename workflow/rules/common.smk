@@ -50,7 +50,14 @@ def pending_cycles(wildcards):
 def cycle_markers(wildcards):
     """The load markers of one cycle's published files (also when rebuilding an old cycle)."""
     cycle = paths.parse_cycle(wildcards.cycle)
-    ready, _ = gfplan.cycle_status(CFG, wildcards.source, cycle, NOW)
+    if current_plan.cache_info().currsize:  # `rule all` has listed upstream already
+        ready = [
+            t
+            for t in current_plan().ready
+            if t.source == wildcards.source and t.cycle == cycle
+        ]
+    else:  # a cycle asked for by name (a rebuild): list just that one
+        ready, _ = gfplan.cycle_status(CFG, wildcards.source, cycle, NOW)
     markers = [paths.MARKER]
     if PG_DSN:
         markers.append(paths.PG_MARKER)
