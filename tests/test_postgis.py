@@ -223,6 +223,7 @@ def test_failed_cell_load_leaves_nothing_half_loaded(samples, tmp_path, db):
         "raw_key": "raw/aqm/x",
         "run_id": str(uuid.uuid4()),
         "url": "file:///m/aqm.grib2",
+        "key": "aqm.grib2",
         "byte_ranges": [[0, 1]],
         "size": 1,
         "sha256": "0",
@@ -235,7 +236,7 @@ def test_failed_cell_load_leaves_nothing_half_loaded(samples, tmp_path, db):
     with postgis.connect(db) as conn:
         postgis.migrate(conn, MIGRATIONS)
         with pytest.raises(RuntimeError), conn.transaction():
-            postgis.register(conn, sidecar, datetime(2024, 5, 16, 12, tzinfo=UTC), "x")
+            postgis.register(conn, sidecar, datetime(2024, 5, 16, 12, tzinfo=UTC))
             postgis.load_cells(conn, sidecar, batches())
         assert conn.execute("SELECT count(*) FROM pollution_grid").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0] == 0
@@ -259,12 +260,13 @@ def test_purge_removes_expired_cells_and_catalog_rows(samples, tmp_path, db):
                 "raw_key": f"raw/aqm/202405{day}12/f000.grib2",
                 "run_id": str(uuid.uuid4()),
                 "url": f"file:///m/{day}.grib2",
+                "key": f"{day}.grib2",
                 "byte_ranges": [[0, 1]],
                 "size": 1,
                 "sha256": "0",
             }
             with conn.transaction():
-                postgis.register(conn, sidecar, datetime(2024, 5, day, 12, tzinfo=UTC), "x")
+                postgis.register(conn, sidecar, datetime(2024, 5, day, 12, tzinfo=UTC))
                 postgis.load_cells(
                     conn,
                     sidecar,

@@ -78,7 +78,7 @@ def test_second_run_does_nothing_and_the_next_cycle_previews_alone(demo_run):
     out = later.stdout + later.stderr
     assert later.returncode == 0, out[-2000:]
     fetched = {
-        line.split("wildcards: ")[1]
+        line.split("wildcards: ")[1].removesuffix(", fmt=grib2")
         for line in out.splitlines()
         if "wildcards: source=" in line and "step=" in line
     }

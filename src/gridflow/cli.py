@@ -32,7 +32,7 @@ def cmd_fetch(args) -> None:
     from gridflow.fetch import FetchSpec, fetch
 
     spec = FetchSpec.from_json(args.spec)
-    sidecar = fetch(spec, Path(args.grib), Path(args.idx), Path(args.sidecar))
+    sidecar = fetch(spec, Path(args.raw), Path(args.idx), Path(args.sidecar))
     print(
         f"fetched {sidecar['url']}: {sidecar['messages']} message(s), {sidecar['fields']} "
         f"field(s), {sidecar['size']} bytes in {len(sidecar['byte_ranges'])} range(s)",
@@ -158,7 +158,7 @@ def cmd_load_postgis(args) -> None:
     with postgis.connect(args.dsn) as conn:
         postgis.migrate(conn, Path(args.migrations))
         with conn.transaction():  # the catalog row, the cells and the lineage, or nothing
-            postgis.register(conn, sidecar, cycle, spec["dataset"])
+            postgis.register(conn, sidecar, cycle)
             rows = 0
             if spec["variables"]:
                 batches = cells.file_cells(
@@ -354,12 +354,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--config-json", help="(rule) the workflow's resolved configuration")
     sp = add("fetch", cmd_fetch, "(rule) fetch one raw file")
     sp.add_argument("--spec", required=True, help="JSON fetch spec")
-    for name in ("grib", "idx", "sidecar"):
+    for name in ("raw", "idx", "sidecar"):
         sp.add_argument(f"--{name}", required=True)
     sp = add("shred", cmd_shred, "(rule) shred one raw file to Parquet")
     for name in ("raw", "idx", "sidecar", "out"):
         sp.add_argument(f"--{name}", required=True)
-    sp.add_argument("--options", help="JSON: missing_values, bbox, stride")
+    sp.add_argument("--options", help="JSON: missing_values, bbox, stride, dqf_keep")
     sp = add("load", cmd_load, "(rule) load one shred into ClickHouse")
     for name in ("parquet", "sidecar", "dsn", "marker", "migrations"):
         sp.add_argument(f"--{name}", required=True)

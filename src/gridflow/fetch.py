@@ -1,8 +1,9 @@
-"""Fetch one raw GRIB file: the selected messages by ranged GET (or the whole object), verified.
+"""Fetch one raw file, verified: GRIB (the selected messages by ranged GET, or the whole object)
+or NetCDF (the whole object, read through once).
 
-Outputs appear only after every check passed: the GRIB (source-faithful bytes, messages in
-upstream order), the `.idx` of what was kept, and the sidecar JSON with the lineage. The sidecar
-is written last, so its presence means the other two are whole.
+Outputs appear only after every check passed: the raw file (source-faithful bytes, GRIB messages
+in upstream order), the `.idx` of what was kept, and the sidecar JSON with the lineage. The
+sidecar is written last, so its presence means the other two are whole.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ import hashlib
 import json
 import mmap
 import os
+import posixpath
+import re
 import shutil
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import uuid6
 
-from gridflow import inventory
+from gridflow import abi_read, inventory
 from gridflow.grib_frames import FramingError, frames
 from gridflow.grib_read import build_inventory
 from gridflow.transport import Remote, Settings
@@ -34,11 +37,14 @@ class FetchError(RuntimeError):
 class FetchSpec:
     source: str
     url: str  # the source location (bucket or mirror)
-    key: str  # the GRIB object, relative to url
+    key: str  # the object relative to url; with name_pattern, the folder to list
     idx_key: str | None  # its inventory, or None to fetch the whole object
     raw_key: str  # where the raw file lives under the data root (lineage)
     select: list[str] | str = "all"
     settings: Settings = field(default_factory=Settings)
+    raw_format: str = "grib2"  # grib2 or nc
+    # a regex of the object's file name when the name cannot be built (GOES: creation times)
+    name_pattern: str | None = None
 
     @classmethod
     def from_json(cls, text: str) -> FetchSpec:
@@ -88,7 +94,7 @@ def _fetch_ranges(remote: Remote, spec: FetchSpec, tmp: Path, upstream) -> tuple
             data = remote.get_range(spec.key, start, end, upstream.etag)
             _check_range(data, start, chosen, f"{remote.where(spec.key)} bytes {start}-{end - 1}")
             fh.write(data)
-    return chosen, ranges
+    return inventory.relocate(chosen), len(chosen), ranges
 
 
 def _gunzip(packed: Path, out: Path, origin: str) -> None:
@@ -98,6 +104,41 @@ def _gunzip(packed: Path, out: Path, origin: str) -> None:
             shutil.copyfileobj(src, dst, 1 << 20)
     except (EOFError, OSError, zlib.error) as exc:
         raise FetchError(f"{origin}: the gzip stream is cut short or corrupt ({exc})") from None
+
+
+def _resolve_key(remote: Remote, spec: FetchSpec) -> str:
+    """The object in folder `spec.key` whose name matches `spec.name_pattern`; of several (a
+    reprocessed scan) the newest creation time, which ends the name."""
+    listed = remote.list(spec.key)
+    matches = {
+        key: found.groupdict().get("created", key)
+        for key in listed
+        if (found := re.fullmatch(spec.name_pattern, posixpath.basename(key)))
+    }
+    if not matches:
+        raise FetchError(
+            f"{remote.where(spec.key)}: no object named like {spec.name_pattern} "
+            f"among {len(listed)} listed"
+        )
+    return max(matches, key=matches.get)
+
+
+def _fetch_netcdf(remote: Remote, spec: FetchSpec, tmp: Path) -> tuple:
+    """The whole object, read through once; its inventory names the selected variables, each
+    search string `:VARIABLE:LEVEL:` giving the level its rows are filed under."""
+    with open(tmp, "wb") as fh:
+        remote.download(spec.key, fh)
+    wanted = [s.strip(":").split(":", 1) for s in spec.select]
+    try:
+        start = abi_read.verify(tmp, [w[0] for w in wanted], remote.where(spec.key))
+    except abi_read.AbiError as exc:
+        raise FetchError(str(exc)) from None
+    size = tmp.stat().st_size
+    entries = [
+        inventory.IdxEntry(str(n), 0, f"d={start:%Y%m%d%H}", var, level, "anl")
+        for n, (var, level) in enumerate(wanted, start=1)
+    ]
+    return entries, len(entries), [(0, size)]
 
 
 def _fetch_whole(remote: Remote, spec: FetchSpec, tmp: Path) -> tuple:
@@ -134,7 +175,7 @@ def _fetch_whole(remote: Remote, spec: FetchSpec, tmp: Path) -> tuple:
             picked.replace(tmp)
         finally:
             picked.unlink(missing_ok=True)
-    return chosen, inventory.merge_ranges(chosen)
+    return inventory.relocate(chosen), len(chosen), inventory.merge_ranges(chosen)
 
 
 def fetch(spec: FetchSpec, out_grib: Path, out_idx: Path, out_sidecar: Path) -> dict:
@@ -142,16 +183,21 @@ def fetch(spec: FetchSpec, out_grib: Path, out_idx: Path, out_sidecar: Path) -> 
     out_grib.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_grib.with_name(out_grib.name + ".partial")
     try:
+        if spec.name_pattern:
+            spec = replace(spec, key=_resolve_key(remote, spec), name_pattern=None)
         upstream = remote.head(spec.key)
-        if spec.idx_key:
-            chosen, ranges = _fetch_ranges(remote, spec, tmp, upstream)
+        # every kept message is verified on arrival (ranges) or by the inventory (whole file)
+        if spec.raw_format == "nc":
+            kept, messages, ranges = _fetch_netcdf(remote, spec, tmp)
+        elif spec.idx_key:
+            kept, messages, ranges = _fetch_ranges(remote, spec, tmp, upstream)
         else:
-            chosen, ranges = _fetch_whole(remote, spec, tmp)
-        # every kept message was verified on arrival (ranges) or by the inventory (whole file)
-        kept = inventory.relocate(chosen)
+            kept, messages, ranges = _fetch_whole(remote, spec, tmp)
         sidecar = {
             "source": spec.source,
             "raw_key": spec.raw_key,
+            "format": spec.raw_format,
+            "key": spec.key,
             "url": remote.where(spec.key),
             "idx_url": remote.where(spec.idx_key) if spec.idx_key else None,
             "mirror": remote.url,
@@ -160,7 +206,7 @@ def fetch(spec: FetchSpec, out_grib: Path, out_idx: Path, out_sidecar: Path) -> 
             "upstream_size": upstream.size,
             "byte_ranges": [[s, e - 1] for s, e in ranges],
             "select": spec.select,
-            "messages": len(chosen),
+            "messages": messages,
             "fields": len(kept),
             "size": tmp.stat().st_size,
             "sha256": _sha256(tmp),

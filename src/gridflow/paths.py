@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-RAW = "{root}/raw/{source}/{cycle}/{step}.grib2"
-RAW_IDX = "{root}/raw/{source}/{cycle}/{step}.grib2.idx"
-SIDECAR = "{root}/raw/{source}/{cycle}/{step}.json"
+# A raw file keeps its format's extension (grib2, nc); its inventory and sidecar are named after it
+RAW = "{root}/raw/{source}/{cycle}/{step}.{fmt}"
+RAW_IDX = "{root}/raw/{source}/{cycle}/{step}.{fmt}.idx"
+SIDECAR = "{root}/raw/{source}/{cycle}/{step}.{fmt}.json"
+RAW_FORMATS = ("grib2", "nc")
 SHRED = "{root}/shred/{source}/{cycle}/{step}.parquet"
 MARKER = "{root}/loaded/clickhouse/{source}/{cycle}/{step}.json"
 PG_MARKER = "{root}/loaded/postgis/{source}/{cycle}/{step}.json"
@@ -36,6 +38,6 @@ def parse_step(text: str) -> int | str:
     return int(text[1:]) if re.fullmatch(r"f\d{3}", text) else text
 
 
-def raw_key(source: str, cycle: datetime, step: int | str) -> str:
+def raw_key(source: str, cycle: datetime, step: int | str, fmt: str) -> str:
     """The raw file's key relative to the data root (its identity in lineage and in grid_data)."""
-    return f"raw/{source}/{cycle_id(cycle)}/{step_id(step)}.grib2"
+    return f"raw/{source}/{cycle_id(cycle)}/{step_id(step)}.{fmt}"

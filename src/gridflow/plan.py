@@ -94,18 +94,18 @@ def scan_status(
         )
     settle = timedelta(seconds=cfg["fetch"].get("settle_seconds", 0))
     wall = datetime.now(UTC)
-    ready = []
-    for product in src.products:
-        for prefix in src.day_prefixes(product, start, end):
+    ready = set()  # a scan published twice (reprocessed) is one target
+    for step in src.steps:
+        for prefix in src.listing_prefixes(step, start, end):
             try:
                 listed = remote.list(prefix)
             except NotPublished:
                 continue
             for key, info in listed.items():
-                scan = src.scan_time(product, key)
+                scan = src.scan_time(step, key)
                 settled = not info.last_modified or wall - info.last_modified >= settle
                 if scan and start <= scan <= end and settled:
-                    ready.append(Target(name, scan, product, scan))
+                    ready.add(Target(name, scan, step, scan))
     return sorted(ready, key=lambda t: (t.cycle, str(t.step)))
 
 
@@ -119,7 +119,7 @@ def cycle_status(
 ) -> tuple[list[Target], list[Target]]:
     """(ready, waiting) for one cycle (or scan) of one source."""
     src = source_of(name, cfg)
-    if src.src["family"] == "noaa_scan":
+    if src.scans:
         return scan_status(cfg, name, cycle, cycle, remote), []
     root = cfg["data_root"]
     due, waiting = [], []
@@ -162,7 +162,7 @@ def plan(cfg: dict, now: datetime) -> Plan:
         try:
             remote = _remote(cfg, name)
             src = cfg["sources"][name]
-            if src["family"] == "noaa_scan":
+            if source_of(name, cfg).scans:
                 start = now - timedelta(hours=src["window_hours"])
                 result.ready += scan_status(cfg, name, start, now, remote)
                 continue

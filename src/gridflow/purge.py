@@ -116,21 +116,24 @@ def _outputs_of(root_text: str, source: str, cycle: str, entry: Path) -> list[st
     if entry.is_file() or entry.is_symlink():
         return [paths.CYCLE.format(root=root_text, source=source, cycle=cycle)]
     outs = []
+    formats = "|".join(paths.RAW_FORMATS)
     for f in entry.iterdir():
-        step = re.sub(r"\.(grib2\.idx|grib2|json|parquet)$", "", f.name)
-        if step != f.name:
-            for pattern in (
-                paths.RAW,
-                paths.RAW_IDX,
-                paths.SIDECAR,
-                paths.SHRED,
-                paths.MARKER,
-                paths.PG_MARKER,
-                paths.ROUTES_MARKER,
-            ):
-                out = pattern.format(root=root_text, source=source, cycle=cycle, step=step)
-                if Path(out).name == f.name:
-                    outs.append(out)
+        match = re.fullmatch(rf"(.+?)(?:\.({formats})(?:\.idx|\.json)?|\.json|\.parquet)", f.name)
+        if not match:
+            continue
+        step, fmt = match.group(1), match.group(2) or ""
+        for pattern in (
+            paths.RAW,
+            paths.RAW_IDX,
+            paths.SIDECAR,
+            paths.SHRED,
+            paths.MARKER,
+            paths.PG_MARKER,
+            paths.ROUTES_MARKER,
+        ):
+            out = pattern.format(root=root_text, source=source, cycle=cycle, step=step, fmt=fmt)
+            if Path(out).name == f.name:
+                outs.append(out)
     return outs
 
 

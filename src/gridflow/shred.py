@@ -1,8 +1,9 @@
-"""Decode a raw GRIB file field by field into a long Parquet table (one row per grid point).
+"""Decode a raw file field by field into a long Parquet table (one row per grid point).
 
-Streaming: one field is decoded, written as one row group and dropped before the next, so peak
-memory is a few fields whatever the file size. Every field the inventory lists is written, or
-the shred fails: nothing is dropped silently.
+GRIB fields are decoded by eccodes (every grid point a row, missing points NULL); ABI NetCDF
+variables by `abi_read` (valid pixels on the disk only). Streaming: tables are written in row
+groups of about a million rows and dropped, so peak memory is a few fields whatever the file
+size. Every field the inventory lists is written, or the shred fails: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gridflow import inventory
+from gridflow import abi_read, inventory
 from gridflow.grib_read import InventoryMismatch, named_fields
-from gridflow.gridgeo import coordinates
+from gridflow.gridgeo import cell_key, coordinates
 
 # A value no packed field holds; eccodes writes it where a bitmap or in-band marker says missing.
 MISSING_SENTINEL = 9.0e36
@@ -52,20 +53,23 @@ class ShredError(ValueError):
 
 @dataclass(frozen=True)
 class ShredOptions:
-    """Per source: values that mean "missing" in-band (MRMS: -999, -99), and a bounding box
-    [west, south, east, north] and stride (one point in k x k) that choose the rows kept."""
+    """Per source: values that mean "missing" in-band (MRMS: -999, -99), a bounding box
+    [west, south, east, north] and stride (one point in k x k) that choose the rows kept, and
+    for ABI files the data-quality flag values whose pixels are kept (None: all)."""
 
     missing_values: tuple[float, ...] = ()
     bbox: tuple[float, float, float, float] | None = None
     stride: int = 1
+    dqf_keep: tuple[int, ...] | None = None
 
     @classmethod
     def from_source(cls, src: dict) -> ShredOptions:
-        bbox = src.get("bbox")
+        bbox, dqf = src.get("bbox"), src.get("dqf_keep")
         return cls(
             tuple(src.get("missing_values", ())),
             tuple(bbox) if bbox else None,
             src.get("stride", 1),
+            tuple(dqf) if dqf is not None else None,
         )
 
 
@@ -120,12 +124,7 @@ def _kept_points(handle, lat, lon, options: ShredOptions) -> np.ndarray | None:
 
 
 def field_table(
-    handle,
-    entry: inventory.IdxEntry,
-    source: str,
-    raw_file_id: str,
-    raw_key: str,
-    options: ShredOptions = ShredOptions(),
+    handle, entry: inventory.IdxEntry, meta: dict, options: ShredOptions = ShredOptions()
 ) -> pa.Table:
     eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
     values = eccodes.codes_get_values(handle)
@@ -136,13 +135,24 @@ def field_table(
     if kept is not None:
         values, lat, lon, cell = values[kept], lat[kept], lon[kept], cell[kept]
     ref, step = field_times(handle)
-    n = len(values)
-    valid = ref + timedelta(minutes=step)
     missing = values >= MISSING_SENTINEL * 0.999
     if options.missing_values:
         missing |= np.isin(values, options.missing_values)
-    columns = {
-        "source": _constant(source, n),
+    columns = _columns(entry, meta, ref, step, lat, lon, cell, values, missing)
+    return pa.Table.from_pydict(columns, schema=SCHEMA)
+
+
+def _grib_tables(raw: Path, entries, idx: Path, meta: dict, options: ShredOptions):
+    for entry, handle in named_fields(raw, entries, str(idx)):
+        yield field_table(handle, entry, meta, options)
+
+
+def _columns(entry, meta: dict, ref: datetime, step: int, lat, lon, cell, values, missing=None):
+    """The rows of one field, as Arrow columns of SCHEMA."""
+    n = len(values)
+    valid = ref + timedelta(minutes=step)
+    return {
+        "source": _constant(meta["source"], n),
         "variable": _constant(entry.variable, n),
         "level": _constant(entry.level, n),
         "forecast": _constant(entry.forecast, n),
@@ -153,14 +163,25 @@ def field_table(
         "valid_time": pa.array(
             np.full(n, np.datetime64(valid.replace(tzinfo=None), "s")), pa.timestamp("s", tz="UTC")
         ),
-        "lat": pa.array(lat),
-        "lon": pa.array(lon),
+        "lat": pa.array(lat.astype(np.float32, copy=False)),
+        "lon": pa.array(lon.astype(np.float32, copy=False)),
         "cell": pa.array(cell),
-        "value": pa.array(values.astype(np.float32), mask=missing),
-        "raw_file_id": _constant(raw_file_id, n),
-        "raw_key": _constant(raw_key, n),
+        "value": pa.array(values.astype(np.float32, copy=False), mask=missing),
+        "raw_file_id": _constant(meta["run_id"], n),
+        "raw_key": _constant(meta["raw_key"], n),
     }
-    return pa.Table.from_pydict(columns, schema=SCHEMA)
+
+
+def _abi_tables(raw: Path, entries, idx: Path, meta: dict, options: ShredOptions):
+    with abi_read.open_abi(raw, str(raw)) as ds:
+        ref = abi_read.scan_start(ds, str(raw))
+        for entry in entries:
+            for px in abi_read.valid_pixels(
+                ds, entry.variable, str(raw), options.stride, options.bbox, options.dqf_keep
+            ):
+                cell = cell_key(px.lat, px.lon)
+                columns = _columns(entry, meta, ref, 0, px.lat, px.lon, cell, px.value)
+                yield pa.Table.from_pydict(columns, schema=SCHEMA)
 
 
 def shred(
@@ -169,16 +190,14 @@ def shred(
     """Write `out` (Parquet) from `raw`; `out` appears only when every field is written."""
     meta = json.loads(sidecar.read_text())
     entries = inventory.parse(idx.read_text(), str(idx))
+    tables = _abi_tables if meta.get("format") == "nc" else _grib_tables
     rows = 0
     pending: list[pa.Table] = []
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with pq.ParquetWriter(tmp, SCHEMA, compression="zstd") as writer:
-            for entry, handle in named_fields(raw, entries, str(idx)):
-                table = field_table(
-                    handle, entry, meta["source"], meta["run_id"], meta["raw_key"], options
-                )
+            for table in tables(raw, entries, idx, meta, options):
                 pending.append(table)
                 rows += table.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
@@ -189,7 +208,7 @@ def shred(
         os.replace(tmp, out)
     except eccodes.CodesInternalError as exc:
         raise ShredError(f"{raw}: eccodes cannot decode the file: {exc}") from exc
-    except InventoryMismatch as exc:
+    except (InventoryMismatch, abi_read.AbiError) as exc:
         raise ShredError(str(exc)) from exc
     finally:
         tmp.unlink(missing_ok=True)

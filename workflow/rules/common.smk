@@ -27,11 +27,33 @@ wildcard_constraints:
     source=r"[a-z][a-z0-9_]*",
     cycle=r"\d{10}|\d{14}",
     step=r"f\d{3}|[A-Za-z][A-Za-z0-9_.]*?",
+    fmt="|".join(paths.RAW_FORMATS),
 
 
 def pattern(template):
     """A path template of gridflow.paths with the wildcards left for Snakemake."""
-    return template.format(root=ROOT, source="{source}", cycle="{cycle}", step="{step}")
+    return template.format(
+        root=ROOT, source="{source}", cycle="{cycle}", step="{step}", fmt="{fmt}"
+    )
+
+
+def raw_files(wildcards):
+    """The fetched raw file, its inventory and sidecar, in the source's own format."""
+    fmt = source_of(wildcards.source, CFG).raw_format
+    return {
+        name: template.format(
+            root=ROOT,
+            source=wildcards.source,
+            cycle=wildcards.cycle,
+            step=wildcards.step,
+            fmt=fmt,
+        )
+        for name, template in (
+            ("raw", paths.RAW),
+            ("idx", paths.RAW_IDX),
+            ("sidecar", paths.SIDECAR),
+        )
+    }
 
 
 @functools.cache
@@ -79,24 +101,22 @@ def fetch_spec(wildcards):
     cycle = paths.parse_cycle(wildcards.cycle)
     step = paths.parse_step(wildcards.step)
     spec = source_of(wildcards.source, CFG).fetch_spec(
-        cycle, step, paths.raw_key(wildcards.source, cycle, step), CFG["fetch"]
+        cycle, step, paths.raw_key(wildcards.source, cycle, step, wildcards.fmt), CFG["fetch"]
     )
     return json.dumps(spec, sort_keys=True)
 
 
 def shred_options(wildcards):
     src = CFG["sources"][wildcards.source]
-    keys = ("missing_values", "bbox", "stride")
-    return json.dumps({k: src[k] for k in keys if k in src}, sort_keys=True)
+    step = paths.parse_step(wildcards.step)
+    options = source_of(wildcards.source, CFG).shred_options(step)
+    return json.dumps(options, sort_keys=True)
 
 
 def postgis_spec(wildcards):
     src = CFG["sources"][wildcards.source]
     cells = src.get("postgis") or {}
-    cycle = paths.parse_cycle(wildcards.cycle)
-    step = paths.parse_step(wildcards.step)
     spec = {
-        "dataset": source_of(wildcards.source, CFG).key(cycle, step),
         "variables": cells.get("variables", []),
         "bbox": cells.get("bbox"),
         "stride": cells.get("stride", 1),

@@ -1,11 +1,12 @@
 rule fetch:
-    """One raw file: the selected messages by ranged GET, verified, with its .idx and sidecar."""
+    """One raw file: the selected messages by ranged GET (or the whole object), verified,
+    with its inventory and sidecar."""
     output:
-        grib=pattern(paths.RAW),
+        raw=pattern(paths.RAW),
         idx=pattern(paths.RAW_IDX),
         sidecar=pattern(paths.SIDECAR),
     log:
-        f"{ROOT}/logs/fetch/{{source}}/{{cycle}}/{{step}}.log",
+        f"{ROOT}/logs/fetch/{{source}}/{{cycle}}/{{step}}.{{fmt}}.log",
     conda:
         "../../envs/gridflow.yaml"
     resources:
@@ -13,5 +14,5 @@ rule fetch:
     params:
         spec=fetch_spec,
     shell:
-        "gridflow fetch --spec {params.spec:q} --grib {output.grib:q} --idx {output.idx:q}"
+        "gridflow fetch --spec {params.spec:q} --raw {output.raw:q} --idx {output.idx:q}"
         " --sidecar {output.sidecar:q} 2>&1 | tee {log:q}"

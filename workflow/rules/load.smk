@@ -2,7 +2,7 @@ rule load_clickhouse:
     """Load one shred into grid_data (idempotent) and leave a marker."""
     input:
         parquet=rules.shred.output[0],
-        sidecar=rules.fetch.output.sidecar,
+        sidecar=lambda wildcards: raw_files(wildcards)["sidecar"],
     output:
         pattern(paths.MARKER),
     log:

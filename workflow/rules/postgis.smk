@@ -1,9 +1,7 @@
 rule load_postgis:
     """Register the raw file in the catalog and load its selected variables as cells."""
     input:
-        grib=rules.fetch.output.grib,
-        idx=rules.fetch.output.idx,
-        sidecar=rules.fetch.output.sidecar,
+        unpack(raw_files),
     output:
         pattern(paths.PG_MARKER),
     log:
@@ -15,7 +13,7 @@ rule load_postgis:
         spec=postgis_spec,
         migrations=PG_MIGRATIONS,
     shell:
-        "gridflow load-postgis --raw {input.grib:q} --idx {input.idx:q}"
+        "gridflow load-postgis --raw {input.raw:q} --idx {input.idx:q}"
         " --sidecar {input.sidecar:q} --dsn {params.dsn:q} --spec {params.spec:q}"
         " --migrations {params.migrations:q} --marker {output:q} 2>&1 | tee {log:q}"
 

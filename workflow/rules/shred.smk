@@ -1,9 +1,7 @@
 rule shred:
-    """Decode a raw file message by message into a long Parquet table."""
+    """Decode a raw file field by field into a long Parquet table."""
     input:
-        grib=rules.fetch.output.grib,
-        idx=rules.fetch.output.idx,
-        sidecar=rules.fetch.output.sidecar,
+        unpack(raw_files),
     output:
         pattern(paths.SHRED),
     log:
@@ -13,5 +11,5 @@ rule shred:
     params:
         options=shred_options,
     shell:
-        "gridflow shred --raw {input.grib:q} --idx {input.idx:q} --sidecar {input.sidecar:q}"
+        "gridflow shred --raw {input.raw:q} --idx {input.idx:q} --sidecar {input.sidecar:q}"
         " --out {output:q} --options {params.options:q} 2>&1 | tee {log:q}"

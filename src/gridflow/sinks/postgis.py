@@ -130,7 +130,7 @@ def check_schema(conn: psycopg.Connection) -> None:
             )
 
 
-def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime, dataset: str) -> None:
+def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime) -> None:
     """The raw file in the catalog; the same object again replaces its row (new run id)."""
     conn.execute(
         """
@@ -147,7 +147,7 @@ def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime, dataset: 
         {
             "id": sidecar["run_id"],
             "source": sidecar["source"],
-            "dataset": dataset,
+            "dataset": sidecar["key"],
             "date": cycle.date(),
             "cycle": cycle,
             "url": sidecar["url"],

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from gridflow.sources.goes_abi import GoesAbi
 from gridflow.sources.noaa_model import NoaaModel
 from gridflow.sources.noaa_scan import NoaaScan
 
-FAMILIES = {"noaa_model": NoaaModel, "noaa_scan": NoaaScan}
+FAMILIES = {"noaa_model": NoaaModel, "noaa_scan": NoaaScan, "goes_abi": GoesAbi}
 
 
 def source(name: str, cfg: dict):

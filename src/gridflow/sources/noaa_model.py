@@ -7,14 +7,10 @@ import posixpath
 from datetime import datetime
 
 from gridflow import schedule
-from gridflow.transport import Settings
+from gridflow.sources.base import Source
 
 
-class NoaaModel:
-    def __init__(self, name: str, src: dict):
-        self.name = name
-        self.src = src
-
+class NoaaModel(Source):
     def key(self, cycle: datetime, step: int) -> str:
         return self.src["key"].format(cycle=cycle, step=step)
 
@@ -36,9 +32,6 @@ class NoaaModel:
             "idx_key": self.idx_key(cycle, step),
             "raw_key": raw_key,
             "select": self.src["select"],
-            "settings": Settings(
-                timeout_seconds=fetch_cfg.get("timeout_seconds", 60),
-                max_retries=fetch_cfg.get("max_retries", 5),
-                anonymous=self.src.get("anonymous", True),
-            ).__dict__,
+            "raw_format": self.raw_format,
+            "settings": self.settings(fetch_cfg),
         }

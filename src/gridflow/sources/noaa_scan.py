@@ -7,14 +7,15 @@ import posixpath
 import re
 from datetime import UTC, datetime, timedelta
 
-from gridflow.transport import Settings
+from gridflow.sources.base import Source
 
 
-class NoaaScan:
+class NoaaScan(Source):
+    scans = True
+
     def __init__(self, name: str, src: dict):
-        self.name = name
-        self.src = src
-        self.products = src["products"]
+        super().__init__(name, src)
+        self.steps = src["products"]  # a scan's steps are its products
 
     def key(self, scan: datetime, product: str) -> str:
         return self.src["key"].format(scan=scan, product=product)
@@ -22,7 +23,7 @@ class NoaaScan:
     def idx_key(self, scan: datetime, product: str) -> None:
         return None  # scans publish no inventory: whole files, inventory built here
 
-    def day_prefixes(self, product: str, start: datetime, end: datetime) -> list[str]:
+    def listing_prefixes(self, product: str, start: datetime, end: datetime) -> list[str]:
         day = start.replace(hour=0, minute=0, second=0, microsecond=0)
         prefixes = []
         while day <= end:
@@ -57,9 +58,6 @@ class NoaaScan:
             "idx_key": None,
             "raw_key": raw_key,
             "select": self.src.get("select", "all"),
-            "settings": Settings(
-                timeout_seconds=fetch_cfg.get("timeout_seconds", 60),
-                max_retries=fetch_cfg.get("max_retries", 5),
-                anonymous=self.src.get("anonymous", True),
-            ).__dict__,
+            "raw_format": self.raw_format,
+            "settings": self.settings(fetch_cfg),
         }

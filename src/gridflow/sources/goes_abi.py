@@ -1,0 +1,97 @@
+"""GOES-R ABI Level-2 products (NOAA's goes18/goes19 buckets): one NetCDF file per product, band
+and scan, in hourly folders `ABI-L2-<product>/YYYY/DDD/HH/`.
+
+A file's name carries its scan start, end and creation times
+(`OR_ABI-L2-CMIPC-M6C13_G19_s20253261201170_e..._c....nc`, YYYYDDDHHMMSS plus tenths): the
+scan start (to the second) is the cycle. Names cannot be built from the scan time alone, so the
+fetch lists the hour folder and takes the file of that scan (the newest creation if reprocessed).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from datetime import UTC, datetime, timedelta
+
+from gridflow.sources.base import SHRED_KEYS, Source
+
+_STAMP = r"(?P<{}>\d{{14}})"
+
+
+class GoesAbi(Source):
+    raw_format = "nc"
+    scans = True
+
+    def __init__(self, name: str, src: dict):
+        super().__init__(name, src)
+        self.products: dict[str, dict] = {}
+        for product in src["products"]:
+            for band in product.get("bands") or [None]:
+                step = product["product"] + (f"_C{band:02d}" if band is not None else "")
+                self.products[step] = {**product, "band": band}
+        self.steps = list(self.products)
+
+    def folder(self, scan: datetime, step: str) -> str:
+        return self.src["key"].format(scan=scan, product=self.products[step]["product"])
+
+    def key(self, scan: datetime, step: str) -> str:
+        """The hour folder: the file itself is found by listing (see the module notes)."""
+        return self.folder(scan, step) + "/"
+
+    def listing_prefixes(self, step: str, start: datetime, end: datetime) -> list[str]:
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        prefixes = []
+        while hour <= end:
+            prefixes.append(self.key(hour, step))
+            hour += timedelta(hours=1)
+        return prefixes
+
+    def name_pattern(self, step: str, scan: datetime | None = None) -> str:
+        """A regex of this step's file names; with `scan`, of that scan's files only."""
+        product = self.products[step]
+        band = "" if product["band"] is None else f"C{product['band']:02d}"
+        start = _STAMP.format("start")
+        if scan is not None:
+            start = f"(?P<start>{scan:%Y%j%H%M%S}\\d)"
+        return (
+            f"OR_ABI-L2-{re.escape(product['product'])}-M\\d+{band}_"
+            f"{re.escape(self.src['satellite'])}_s{start}_e{_STAMP.format('end')}"
+            f"_c{_STAMP.format('created')}\\.nc"
+        )
+
+    def scan_time(self, step: str, key: str) -> datetime | None:
+        """The scan start in a file name (to the second), or None when the name is not one of
+        this step's."""
+        match = re.fullmatch(self.name_pattern(step), posixpath.basename(key))
+        if not match:
+            return None
+        try:
+            return datetime.strptime(match["start"][:13], "%Y%j%H%M%S").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+
+    def fetch_spec(self, scan: datetime, step: str, raw_key: str, fetch_cfg: dict) -> dict:
+        return {
+            "source": self.name,
+            "url": self.src["url"],
+            "key": self.key(scan, step),
+            "name_pattern": self.name_pattern(step, scan),
+            "idx_key": None,
+            "raw_key": raw_key,
+            # a search string, as for GRIB: the variable read and the level it is filed under
+            "select": [f":{self.products[step]['variable']}:{self.level(step)}:"],
+            "raw_format": self.raw_format,
+            "settings": self.settings(fetch_cfg),
+        }
+
+    def level(self, step: str) -> str:
+        product = self.products[step]
+        band = product["band"]
+        return f"band {band}" if band is not None else product.get("level", "surface")
+
+    def shred_options(self, step: str) -> dict:
+        """A product's own stride or bbox wins over the source's (band 2 has 16x the pixels of
+        band 13); `dqf_keep` lists the data-quality flag values whose pixels are kept."""
+        product = self.products[step]
+        options = {k: product.get(k, self.src.get(k)) for k in (*SHRED_KEYS, "dqf_keep")}
+        return {k: v for k, v in options.items() if v is not None}
