@@ -79,7 +79,9 @@ def test_scans_load_bit_for_bit_with_wgrib2(samples, mirror_dir, tmp_path):
     run = run_snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(cfg))
     assert run.returncode == 0, run.stderr[-3000:]
     assert "gridflow plan: 1 file(s) published" in run.stderr
-    sidecar = json.loads((tmp_path / f"data/raw/mrms/20230406120039/{PRODUCT}.grib2.json").read_text())
+    sidecar = json.loads(
+        (tmp_path / f"data/raw/mrms/20230406120039/{PRODUCT}.grib2.json").read_text()
+    )
     assert sidecar["upstream_size"] == (samples / SAMPLE).stat().st_size
     raw = (tmp_path / f"data/raw/mrms/20230406120039/{PRODUCT}.grib2").read_bytes()
     assert raw == gzip.decompress((samples / SAMPLE).read_bytes())

@@ -40,6 +40,7 @@ def demo_run(samples, http_mirror, tmp_path):
         tmp_path / "data",
         gfs_steps=(0, 3),
         hrrr_steps=(1,),
+        scans=False,
     )
     cfg = yaml.safe_load(cfg_path.read_text())
     cfg["sources"]["gfs"]["url"] = f"{http_mirror.url}/noaa-gfs-bdp-pds"

@@ -1,15 +1,21 @@
-"""The offline demo: a mirror of NOAA's bucket layout built from the bundled real sample files.
+"""The offline demo: a mirror of NOAA's bucket layouts built from the bundled real sample files.
 
 GFS files come from the GFS 2.5-degree sample (307 messages, some packing two fields) and HRRR
 files from the HRRR surface-temperature and 10 m wind samples, re-dated to each simulated cycle;
-each file gets a wgrib2-style `.idx` as NOAA publishes one.
+each file gets a wgrib2-style `.idx` as NOAA publishes one. Scan sources get the MRMS
+reflectivity and the GOES ABI samples, re-dated to scans shortly before the demo's clock (names
+and the times inside the files; the values stay as published).
 """
 
 from __future__ import annotations
 
+import gzip
+import re
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import netCDF4
 import yaml
 
 from gridflow import inventory, paths
@@ -28,6 +34,11 @@ def grib_messages(path: Path) -> list[bytes]:
     return [data[f.offset : f.offset + f.length] for f in frames(data, str(path))]
 
 
+def demo_scans(clock: datetime) -> list[datetime]:
+    """Two scans in the demo's last half hour."""
+    return [clock - timedelta(minutes=m) for m in (28, 13)]
+
+
 def write_object(
     bucket: Path, key: str, messages: list[bytes], ref: datetime, step: int, with_idx: bool = True
 ) -> Path:
@@ -42,6 +53,70 @@ def write_object(
     return target
 
 
+MRMS_SAMPLE = "MRMS_ReflectivityAtLowestAltitude_00.50_20230406-120039.grib2.gz"
+MRMS_PRODUCT = "ReflectivityAtLowestAltitude_00.50"
+ABI_SAMPLES = (
+    "OR_ABI-L2-CMIPM1-M3C01_G16_s20171931811268_e20171931811326_c20171931811382.nc",
+    "OR_ABI-L2-RRQPEF-M6_G16_s20230761510209_e20230761519517_c20230761520040.nc",
+)
+_ABI_NAME = re.compile(
+    r"(OR_ABI-L2-(?P<product>[A-Z0-9]+)-M\d+(C\d\d)?_G\d\d)_s\d{14}_e\d{14}_c\d{14}\.nc"
+)
+
+
+def write_mrms(samples: Path, bucket: Path, scan: datetime) -> Path:
+    """The MRMS sample as scan `scan`: gzip of the GRIB with its times re-stamped."""
+    messages = grib_messages_from(gzip.decompress((samples / MRMS_SAMPLE).read_bytes()))
+    key = f"CONUS/{MRMS_PRODUCT}/{scan:%Y%m%d}/MRMS_{MRMS_PRODUCT}_{scan:%Y%m%d-%H%M%S}.grib2.gz"
+    target = bucket / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(gzip.compress(b"".join(restamp(m, scan, 0) for m in messages)))
+    return target
+
+
+def write_abi(samples: Path, name: str, bucket: Path, scan: datetime, minutes: int = 5) -> Path:
+    """An ABI sample as scan `scan`: the name's start/end/creation stamps and the file's
+    time_coverage attributes moved; the pixels untouched."""
+    match = _ABI_NAME.fullmatch(name)
+    end = scan + timedelta(minutes=minutes)
+    created = end + timedelta(seconds=30)
+    stamp = "{:%Y%j%H%M%S}0"
+    new_name = (
+        f"{match.group(1)}_s{stamp.format(scan)}_e{stamp.format(end)}_c{stamp.format(created)}.nc"
+    )
+    target = bucket / f"ABI-L2-{match['product']}/{scan:%Y/%j/%H}/{new_name}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    shutil.copyfile(samples / name, tmp)
+    with netCDF4.Dataset(tmp, "a") as ds:
+        ds.time_coverage_start = f"{scan:%Y-%m-%dT%H:%M:%S}.0Z"
+        ds.time_coverage_end = f"{end:%Y-%m-%dT%H:%M:%S}.0Z"
+        ds.dataset_name = new_name
+    tmp.replace(target)
+    return target
+
+
+def grib_messages_from(data: bytes) -> list[bytes]:
+    return [data[f.offset : f.offset + f.length] for f in frames(data, "<bytes>")]
+
+
+# A GOES-16 source for the demo's samples (a mesoscale sector and the full-disk rain rate);
+# config/sources/goes19.yaml is the operational equivalent.
+DEMO_GOES = {
+    "family": "goes_abi",
+    "anonymous": True,
+    "satellite": "G16",
+    "key": "ABI-L2-{product}/{scan:%Y}/{scan:%j}/{scan:%H}",
+    "products": [
+        {"product": "CMIPM1", "variable": "CMI", "bands": [1], "stride": 2, "dqf_keep": [0, 1]},
+        {"product": "RRQPEF", "variable": "RRQPE", "stride": 4, "dqf_keep": [0]},
+    ],
+    "window_hours": 1,
+    "retention_hours": 24,
+    "select": "all",
+}
+
+
 def build(
     samples: Path,
     out: Path,
@@ -50,6 +125,7 @@ def build(
     data_root: Path,
     gfs_steps=(0, 3, 6),
     hrrr_steps=(0, 1, 2),
+    scans: bool = True,
 ) -> None:
     clock = datetime.fromisoformat(now.replace("Z", "+00:00"))
     day = clock.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -69,6 +145,10 @@ def build(
                 cycle,
                 step,
             )
+    for scan in demo_scans(clock) if scans else []:
+        write_mrms(samples, out / "noaa-mrms-pds", scan)
+        for name in ABI_SAMPLES:
+            write_abi(samples, name, out / "noaa-goes16", scan)
     overrides = {
         "now": now,
         "data_root": str(data_root),
@@ -92,9 +172,21 @@ def build(
             },
         },
     }
+    if scans:
+        overrides["sources_enabled"] = ["gfs", "hrrr", "mrms", "goes16"]
+        overrides["sources"]["mrms"] = {
+            "url": f"file://{(out / 'noaa-mrms-pds').resolve()}",
+            "products": [MRMS_PRODUCT],
+            "bbox": [-113.5, 32.5, -111.0, 34.5],  # around Phoenix
+            "stride": 1,
+        }
+        overrides["sources"]["goes16"] = DEMO_GOES | {
+            "url": f"file://{(out / 'noaa-goes16').resolve()}"
+        }
     config_out.parent.mkdir(parents=True, exist_ok=True)
     config_out.write_text(yaml.safe_dump(overrides, sort_keys=False))
+    scanned = ", 2 scans of MRMS and GOES-16" if scans else ""
     print(
-        f"demo mirror: {len(cycles)} cycles of GFS and HRRR under {out}; "
+        f"demo mirror: {len(cycles)} cycles of GFS and HRRR{scanned} under {out}; "
         f"config overrides in {config_out}; cycle ids {[paths.cycle_id(c) for c in cycles]}"
     )

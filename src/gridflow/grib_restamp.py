@@ -28,7 +28,8 @@ def restamp(message: bytes, ref: datetime, step_hours: int) -> bytes:
             _put_time(buf, pos + 12, ref)
         elif number == 4:
             template = int.from_bytes(buf[pos + 7 : pos + 9], "big")
-            if template not in (0, 8) or buf[pos + 17] != 1:
+            hours = buf[pos + 17] == 1  # a lead of 0 is 0 in any unit (MRMS counts minutes)
+            if template not in (0, 8) or (not hours and step_hours):
                 raise ValueError(f"product template 4.{template} in non-hour units is not handled")
             start, span = step_hours, 0
             if template == 8:

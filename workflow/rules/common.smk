@@ -101,7 +101,10 @@ def fetch_spec(wildcards):
     cycle = paths.parse_cycle(wildcards.cycle)
     step = paths.parse_step(wildcards.step)
     spec = source_of(wildcards.source, CFG).fetch_spec(
-        cycle, step, paths.raw_key(wildcards.source, cycle, step, wildcards.fmt), CFG["fetch"]
+        cycle,
+        step,
+        paths.raw_key(wildcards.source, cycle, step, wildcards.fmt),
+        CFG["fetch"],
     )
     return json.dumps(spec, sort_keys=True)
 

@@ -65,10 +65,12 @@ class GoesAbi(Source):
         match = re.fullmatch(self.name_pattern(step), posixpath.basename(key))
         if not match:
             return None
+        stamp = match["start"]
         try:
-            return datetime.strptime(match["start"][:13], "%Y%j%H%M%S").replace(tzinfo=UTC)
+            scan = datetime.strptime(stamp[:13], "%Y%j%H%M%S").replace(tzinfo=UTC)
         except ValueError:
             return None
+        return scan if scan.year == int(stamp[:4]) else None  # strptime takes day 366 of 2025
 
     def fetch_spec(self, scan: datetime, step: str, raw_key: str, fetch_cfg: dict) -> dict:
         return {
