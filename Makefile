@@ -28,6 +28,13 @@ demo: setup $(DEMO_CONFIG)
 	@echo "== GFS 2 m temperature at Berlin (52.52N 13.40E), every loaded run:"
 	gridflow point --configfile $(DEMO_CONFIG) --source gfs --variable TMP \
 	  --level "2 m above ground" --lat 52.52 --lon 13.40
+	@echo "== newest GOES-16 rain rate near Manaus (3.1S 60.0W), mm/h:"
+	gridflow latest --configfile $(DEMO_CONFIG) --source goes16 --variable RRQPE \
+	  --level surface --lat -3.1 --lon -60.0
+	@echo "== newest MRMS reflectivity at Phoenix (33.45N 112.07W), dBZ (null: no echo data):"
+	gridflow latest --configfile $(DEMO_CONFIG) --source mrms \
+	  --variable ReflectivityAtLowestAltitude --level "500 m above mean sea level" \
+	  --lat 33.45 --lon -112.07
 
 test: setup
 	scripts/ensure-postgis
