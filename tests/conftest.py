@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import psycopg  # noqa: F401  (before eccodes: see src/gridflow/__init__.py)
+import pyproj  # noqa: F401  (before eccodes too: the other order crashes the process at exit)
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]

@@ -303,6 +303,15 @@ def _place_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--lon", type=float, required=True)
 
 
+def cmd_run(args) -> None:
+    from gridflow import scheduled_run
+
+    snakemake_args = args.snakemake_args
+    if snakemake_args[:1] == ["--"]:
+        snakemake_args = snakemake_args[1:]
+    raise SystemExit(scheduled_run.run(snakemake_args, args.every))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gridflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -352,6 +361,21 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
     sp.add_argument("--config-json", help="(rule) the workflow's resolved configuration")
+    sp = add(
+        "run",
+        cmd_run,
+        "the scheduled command: snakemake with the given options, one run at a time",
+    )
+    sp.add_argument(
+        "--every",
+        type=float,
+        help="run again every SECONDS (default: GRIDFLOW_POLL_INTERVAL; unset: run once)",
+    )
+    sp.add_argument(
+        "snakemake_args",
+        nargs=argparse.REMAINDER,
+        help="options for snakemake, e.g. --profile profiles/cluster",
+    )
     sp = add("fetch", cmd_fetch, "(rule) fetch one raw file")
     sp.add_argument("--spec", required=True, help="JSON fetch spec")
     for name in ("raw", "idx", "sidecar"):
@@ -386,11 +410,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """argparse cannot pass options it does not know through (`run`'s Snakemake options), so
+    `run` takes its own option and hands the rest to Snakemake untouched."""
+    if argv[:1] != ["run"] or {"-h", "--help"} & set(argv[1:2]):
+        return parser().parse_args(argv)
+    rest, every = argv[1:], None
+    if rest[:1] == ["--every"] and len(rest) > 1:
+        every, rest = float(rest[1]), rest[2:]
+    return argparse.Namespace(command="run", func=cmd_run, every=every, snakemake_args=rest)
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    args = _parse(sys.argv[1:] if argv is None else argv)
     from gridflow.fetch import FetchError
     from gridflow.grib_frames import FramingError
     from gridflow.inventory import InventoryError
+    from gridflow.run_lock import ANOTHER_RUN_ACTIVE, RunActive
+    from gridflow.scheduled_run import RunError
     from gridflow.shred import ShredError
     from gridflow.sinks.clickhouse import LoadError, StoreBusy
     from gridflow.transport import TransportError
@@ -405,9 +442,13 @@ def main(argv: list[str] | None = None) -> None:
         LoadError,
         StoreBusy,
         TransportError,
+        RunError,
     )
     try:
         args.func(args)
+    except RunActive as exc:
+        print(f"gridflow {args.command}: {exc}; exiting", file=sys.stderr)
+        raise SystemExit(ANOTHER_RUN_ACTIVE) from None
     except known as exc:
         print(f"gridflow {args.command}: error: {exc}", file=sys.stderr)
         raise SystemExit(2 if not isinstance(exc, StoreBusy) else 75) from None

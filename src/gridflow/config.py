@@ -63,9 +63,50 @@ def validate(cfg: dict) -> None:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
 
 
+def _flag(text: str) -> bool:
+    if text.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("not true/false, yes/no, on/off or 1/0")
+
+
+def _sources_list(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+# Environment variables applied over the configuration files (containers, schedulers).
+# GRIDFLOW_PARALLEL_DOWNLOADS and GRIDFLOW_POLL_INTERVAL are about running: `gridflow run`.
+ENVIRONMENT = {
+    "GRIDFLOW_ENABLED_SOURCES": (("sources_enabled",), _sources_list),
+    "GRIDFLOW_CLEANUP_ENABLED": (
+        ("purge",),
+        lambda text: "after_ingest" if _flag(text) else "manual",
+    ),
+    "GRIDFLOW_MAX_RETRIES": (("fetch", "max_retries"), int),
+}
+
+
+def apply_environment(cfg: dict) -> dict:
+    for variable, (keys, parse) in ENVIRONMENT.items():
+        text = os.environ.get(variable)
+        if text is None or not text.strip():
+            continue
+        try:
+            value = parse(text)
+        except ValueError as exc:
+            raise ConfigError(f"invalid configuration:\n  {variable}={text!r}: {exc}") from None
+        node = cfg
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return cfg
+
+
 def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
-    """Snakemake's merged config plus each enabled source's defaults file, validated."""
-    cfg = _normalise(copy.deepcopy(raw))
+    """Snakemake's merged config, the GRIDFLOW_* environment over it, plus each enabled source's
+    defaults file, validated."""
+    cfg = apply_environment(_normalise(copy.deepcopy(raw)))
     overrides = cfg.get("sources") or {}
     sources = {}
     for name in cfg.get("sources_enabled") or []:

@@ -1,0 +1,90 @@
+"""`gridflow run`: the scheduled entry point around `snakemake`.
+
+It keeps overlapping runs apart (see run_lock), clears a stale Snakemake lock, maps the running
+environment onto Snakemake's options (GRIDFLOW_PARALLEL_DOWNLOADS), and with an interval
+(GRIDFLOW_POLL_INTERVAL or --every) runs again and again, for containers that stay up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gridflow import run_lock
+
+
+class RunError(ValueError):
+    """A setting of the run that cannot be used."""
+
+
+def _positive_int(variable: str) -> int | None:
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise RunError(f"{variable}={text!r}: not a positive whole number")
+    return int(text)
+
+
+def workdir_of(snakemake_args: list[str]) -> Path:
+    for i, arg in enumerate(snakemake_args):
+        if arg in ("-d", "--directory") and i + 1 < len(snakemake_args):
+            return Path(snakemake_args[i + 1])
+        if arg.startswith("--directory="):
+            return Path(arg.split("=", 1)[1])
+    return Path(".")
+
+
+def snakemake_command(snakemake_args: list[str]) -> list[str]:
+    command = [sys.executable, "-m", "snakemake", *snakemake_args]
+    downloads = _positive_int("GRIDFLOW_PARALLEL_DOWNLOADS")
+    if downloads:
+        # --resources replaces the profile's list: the store's one-writer limit goes with it
+        command += ["--resources", "chdb_store=1", f"downloads={downloads}"]
+    return command
+
+
+def _run(command: list[str]) -> int:
+    """Run Snakemake; a SIGTERM (cron, systemd, Kubernetes stopping us) reaches it as SIGINT,
+    the signal it stops cleanly on."""
+    child = subprocess.Popen(command)
+    previous = signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGINT))
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def clear_stale_lock(workdir: Path, snakemake_args: list[str]) -> None:
+    if not run_lock.snakemake_locks(workdir):
+        return
+    alive = run_lock.snakemake_processes(workdir)
+    if alive:
+        raise run_lock.RunActive(
+            f"a Snakemake not started by `gridflow run` (pid {', '.join(map(str, alive))}) "
+            f"is working in {workdir}"
+        )
+    print(
+        f"gridflow run: clearing a stale Snakemake lock in {workdir} (its run is gone)",
+        file=sys.stderr,
+    )
+    if _run([sys.executable, "-m", "snakemake", *snakemake_args, "--unlock"]) != 0:
+        raise RunError(f"`snakemake --unlock` failed in {workdir}")
+
+
+def run(snakemake_args: list[str], every: float | None = None) -> int:
+    interval = every or _positive_int("GRIDFLOW_POLL_INTERVAL")
+    command = snakemake_command(snakemake_args)
+    workdir = workdir_of(snakemake_args)
+    with run_lock.exclusive_run(workdir):
+        while True:
+            clear_stale_lock(workdir, snakemake_args)
+            code = _run(command)
+            if not interval:
+                return code
+            print(f"gridflow run: exit {code}; next run in {interval:g} s", file=sys.stderr)
+            time.sleep(interval)
