@@ -21,5 +21,9 @@ rule all:
 include: "workflow/rules/purge.smk"
 
 
+onstart:
+    keep_bucket_alive()
+
+
 onsuccess:
     after_ingest_purge()

@@ -239,6 +239,7 @@ def _write_marker(path: str, content: dict) -> None:
 def cmd_purge(args) -> None:
     from gridflow import purge
     from gridflow.sinks import clickhouse, postgis
+    from gridflow.storage import Bucket
 
     cfg = (
         gfconfig.resolve(json.loads(args.config_json), args.project)
@@ -252,10 +253,11 @@ def cmd_purge(args) -> None:
     client = clickhouse.connect(cfg["sinks"]["clickhouse"]["dsn"], wait_seconds=args.wait)
     pg_dsn = cfg["sinks"]["postgis"]["dsn"]
     pg = postgis.connect(pg_dsn) if pg_dsn else None
+    bucket = Bucket(args.storage_prefix) if args.storage_prefix else None
     try:
         if pg is not None:
             postgis.migrate(pg, Path(args.project) / "migrations" / "postgres")
-        plan = purge.plan(cfg, now, workdir, client, pg)
+        plan = purge.plan(cfg, now, workdir, client, pg, bucket)
         totals = plan.totals()
         verb = "would delete" if args.dry_run else "deleting"
         for name, cutoff in plan.cutoffs.items():
@@ -267,12 +269,13 @@ def cmd_purge(args) -> None:
         if args.dry_run:
             for item in plan.items:
                 if item.kind != "metadata":
-                    size = f"{item.bytes:,} bytes" if item.kind == "path" else f"{item.rows:,} rows"
+                    sized = item.kind in ("path", "objects")
+                    size = f"{item.bytes:,} bytes" if sized else f"{item.rows:,} rows"
                     print(f"  {item.kind:9} {item.target}  {size}")
             records = sum(1 for i in plan.items if i.kind == "metadata")
             print(f"  and {records} Snakemake metadata record(s) of the deleted outputs")
             return
-        report = purge.execute(plan, cfg, workdir, client, pg)
+        report = purge.execute(plan, cfg, workdir, client, pg, bucket)
     finally:
         client.close()
         if pg is not None:
@@ -361,6 +364,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
     sp.add_argument("--config-json", help="(rule) the workflow's resolved configuration")
+    sp.add_argument(
+        "--storage-prefix",
+        help="the outputs' S3 prefix when run with profiles/s3 (s3://bucket[/prefix])",
+    )
     sp = add(
         "run",
         cmd_run,
@@ -430,6 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     from gridflow.scheduled_run import RunError
     from gridflow.shred import ShredError
     from gridflow.sinks.clickhouse import LoadError, StoreBusy
+    from gridflow.storage import StorageError
     from gridflow.transport import TransportError
 
     known = (
@@ -443,6 +451,7 @@ def main(argv: list[str] | None = None) -> None:
         StoreBusy,
         TransportError,
         RunError,
+        StorageError,
     )
     try:
         args.func(args)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gridflow import paths, schedule
 
-CYCLE_NAME = re.compile(r"^(\d{10}|\d{14})(\.json)?$")
+CYCLE_NAME = re.compile(r"^(\d{10}|\d{14})(\.json|\.log)?$")
 # Per-cycle folders (and files) gridflow writes, relative to the data root.
 CYCLE_HOMES = (
     "raw/{source}",
@@ -47,7 +47,9 @@ class PurgeError(RuntimeError):
 
 @dataclass
 class Item:
-    kind: str  # "path" (a cycle's file or folder), "partition", "rows", "metadata", "log"
+    # "path" (a cycle's file or folder), "objects" (the same in the storage bucket, a folder's
+    # key ending in /), "partition", "rows", "pg_rows", "metadata", "log"
+    kind: str
     source: str
     target: str
     bytes: int = 0
@@ -65,7 +67,7 @@ class Plan:
             t = out.setdefault(item.source, {"paths": 0, "bytes": 0, "partitions": 0, "rows": 0})
             t["bytes"] += item.bytes
             t["rows"] += item.rows
-            if item.kind == "path":
+            if item.kind in ("path", "objects"):
                 t["paths"] += 1
             elif item.kind == "partition":
                 t["partitions"] += 1
@@ -106,7 +108,9 @@ def _cycle_paths(root: Path, source: str, cutoff: datetime) -> list[Path]:
 def _metadata_record(workdir: Path, output: str) -> Path:
     """Where Snakemake keeps the metadata of one output (its on-disk format: the path,
     urlsafe-base64 encoded, split into 254-character folder names prefixed with '@')."""
-    encoded = urlsafe_b64encode(os.path.normpath(output).encode()).decode()
+    if "://" not in output:  # a storage query (s3://...) is recorded as it is
+        output = os.path.normpath(output)
+    encoded = urlsafe_b64encode(output.encode()).decode()
     parts = [encoded[i : i + 254] for i in range(0, len(encoded), 254)]
     return workdir / ".snakemake" / "metadata" / Path(*["@" + p for p in parts[:-1]], parts[-1])
 
@@ -181,7 +185,31 @@ def _pg_rows(pg, source: str, cutoff: datetime) -> list[Item]:
     return [Item("pg_rows", source, what, rows=int(cells) + int(files))]
 
 
-def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None) -> Plan:
+def _bucket_items(
+    bucket, data_root: str, source: str, cutoff: datetime, workdir: Path
+) -> list[Item]:
+    """A source's expired cycles among the workflow's outputs in the storage bucket, and the
+    Snakemake metadata records of those outputs (kept under their s3:// query)."""
+    items = []
+    base = os.path.normpath(data_root)
+    for home in CYCLE_HOMES:
+        folders, files = bucket.children(f"{base}/{home.format(source=source)}")
+        for key in [*folders, *files]:
+            match = CYCLE_NAME.match(key.rsplit("/", 1)[-1])
+            if not match or paths.parse_cycle(match.group(1)) >= cutoff:
+                continue
+            objects = {key: files[key]} if key in files else bucket.tree(key)
+            target = key if key in files else key + "/"
+            items.append(Item("objects", source, target, bytes=sum(objects.values())))
+            for obj in objects:
+                record = _metadata_record(workdir, f"{bucket.url}/{obj}")
+                if record.exists():
+                    items.append(Item("metadata", source, str(record)))
+    return items
+
+
+def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=None) -> Plan:
+    """What is past retention: in the data root, the storage bucket (profiles/s3), the stores."""
     root = Path(cfg["data_root"]).resolve()
     if not root.is_dir():
         return Plan({})
@@ -202,6 +230,8 @@ def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None) -> Plan:
                 record = _metadata_record(workdir, output)
                 if record.exists():
                     result.items.append(Item("metadata", name, str(record)))
+        if bucket is not None:
+            result.items += _bucket_items(bucket, cfg["data_root"], name, cutoff, workdir)
         if client is not None:
             result.items += _day_partitions(client, name, cutoff)
         if pg is not None:
@@ -240,16 +270,21 @@ def _drop_empty_parents(path: Path, root: Path) -> None:
         parent = parent.parent
 
 
-def execute(p: Plan, cfg: dict, workdir: Path, client=None, pg=None) -> dict:
+def execute(p: Plan, cfg: dict, workdir: Path, client=None, pg=None, bucket=None) -> dict:
     from gridflow.sinks.clickhouse import TABLE
 
     root = Path(cfg["data_root"]).resolve()
     metadata_root = (workdir / ".snakemake" / "metadata").resolve()
     failures = []
     done = []
+    if bucket is not None and any(i.kind == "objects" for i in p.items):
+        bucket.keep_alive()  # deleting the last object must never take the bucket with it
     for item in p.items:
         try:
-            if item.kind == "path":
+            if item.kind == "objects":
+                folder = item.target.endswith("/")
+                bucket.delete(list(bucket.tree(item.target)) if folder else [item.target])
+            elif item.kind == "path":
                 _remove(Path(item.target), root)
                 _drop_empty_parents(Path(item.target), root)
             elif item.kind == "metadata":
@@ -286,6 +321,7 @@ def execute(p: Plan, cfg: dict, workdir: Path, client=None, pg=None) -> dict:
         "purged_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cutoffs": p.cutoffs,
         "files_deleted": sum(1 for i in done if i.kind == "path"),
+        "storage_entries_deleted": sum(1 for i in done if i.kind == "objects"),
         "bytes_freed": sum(i.bytes for i in done),
         "partitions_dropped": sum(1 for i in done if i.kind == "partition"),
         "rows_deleted": sum(i.rows for i in done),

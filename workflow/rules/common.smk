@@ -1,5 +1,7 @@
 import functools
 import json
+import os
+import shlex
 import subprocess
 import sys
 
@@ -7,6 +9,7 @@ from gridflow import config as gfconfig
 from gridflow import paths
 from gridflow import plan as gfplan
 from gridflow.sources import source as source_of
+from gridflow.storage import Bucket
 
 CFG = gfconfig.resolve(config, workflow.basedir)
 ROOT = CFG["data_root"]
@@ -15,6 +18,17 @@ DSN = CFG["sinks"]["clickhouse"]["dsn"]
 MIGRATIONS = f"{workflow.basedir}/migrations/clickhouse"
 PG_DSN = CFG["sinks"]["postgis"]["dsn"]
 PG_MIGRATIONS = f"{workflow.basedir}/migrations/postgres"
+# With profiles/s3 every output lives in the bucket under this prefix (the purge needs it).
+STORAGE_PREFIX = (
+    workflow.storage_settings.default_storage_prefix
+    if workflow.storage_settings.default_storage_provider == "s3"
+    else None
+)
+if STORAGE_PREFIX and os.path.isabs(ROOT):
+    raise ValueError(
+        f"data_root {ROOT} is absolute: with a storage profile it must be relative, "
+        "it becomes the key prefix inside the bucket"
+    )
 if not PG_DSN:
     print(
         "gridflow: PostGIS sink off (no GRIDFLOW_PG_DSN or sinks.postgis.dsn): "
@@ -128,6 +142,17 @@ def postgis_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
+def storage_options():
+    """The purge's options for the outputs' bucket, if there is one."""
+    return ["--storage-prefix", STORAGE_PREFIX] if STORAGE_PREFIX else []
+
+
+def keep_bucket_alive():
+    """The S3 plugin deletes a bucket when it removes its last object: a marker prevents it."""
+    if STORAGE_PREFIX:
+        Bucket(STORAGE_PREFIX).keep_alive()
+
+
 def after_ingest_purge():
     """With `purge: after_ingest`, a successful scheduled run ends with a purge."""
     if CFG["purge"] == "after_ingest":
@@ -138,5 +163,6 @@ def after_ingest_purge():
             json.dumps(CFG),
             "--workdir",
             ".",
+            *storage_options(),
         ]
         subprocess.run(purge_cmd, check=True)

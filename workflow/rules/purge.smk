@@ -8,6 +8,7 @@ rule purge:
         # a function: the JSON holds braces Snakemake would read as wildcards
         cfg=lambda wildcards: json.dumps(CFG),
         project=workflow.basedir,
+        storage=shlex.join(storage_options()),
     shell:
         "gridflow purge --config-json {params.cfg:q} --workdir . --project {params.project:q}"
-        " 2>&1 | tee {log:q}"
+        " {params.storage} 2>&1 | tee {log:q}"

@@ -1,0 +1,115 @@
+"""profiles/s3: the raw zone and every output in a real S3 server (SeaweedFS), the sources read
+from it too (anonymous, ranged GETs), the purge there, and a bucket that survives it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from tests_support import REPO
+from throwaway_s3 import ACCESS_KEY, SECRET_KEY, SeaweedS3
+
+from gridflow import demo
+from gridflow.simulate import run_snakemake
+from gridflow.sinks import clickhouse
+
+NOW = "2025-03-12T12:00:00Z"
+RAW_BUCKET, MIRROR_BUCKET = "gridflow-raw", "noaa-gfs-bdp-pds"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    server = SeaweedS3([RAW_BUCKET, MIRROR_BUCKET], public=[MIRROR_BUCKET]).start()
+    yield server
+    server.stop()
+
+
+def _client(s3):
+    return boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    )
+
+
+def _keys(client, bucket: str) -> list[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+def test_demo_runs_and_purges_with_its_outputs_in_s3(s3, samples, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    demo.build(
+        samples,
+        tmp_path / "mirror",
+        NOW,
+        tmp_path / "demo.yaml",
+        Path("data"),  # relative: it becomes the key prefix in the bucket
+        gfs_steps=(0, 3),
+        hrrr_steps=(1,),
+        scans=False,
+    )
+    client = _client(s3)
+    gfs_mirror = tmp_path / "mirror" / MIRROR_BUCKET
+    for path in sorted(p for p in gfs_mirror.rglob("*") if p.is_file()):
+        client.upload_file(str(path), MIRROR_BUCKET, str(path.relative_to(gfs_mirror)))
+    cfg = yaml.safe_load((tmp_path / "demo.yaml").read_text())
+    cfg["sources"]["gfs"]["url"] = f"s3://{MIRROR_BUCKET}"  # anonymous, ranged GETs
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(cfg))
+
+    env = os.environ | {
+        "SNAKEMAKE_STORAGE_S3_ENDPOINT_URL": s3.endpoint,
+        "SNAKEMAKE_STORAGE_S3_ACCESS_KEY": ACCESS_KEY,
+        "SNAKEMAKE_STORAGE_S3_SECRET_KEY": SECRET_KEY,
+        "GRIDFLOW_S3_ENDPOINT_URL": s3.endpoint,  # the sources' side
+    }
+    profile = [
+        *("--profile", str(REPO / "profiles/s3")),
+        *("--default-storage-prefix", f"s3://{RAW_BUCKET}/gridflow"),
+    ]
+    cfg_args = ("--configfile", str(tmp_path / "demo.yaml"))
+
+    run = run_snakemake(REPO / "Snakefile", tmp_path, *profile, *cfg_args, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    keys = _keys(client, RAW_BUCKET)
+    for cycle in ("2025031200", "2025031206"):
+        for step in ("f000", "f003"):
+            for suffix in ("grib2", "grib2.idx", "grib2.json"):
+                assert f"gridflow/data/raw/gfs/{cycle}/{step}.{suffix}" in keys
+            assert f"gridflow/data/loaded/clickhouse/gfs/{cycle}/{step}.json" in keys
+        assert f"gridflow/data/cycles/hrrr/{cycle}.json" in keys
+    assert "gridflow/.gridflow-keep" in keys
+    assert not list((tmp_path / "data").rglob("*.grib2"))  # nothing of the raw zone is local
+    store = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
+    rows = dict(store.query("SELECT source, count() FROM grid_data GROUP BY source").result_rows)
+    store.close()
+    assert rows == {"gfs": 4 * 5 * 10512, "hrrr": 2 * 1905141}  # as the local run
+    for key in keys:
+        body = client.get_object(Bucket=RAW_BUCKET, Key=key)["Body"].read()
+        assert SECRET_KEY.encode() not in body, key
+    assert SECRET_KEY not in run.stdout + run.stderr
+
+    again = run_snakemake(REPO / "Snakefile", tmp_path, *profile, *cfg_args, env=env)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    purge = run_snakemake(
+        REPO / "Snakefile",
+        tmp_path,
+        *profile,
+        "purge",
+        *cfg_args,
+        "--config",
+        "now=2025-03-30T00:00:00Z",  # past every cycle's retention
+        env=env,
+    )
+    assert purge.returncode == 0, purge.stderr[-3000:]
+    left = _keys(client, RAW_BUCKET)
+    assert not [k for k in left if "/raw/" in k or "/loaded/" in k or "/cycles/" in k], left
+    assert "gridflow/.gridflow-keep" in left
+    assert client.head_bucket(Bucket=RAW_BUCKET)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert list((tmp_path / ".snakemake" / "metadata").iterdir()) == []  # records went too
