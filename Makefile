@@ -38,6 +38,7 @@ demo: setup $(DEMO_CONFIG)
 
 test: setup
 	scripts/ensure-postgis
+	scripts/ensure-slurm
 	$(BIN)/pytest
 
 lint: setup

@@ -6,6 +6,18 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+# On a cluster these run on the submitting host, where the store and database connections are.
+localrules:
+    load_clickhouse,
+    cycle,
+    load_postgis,
+    routes,
+    purge,
+    all,
+
+
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/shred.smk"
 include: "workflow/rules/load.smk"
