@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import eccodes
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from gridflow import inventory
 from gridflow.grib_frames import FramingError, frames
 from gridflow.grib_read import build_inventory
-from gridflow.shred import shred
+from gridflow.gridgeo import coordinates
+from gridflow.shred import ShredOptions, shred
 
 
 def test_truncated_hrrr_is_detected(samples):
@@ -53,15 +55,36 @@ def test_multi_field_messages_are_all_listed(samples):
     assert len(entries) == 343
 
 
-def _shred(samples, tmp_path, name):
+def _shred(samples, tmp_path, name, options=None):
     raw = samples / name
     idx = tmp_path / "x.idx"
     idx.write_text(inventory.format_lines(build_inventory(raw)))
     sidecar = tmp_path / "x.json"
     sidecar.write_text(json.dumps({"source": "test", "run_id": "r1", "raw_key": "raw/x"}))
     out = tmp_path / "x.parquet"
-    stats = shred(raw, idx, sidecar, out)
+    stats = shred(raw, idx, sidecar, out, options or ShredOptions())
     return stats, out
+
+
+def test_regular_grid_subsets_keep_the_points_a_full_decode_keeps(samples, tmp_path):
+    """A bbox and stride on a regular grid pick points on its axes; they are the points (and
+    coordinates) that filtering the fully decoded grid keeps."""
+    name = "gfs.complex.grib2"  # 0.25 degree, 1440 x 721
+    options = ShredOptions(bbox=(-20.0, 30.0, 40.5, 60.0), stride=3)
+    _, out = _shred(samples, tmp_path, name, options)
+    fast = pq.read_table(out, columns=["lat", "lon", "cell", "value"]).to_pandas()
+    with open(samples / name, "rb") as fh:
+        handle = eccodes.codes_grib_new_from_file(fh)
+    lat, lon, cell = coordinates(handle)
+    values = eccodes.codes_get_values(handle)
+    eccodes.codes_release(handle)
+    grid = np.arange(len(lat)).reshape(721, 1440)[::3, ::3].ravel()
+    keep = grid[(lat[grid] >= 30) & (lat[grid] <= 60) & (lon[grid] >= -20) & (lon[grid] <= 40.5)]
+    assert len(fast) == len(keep) > 1000
+    assert np.array_equal(fast["lat"].to_numpy(), lat[keep])
+    assert np.array_equal(fast["lon"].to_numpy(), lon[keep])
+    assert np.array_equal(fast["cell"].to_numpy(), cell[keep])
+    assert np.array_equal(fast["value"].to_numpy(), values[keep].astype(np.float32))
 
 
 def test_shred_writes_every_field(samples, tmp_path):

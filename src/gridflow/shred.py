@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from gridflow import abi_read, inventory
 from gridflow.grib_read import InventoryMismatch, named_fields
-from gridflow.gridgeo import cell_key, coordinates
+from gridflow.gridgeo import cell_key, coordinates, regular_axes
 
 # A value no packed field holds; eccodes writes it where a bitmap or in-band marker says missing.
 MISSING_SENTINEL = 9.0e36
@@ -142,17 +142,40 @@ def _kept_points(handle, lat, lon, options: ShredOptions) -> np.ndarray | None:
     return index
 
 
+def _kept_on_axes(lats: np.ndarray, lons: np.ndarray, options: ShredOptions):
+    """(indices, lat, lon) of the points a stride and bbox keep on a regular grid: both are
+    separable, so rows and columns are chosen on the axes."""
+    rows = np.arange(0, len(lats), options.stride)
+    cols = np.arange(0, len(lons), options.stride)
+    if options.bbox is not None:
+        west, south, east, north = options.bbox
+        rows = rows[(lats[rows] >= south) & (lats[rows] <= north)]
+        cols = cols[(lons[cols] >= west) & (lons[cols] <= east)]
+    index = (rows[:, np.newaxis] * len(lons) + cols[np.newaxis, :]).ravel()
+    lat = np.repeat(lats[rows], len(cols))
+    lon = np.tile(lons[cols], len(rows))
+    return index, lat, lon
+
+
 def field_table(
     handle, entry: inventory.IdxEntry, meta: dict, options: ShredOptions = ShredOptions()
 ) -> pa.Table:
     eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
     values = eccodes.codes_get_values(handle)
-    lat, lon, cell = coordinates(handle)
-    if len(values) != len(lat):
-        raise ShredError(f"field {entry.line()} has {len(values)} values for {len(lat)} points")
-    kept = _kept_points(handle, lat, lon, options)
-    if kept is not None:
-        values, lat, lon, cell = values[kept], lat[kept], lon[kept], cell[kept]
+    axes = regular_axes(handle) if options.stride > 1 or options.bbox else None
+    if axes is not None:  # a subset of a regular grid: coordinates of kept points only
+        kept, lat, lon = _kept_on_axes(*axes, options)
+        if len(values) != len(axes[0]) * len(axes[1]):
+            raise ShredError(f"field {entry.line()} has {len(values)} values for its grid")
+        values, cell = values[kept], cell_key(lat, lon)
+        lat, lon = lat.astype(np.float32), lon.astype(np.float32)
+    else:
+        lat, lon, cell = coordinates(handle)
+        if len(values) != len(lat):
+            raise ShredError(f"field {entry.line()} has {len(values)} values for {len(lat)} points")
+        kept = _kept_points(handle, lat, lon, options)
+        if kept is not None:
+            values, lat, lon, cell = values[kept], lat[kept], lon[kept], cell[kept]
     ref, step = field_times(handle)
     missing = values >= MISSING_SENTINEL * 0.999
     if options.missing_values:
