@@ -46,3 +46,18 @@ def postgres():
     server = PostgresServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def slurm():
+    """The single-node SLURM cluster, up for the whole session when SLURM is installed: with
+    its client tools on PATH but no controller answering, every Snakemake start waits ~9 s on
+    the SLURM plugin's `scontrol show config` (it asks at import time)."""
+    if not shutil.which("slurmctld"):
+        yield None
+        return
+    from throwaway_slurm import SlurmCluster
+
+    cluster = SlurmCluster().start()
+    yield cluster
+    cluster.stop()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
 from tests_support import REPO
-from throwaway_slurm import SlurmCluster
 
 from gridflow import demo
 from gridflow.sinks import clickhouse
@@ -16,14 +14,8 @@ NOW = "2025-03-12T12:00:00Z"
 ONE_RUN = {"gfs": 4 * 5 * 10512, "hrrr": 2 * 1905141}  # what the local demo run loads
 
 
-@pytest.fixture(scope="module")
-def slurm():
-    cluster = SlurmCluster().start()
-    yield cluster
-    cluster.stop()
-
-
 def test_demo_runs_through_the_cluster_profile(slurm, samples, tmp_path):
+    assert slurm is not None, "SLURM is not installed: run scripts/ensure-slurm (as root)"
     demo.build(
         samples,
         tmp_path / "mirror",
