@@ -85,7 +85,7 @@ def cmd_cycle_summary(args) -> None:
 
 
 def cmd_plan(args) -> None:
-    from gridflow import plan
+    from gridflow import paths, plan
 
     cfg = _cfg(args)
     if args.now:
@@ -97,7 +97,7 @@ def cmd_plan(args) -> None:
             json.dumps(
                 {
                     "source": t.source,
-                    "cycle": t.cycle.strftime("%Y%m%d%H"),
+                    "cycle": paths.cycle_id(t.cycle),
                     "step": t.step,
                     "state": "published",
                 }
