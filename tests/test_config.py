@@ -36,6 +36,19 @@ def test_overrides_merge_per_key():
         ({"sources": {"gfs": {"forecast_hours": "0-x"}}}, "config.sources.gfs.forecast_hours"),
         ({"now": "yesterday"}, "config.now"),
         ({"retention": 3}, "'retention' was unexpected"),
+        (
+            {"sources_enabled": ["goes19"], "sources": {"goes19": {"postgis": {"variables": []}}}},
+            "config.sources.goes19",
+        ),
+        (
+            {
+                "sources_enabled": ["goes19"],
+                "sources": {
+                    "goes19": {"products": [{"product": "CMIPC", "variable": "CMI", "bands": [17]}]}
+                },
+            },
+            "config.sources.goes19.products[0].bands[0]",
+        ),
     ],
 )
 def test_invalid_config_names_the_key(change, named):

@@ -172,6 +172,20 @@ def test_the_newest_creation_of_a_scan_is_fetched(samples, tmp_path):
     assert (out / "x.nc.idx").read_text() == "1:0:d=2025031211:RRQPE:surface:anl:\n"
 
 
+def test_a_file_whose_times_disagree_with_its_name_is_refused(samples, tmp_path):
+    mirror = tmp_path / "m"
+    scan = datetime(2025, 3, 12, 11, 32, tzinfo=UTC)
+    path = demo.write_abi(samples, RRQPE, mirror, scan)
+    with netCDF4.Dataset(path, "a") as ds:
+        ds.time_coverage_start = "2025-03-12T10:00:00.0Z"
+    src = GoesAbi("goes16", demo.DEMO_GOES | {"url": f"file://{mirror}"})
+    spec = FetchSpec(**(src.fetch_spec(scan, "RRQPEF", "raw/goes16/x.nc", {}) | {"settings": {}}))
+    out = tmp_path / "out"
+    with pytest.raises(FetchError, match="disagrees with the scan start in the file name"):
+        fetch(spec, out / "x.nc", out / "x.nc.idx", out / "x.nc.json")
+    assert not out.exists() or list(out.iterdir()) == []
+
+
 def test_scans_run_through_the_rules(samples, tmp_path):
     """CMIP (every pixel, DQF 0/1), rain rate in a box, and a night-time AOD file (no rows)."""
     mirror = tmp_path / "mirror"
