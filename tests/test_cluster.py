@@ -5,27 +5,12 @@ from __future__ import annotations
 
 import subprocess
 
-from tests_support import REPO
-
-from gridflow import demo
-from gridflow.sinks import clickhouse
-
-NOW = "2025-03-12T12:00:00Z"
-ONE_RUN = {"gfs": 4 * 5 * 10512, "hrrr": 2 * 1905141}  # what the local demo run loads
+from tests_support import REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_source
 
 
 def test_demo_runs_through_the_cluster_profile(slurm, samples, tmp_path):
     assert slurm is not None, "SLURM is not installed: run scripts/ensure-slurm (as root)"
-    demo.build(
-        samples,
-        tmp_path / "mirror",
-        NOW,
-        tmp_path / "demo.yaml",
-        tmp_path / "data",
-        gfs_steps=(0, 3),
-        hrrr_steps=(1,),
-        scans=False,
-    )
+    build_small_demo(samples, tmp_path / "mirror", tmp_path / "demo.yaml", tmp_path / "data")
     run = subprocess.run(
         [
             *("timeout", "-s", "INT", "600", "gridflow", "run"),
@@ -46,7 +31,4 @@ def test_demo_runs_through_the_cluster_profile(slurm, samples, tmp_path):
     ).stdout
     assert "JobState=COMPLETED" in jobs
     assert list((tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))
-    store = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
-    rows = dict(store.query("SELECT source, count() FROM grid_data GROUP BY source").result_rows)
-    store.close()
-    assert rows == ONE_RUN
+    assert rows_by_source(tmp_path) == SMALL_DEMO_ROWS  # as the local run

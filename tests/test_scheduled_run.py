@@ -9,27 +9,15 @@ import time
 
 import pytest
 import yaml
-from tests_support import REPO
+from tests_support import REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_source
 
-from gridflow import config, demo
+from gridflow import config
 from gridflow.run_lock import ANOTHER_RUN_ACTIVE
-from gridflow.sinks import clickhouse
-
-NOW = "2025-03-12T12:00:00Z"
 
 
 @pytest.fixture
 def workdir(samples, tmp_path):
-    demo.build(
-        samples,
-        tmp_path / "mirror",
-        NOW,
-        tmp_path / "demo.yaml",
-        tmp_path / "data",
-        gfs_steps=(0, 3),
-        hrrr_steps=(1,),
-        scans=False,
-    )
+    build_small_demo(samples, tmp_path / "mirror", tmp_path / "demo.yaml", tmp_path / "data")
     return tmp_path
 
 
@@ -46,21 +34,6 @@ def _gridflow_run(workdir, env=None) -> subprocess.Popen:
     )
 
 
-def _rows(workdir) -> dict:
-    client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
-    try:
-        return dict(
-            client.query(
-                "SELECT source, count() FROM grid_data GROUP BY source ORDER BY source"
-            ).result_rows
-        )
-    finally:
-        client.close()
-
-
-ONE_RUN = {"gfs": 4 * 5 * 10512, "hrrr": 2 * 1905141}
-
-
 def test_two_runs_started_together_one_works_the_other_steps_aside(workdir):
     first, second = _gridflow_run(workdir), _gridflow_run(workdir)
     results = [(p.wait(), p.stderr.read()) for p in (first, second)]
@@ -69,7 +42,7 @@ def test_two_runs_started_together_one_works_the_other_steps_aside(workdir):
     refused = next(err for code, err in results if code == ANOTHER_RUN_ACTIVE)
     lines = refused.strip().splitlines()
     assert len(lines) == 1 and "another gridflow run is active in" in lines[0], refused
-    assert _rows(workdir) == ONE_RUN
+    assert rows_by_source(workdir) == SMALL_DEMO_ROWS
 
 
 def test_a_killed_run_leaves_a_lock_the_next_run_clears(workdir):
@@ -96,7 +69,7 @@ def test_a_killed_run_leaves_a_lock_the_next_run_clears(workdir):
     code, err = run.wait(), run.stderr.read()
     assert code == 0, err[-3000:]
     assert "clearing a stale Snakemake lock" in err
-    assert _rows(workdir) == ONE_RUN
+    assert rows_by_source(workdir) == SMALL_DEMO_ROWS
 
 
 def test_environment_overrides_the_config_files(monkeypatch):

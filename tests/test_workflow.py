@@ -11,13 +11,10 @@ import pytest
 import rasterio
 import yaml
 from conftest import copy_sample
-from tests_support import REPO
+from tests_support import NOW, REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_source
 
-from gridflow import demo
 from gridflow.simulate import run_snakemake
 from gridflow.sinks import clickhouse
-
-NOW = "2025-03-12T12:00:00Z"
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -32,16 +29,7 @@ def gridflow(*args: str) -> subprocess.CompletedProcess:
 def demo_run(samples, http_mirror, tmp_path):
     """A demo mirror (GFS f000/f003, HRRR f01) served over HTTP, and one full run."""
     cfg_path = tmp_path / "mirror.yaml"
-    demo.build(
-        samples,
-        http_mirror.root,
-        NOW,
-        cfg_path,
-        tmp_path / "data",
-        gfs_steps=(0, 3),
-        hrrr_steps=(1,),
-        scans=False,
-    )
+    build_small_demo(samples, http_mirror.root, cfg_path, tmp_path / "data")
     cfg = yaml.safe_load(cfg_path.read_text())
     cfg["sources"]["gfs"]["url"] = f"{http_mirror.url}/noaa-gfs-bdp-pds"
     cfg["sources"]["hrrr"]["url"] = f"{http_mirror.url}/noaa-hrrr-bdp-pds"
@@ -59,10 +47,7 @@ def test_run_loads_published_files_and_reports_waiting(demo_run):
     assert len(markers) == 6
     marker = json.loads(markers[0].read_text())
     assert marker["dsn"].startswith("chdb:///") and marker["rows"] > 0
-    client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
-    counts = dict(client.query("SELECT source, count() FROM grid_data GROUP BY source").result_rows)
-    client.close()
-    assert counts == {"gfs": 4 * 5 * 10512, "hrrr": 2 * 1905141}
+    assert rows_by_source(workdir) == SMALL_DEMO_ROWS
     # the HRRR objects hold TMP and UGRD; only TMP was asked for, by one ranged GET each
     hrrr_gets = [r for m, p, r in mirror.requests if m == "GET" and p.endswith("f01.grib2")]
     assert len(hrrr_gets) == 2 and all(r == "bytes=0-1272860" for r in hrrr_gets)

@@ -1,3 +1,29 @@
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The small demo the workflow, S3, cluster and scheduling tests run: GFS f000/f003 and HRRR f01
+# of each cycle up to NOW, no scan sources.
+NOW = "2025-03-12T12:00:00Z"
+SMALL_DEMO_ROWS = {"gfs": 4 * 5 * 10512, "hrrr": 2 * 1905141}  # what one run of it loads
+
+
+def build_small_demo(samples: Path, mirror: Path, config_out: Path, data_root: Path) -> None:
+    from gridflow import demo
+
+    demo.build(
+        samples, mirror, NOW, config_out, data_root, gfs_steps=(0, 3), hrrr_steps=(1,), scans=False
+    )
+
+
+def rows_by_source(workdir: Path) -> dict:
+    """grid_data's row count per source in the workdir's embedded store."""
+    from gridflow.sinks import clickhouse
+
+    client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
+    try:
+        return dict(
+            client.query("SELECT source, count() FROM grid_data GROUP BY source").result_rows
+        )
+    finally:
+        client.close()

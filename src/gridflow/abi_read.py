@@ -11,6 +11,7 @@ Earth's disk become rows: a night-time AOD file (all fill) shreds to zero rows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,9 +113,15 @@ def product_variable(ds: netCDF4.Dataset, name: str, origin: str):
 
 def verify(path: Path, variables: list[str], origin: str) -> datetime:
     """Read every byte of the named variables (a cut or corrupt chunk fails here, not in the
-    shred); returns the scan start."""
+    shred), and check the scan start inside against the `_s` stamp of the name; returns it."""
     with open_abi(path, origin) as ds:
         start = scan_start(ds, origin)
+        named = re.search(r"_s(\d{13})\d_", origin.rsplit("/", 1)[-1])
+        if named and named.group(1) != f"{start:%Y%j%H%M%S}":
+            raise AbiError(
+                f"{origin}: time_coverage_start {start:%Y-%m-%dT%H:%M:%SZ} disagrees with the "
+                "scan start in the file name"
+            )
         for name in variables:
             var = product_variable(ds, name, origin)
             try:

@@ -30,8 +30,11 @@ HRRR_KEY = "hrrr.{cycle:%Y%m%d}/conus/hrrr.t{cycle:%H}z.wrfsfcf{step:02d}.grib2"
 
 
 def grib_messages(path: Path) -> list[bytes]:
-    data = path.read_bytes()
-    return [data[f.offset : f.offset + f.length] for f in frames(data, str(path))]
+    return split_messages(path.read_bytes(), str(path))
+
+
+def split_messages(data: bytes, origin: str) -> list[bytes]:
+    return [data[f.offset : f.offset + f.length] for f in frames(data, origin)]
 
 
 def demo_scans(clock: datetime) -> list[datetime]:
@@ -66,7 +69,7 @@ _ABI_NAME = re.compile(
 
 def write_mrms(samples: Path, bucket: Path, scan: datetime) -> Path:
     """The MRMS sample as scan `scan`: gzip of the GRIB with its times re-stamped."""
-    messages = grib_messages_from(gzip.decompress((samples / MRMS_SAMPLE).read_bytes()))
+    messages = split_messages(gzip.decompress((samples / MRMS_SAMPLE).read_bytes()), MRMS_SAMPLE)
     key = f"CONUS/{MRMS_PRODUCT}/{scan:%Y%m%d}/MRMS_{MRMS_PRODUCT}_{scan:%Y%m%d-%H%M%S}.grib2.gz"
     target = bucket / key
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,10 +97,6 @@ def write_abi(samples: Path, name: str, bucket: Path, scan: datetime, minutes: i
         ds.dataset_name = new_name
     tmp.replace(target)
     return target
-
-
-def grib_messages_from(data: bytes) -> list[bytes]:
-    return [data[f.offset : f.offset + f.length] for f in frames(data, "<bytes>")]
 
 
 # A GOES-16 source for the demo's samples (a mesoscale sector and the full-disk rain rate);

@@ -129,17 +129,10 @@ def _fetch_netcdf(remote: Remote, spec: FetchSpec, tmp: Path) -> tuple:
     with open(tmp, "wb") as fh:
         remote.download(spec.key, fh)
     wanted = [s.strip(":").split(":", 1) for s in spec.select]
-    origin = remote.where(spec.key)
     try:
-        start = abi_read.verify(tmp, [w[0] for w in wanted], origin)
+        start = abi_read.verify(tmp, [w[0] for w in wanted], remote.where(spec.key))
     except abi_read.AbiError as exc:
         raise FetchError(str(exc)) from None
-    named = re.search(r"_s(\d{13})\d_", posixpath.basename(spec.key))
-    if named and named.group(1) != f"{start:%Y%j%H%M%S}":
-        raise FetchError(
-            f"{origin}: time_coverage_start {start:%Y-%m-%dT%H:%M:%SZ} disagrees with the "
-            "scan start in the file name"
-        )
     size = tmp.stat().st_size
     entries = [
         inventory.IdxEntry(str(n), 0, f"d={start:%Y%m%d%H}", var, level, "anl")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from gridflow.transport import Settings
 
 SHRED_KEYS = ("missing_values", "bbox", "stride")
@@ -15,12 +17,33 @@ class Source:
         self.name = name
         self.src = src
 
-    def settings(self, fetch_cfg: dict) -> dict:
-        return Settings(
+    def idx_key(self, cycle: datetime, step) -> str | None:
+        return None  # no inventory upstream: the whole file is fetched, its inventory built here
+
+    def select(self, step) -> list[str] | str:
+        return self.src.get("select", "all")
+
+    def locate(self, cycle: datetime, step) -> dict:
+        """How the fetch finds the object: its key, or a folder and a name pattern."""
+        return {"key": self.key(cycle, step)}
+
+    def fetch_spec(self, cycle: datetime, step, raw_key: str, fetch_cfg: dict) -> dict:
+        """What `gridflow fetch` needs for one raw file (gridflow.fetch.FetchSpec as a dict)."""
+        settings = Settings(
             timeout_seconds=fetch_cfg.get("timeout_seconds", 60),
             max_retries=fetch_cfg.get("max_retries", 5),
             anonymous=self.src.get("anonymous", True),
-        ).__dict__
+        )
+        return {
+            "source": self.name,
+            "url": self.src["url"],
+            **self.locate(cycle, step),
+            "idx_key": self.idx_key(cycle, step),
+            "raw_key": raw_key,
+            "select": self.select(step),
+            "raw_format": self.raw_format,
+            "settings": settings.__dict__,
+        }
 
     def shred_options(self, step) -> dict:
         """The shred's options for one step: which points are kept, which values are missing."""

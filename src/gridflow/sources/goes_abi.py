@@ -72,19 +72,12 @@ class GoesAbi(Source):
             return None
         return scan if scan.year == int(stamp[:4]) else None  # strptime takes day 366 of 2025
 
-    def fetch_spec(self, scan: datetime, step: str, raw_key: str, fetch_cfg: dict) -> dict:
-        return {
-            "source": self.name,
-            "url": self.src["url"],
-            "key": self.key(scan, step),
-            "name_pattern": self.name_pattern(step, scan),
-            "idx_key": None,
-            "raw_key": raw_key,
-            # a search string, as for GRIB: the variable read and the level it is filed under
-            "select": [f":{self.products[step]['variable']}:{self.level(step)}:"],
-            "raw_format": self.raw_format,
-            "settings": self.settings(fetch_cfg),
-        }
+    def locate(self, scan: datetime, step: str) -> dict:
+        return {"key": self.key(scan, step), "name_pattern": self.name_pattern(step, scan)}
+
+    def select(self, step: str) -> list[str]:
+        # a search string, as for GRIB: the variable read and the level it is filed under
+        return [f":{self.products[step]['variable']}:{self.level(step)}:"]
 
     def level(self, step: str) -> str:
         product = self.products[step]

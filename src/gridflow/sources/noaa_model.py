@@ -23,15 +23,3 @@ class NoaaModel(Source):
 
     def steps(self, cycle: datetime) -> list[int]:
         return schedule.forecast_hours(self.src, cycle)
-
-    def fetch_spec(self, cycle: datetime, step: int, raw_key: str, fetch_cfg: dict) -> dict:
-        return {
-            "source": self.name,
-            "url": self.src["url"],
-            "key": self.key(cycle, step),
-            "idx_key": self.idx_key(cycle, step),
-            "raw_key": raw_key,
-            "select": self.src["select"],
-            "raw_format": self.raw_format,
-            "settings": self.settings(fetch_cfg),
-        }

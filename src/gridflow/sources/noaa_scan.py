@@ -20,9 +20,6 @@ class NoaaScan(Source):
     def key(self, scan: datetime, product: str) -> str:
         return self.src["key"].format(scan=scan, product=product)
 
-    def idx_key(self, scan: datetime, product: str) -> None:
-        return None  # scans publish no inventory: whole files, inventory built here
-
     def listing_prefixes(self, product: str, start: datetime, end: datetime) -> list[str]:
         day = start.replace(hour=0, minute=0, second=0, microsecond=0)
         prefixes = []
@@ -49,15 +46,3 @@ class NoaaScan(Source):
             )
         except ValueError:
             return None
-
-    def fetch_spec(self, scan: datetime, product: str, raw_key: str, fetch_cfg: dict) -> dict:
-        return {
-            "source": self.name,
-            "url": self.src["url"],
-            "key": self.key(scan, product),
-            "idx_key": None,
-            "raw_key": raw_key,
-            "select": self.src.get("select", "all"),
-            "raw_format": self.raw_format,
-            "settings": self.settings(fetch_cfg),
-        }
