@@ -20,6 +20,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from gridflow.errors import GridflowError
 from gridflow.geostationary import Projection, lat_lon
 
 NETCDF_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02", b"CDF\x05")
@@ -28,7 +29,7 @@ GEOMETRY = ("x", "y", "goes_imager_projection")
 BLOCK_ROWS = 256
 
 
-class AbiError(ValueError):
+class AbiError(GridflowError, ValueError):
     """A file that is not a readable ABI Level-2 NetCDF file."""
 
 

@@ -17,12 +17,12 @@ import eccodes
 import numpy as np
 import shapely
 
-from gridflow import inventory
+from gridflow.errors import GridflowError
+from gridflow.grib_decode import MISSING_SENTINEL, field_times
 from gridflow.grib_read import named_fields
-from gridflow.shred import MISSING_SENTINEL, field_times
 
 
-class CellError(ValueError):
+class CellError(GridflowError, ValueError):
     """A field that cannot be turned into cells."""
 
 
@@ -91,14 +91,13 @@ def field_cells(
 
 def file_cells(
     raw: Path,
-    idx: Path,
+    entries: list,
     variables: list[str],
     thresholds: dict[str, list[float]],
     bbox=None,
     stride: int = 1,
 ) -> Iterator[Cells]:
-    entries = inventory.parse(idx.read_text(), str(idx))
-    for entry, handle in named_fields(raw, entries, str(idx)):
+    for entry, handle in named_fields(raw, entries, f"{raw}.idx"):
         if entry.variable in variables:
             if entry.variable not in thresholds:
                 raise CellError(

@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gridflow import config as gfconfig
+from gridflow import errors
 from gridflow.dsn import redact, resolve
 
 
-class UserError(Exception):
-    """An error to print as one clear line, without a traceback."""
+class UserError(errors.UsageError):
+    """A request that cannot be answered (no such data, a command needing what is not set)."""
+
+
+class QueryError(errors.GridflowError):
+    """A query the store refused."""
 
 
 def _cfg(args) -> dict:
@@ -29,15 +35,43 @@ def _client(args, wait: float = 30.0):
 
 
 def cmd_fetch(args) -> None:
-    from gridflow.fetch import FetchSpec, fetch
+    from gridflow.fetch import FetchSpec, Operating, fetch
 
     spec = FetchSpec.from_json(args.spec)
-    sidecar = fetch(spec, Path(args.raw), Path(args.idx), Path(args.sidecar))
+    where = Operating.from_dict(_operating(args.settings, spec.source))
+    sidecar = fetch(spec, where, Path(args.raw), Path(args.idx), Path(args.sidecar))
     print(
         f"fetched {sidecar['url']}: {sidecar['messages']} message(s), {sidecar['fields']} "
         f"field(s), {sidecar['size']} bytes in {len(sidecar['byte_ranges'])} range(s)",
         file=sys.stderr,
     )
+
+
+# The workflow hands operating settings (mirror, timeouts, retries) to its jobs here rather
+# than in tracked params: changing them must not make Snakemake redo finished work.
+OPERATING_ENV = "GRIDFLOW_OPERATING"
+
+
+def _operating(text: str | None, source: str) -> dict:
+    text = text or os.environ.get(OPERATING_ENV)
+    if not text:
+        raise UserError(f"no operating settings: pass --settings or set {OPERATING_ENV}")
+    settings = json.loads(text)
+    if "url" in settings:  # one source's, given on the command line
+        return settings
+    if source not in settings.get("sources", {}):
+        raise UserError(f"{OPERATING_ENV} has no settings for source {source!r}")
+    return settings["sources"][source]
+
+
+def _migrations(given: str | None, store: str) -> Path:
+    """The migrations folder: as given, else the workflow's (from its operating settings)."""
+    if given:
+        return Path(given)
+    text = os.environ.get(OPERATING_ENV)
+    if not text or store not in json.loads(text).get("migrations", {}):
+        raise UserError(f"no --migrations folder and none in {OPERATING_ENV}")
+    return Path(json.loads(text)["migrations"][store])
 
 
 def cmd_shred(args) -> None:
@@ -54,7 +88,7 @@ def cmd_load(args) -> None:
     sidecar = json.loads(Path(args.sidecar).read_text())
     client = clickhouse.connect(args.dsn, wait_seconds=args.wait)
     try:
-        clickhouse.migrate(client, Path(args.migrations))
+        clickhouse.migrate(client, _migrations(args.migrations, "clickhouse"))
         rows = clickhouse.load(client, Path(args.parquet), sidecar["source"], sidecar["raw_key"])
     finally:
         client.close()
@@ -104,7 +138,7 @@ def cmd_plan(args) -> None:
             )
         )
     if p.unreachable:
-        raise SystemExit(3)
+        raise SystemExit(errors.UNREACHABLE)
 
 
 def cmd_point(args) -> None:
@@ -125,8 +159,13 @@ def cmd_point(args) -> None:
 
 
 def cmd_sql(args) -> None:
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
     client, _ = _client(args, args.wait)
-    result = client.query(args.query)
+    try:
+        result = client.query(args.query)
+    except ClickHouseError as exc:
+        raise QueryError(f"the store refused the query: {_first_line(exc)}") from None
     names = result.column_names
     for row in result.result_rows:
         print(json.dumps(dict(zip(names, row, strict=True)), default=str))
@@ -149,26 +188,20 @@ def cmd_migrate(args) -> None:
 
 
 def cmd_load_postgis(args) -> None:
-    from gridflow import cells, paths
+    from gridflow import formats, inventory, paths
     from gridflow.sinks import postgis
 
     sidecar = json.loads(Path(args.sidecar).read_text())
     spec = json.loads(args.spec)
-    cycle = paths.parse_cycle(Path(args.raw).parent.name)
+    cycle = paths.parse_cycle(Path(args.raw).parent.parent.name)
     with postgis.connect(args.dsn) as conn:
-        postgis.migrate(conn, Path(args.migrations))
+        postgis.migrate(conn, _migrations(args.migrations, "postgres"))
         with conn.transaction():  # the catalog row, the cells and the lineage, or nothing
             postgis.register(conn, sidecar, cycle)
             rows = 0
             if spec["variables"]:
-                batches = cells.file_cells(
-                    Path(args.raw),
-                    Path(args.idx),
-                    spec["variables"],
-                    spec["thresholds"],
-                    spec.get("bbox"),
-                    spec.get("stride", 1),
-                )
+                entries = inventory.parse(Path(args.idx).read_text(), args.idx)
+                batches = formats.get(sidecar["format"]).cells(Path(args.raw), entries, spec)
                 # closed here, not at exit: an eccodes handle must not outlive the library
                 with contextlib.closing(batches):
                     rows = postgis.load_cells(conn, sidecar, batches)
@@ -229,6 +262,11 @@ def cmd_trace(args) -> None:
         print(json.dumps({**row, "source_url": urls.get(row["raw_file_id"])}))
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _write_marker(path: str, content: dict) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(path + ".partial")
@@ -272,7 +310,7 @@ def cmd_purge(args) -> None:
                     sized = item.kind in ("path", "objects")
                     size = f"{item.bytes:,} bytes" if sized else f"{item.rows:,} rows"
                     print(f"  {item.kind:9} {item.target}  {size}")
-            records = sum(1 for i in plan.items if i.kind == "metadata")
+            records = sum(len(i.keys) for i in plan.items if i.kind == "metadata")
             print(f"  and {records} Snakemake metadata record(s) of the deleted outputs")
             return
         report = purge.execute(plan, cfg, workdir, client, pg, bucket)
@@ -287,7 +325,7 @@ def cmd_purge(args) -> None:
                 f"failed: {failure['kind']} {failure['target']}: {failure['error']}",
                 file=sys.stderr,
             )
-        raise SystemExit(1)
+        raise SystemExit(errors.FAILED)
 
 
 def cmd_demo_mirror(args) -> None:
@@ -385,6 +423,9 @@ def parser() -> argparse.ArgumentParser:
     )
     sp = add("fetch", cmd_fetch, "(rule) fetch one raw file")
     sp.add_argument("--spec", required=True, help="JSON fetch spec")
+    sp.add_argument(
+        "--settings", help=f"JSON operating settings (url, settings); default ${OPERATING_ENV}"
+    )
     for name in ("raw", "idx", "sidecar"):
         sp.add_argument(f"--{name}", required=True)
     sp = add("shred", cmd_shred, "(rule) shred one raw file to Parquet")
@@ -392,16 +433,18 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument(f"--{name}", required=True)
     sp.add_argument("--options", help="JSON: missing_values, bbox, stride, dqf_keep")
     sp = add("load", cmd_load, "(rule) load one shred into ClickHouse")
-    for name in ("parquet", "sidecar", "dsn", "marker", "migrations"):
+    for name in ("parquet", "sidecar", "dsn", "marker"):
         sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--migrations", help=f"default: the workflow's, from ${OPERATING_ENV}")
     sp.add_argument("--wait", type=float, default=600.0)
     sp = add(
         "trace", cmd_trace, "like point, with each value's raw file and source URL", store=True
     )
     _place_arguments(sp)
     sp = add("load-postgis", cmd_load_postgis, "(rule) catalog one raw file and load its cells")
-    for name in ("raw", "idx", "sidecar", "dsn", "marker", "migrations", "spec"):
+    for name in ("raw", "idx", "sidecar", "dsn", "marker", "spec"):
         sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--migrations", help=f"default: the workflow's, from ${OPERATING_ENV}")
     sp = add("routes", cmd_routes, "(rule) recompute saved routes' exposure")
     for name in ("dsn", "marker"):
         sp.add_argument(f"--{name}", required=True)
@@ -429,35 +472,30 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parse(sys.argv[1:] if argv is None else argv)
-    from gridflow.fetch import FetchError
-    from gridflow.grib_frames import FramingError
-    from gridflow.inventory import InventoryError
-    from gridflow.run_lock import ANOTHER_RUN_ACTIVE, RunActive
-    from gridflow.scheduled_run import RunError
-    from gridflow.shred import ShredError
-    from gridflow.sinks.clickhouse import LoadError, StoreBusy
-    from gridflow.storage import StorageError
-    from gridflow.transport import TransportError
+    try:
+        args = _parse(sys.argv[1:] if argv is None else argv)
+    except ValueError as exc:  # `run --every` with a value that is not a number
+        print(f"gridflow: error: {exc}", file=sys.stderr)
+        raise SystemExit(errors.USAGE) from None
+    from gridflow.run_lock import RunActive
 
-    known = (
-        UserError,
-        gfconfig.ConfigError,
-        FetchError,
-        FramingError,
-        InventoryError,
-        ShredError,
-        LoadError,
-        StoreBusy,
-        TransportError,
-        RunError,
-        StorageError,
-    )
     try:
         args.func(args)
     except RunActive as exc:
         print(f"gridflow {args.command}: {exc}; exiting", file=sys.stderr)
-        raise SystemExit(ANOTHER_RUN_ACTIVE) from None
-    except known as exc:
+        raise SystemExit(exc.exit_code) from None
+    except errors.GridflowError as exc:
         print(f"gridflow {args.command}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2 if not isinstance(exc, StoreBusy) else 75) from None
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as exc:  # a bug of ours: one line, the traceback only when asked for
+        if os.environ.get("GRIDFLOW_TRACEBACK"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"gridflow {args.command}: internal error: {type(exc).__name__}: {first} "
+            "(GRIDFLOW_TRACEBACK=1 shows where)",
+            file=sys.stderr,
+        )
+        raise SystemExit(errors.FAILED) from None

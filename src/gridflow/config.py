@@ -13,9 +13,10 @@ import jsonschema
 import yaml
 
 from gridflow.dsn import from_env
+from gridflow.errors import UsageError
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError, ValueError):
     """A configuration that does not satisfy the schema."""
 
 
@@ -34,9 +35,9 @@ def _schema() -> dict:
     return yaml.safe_load(resources.files("gridflow").joinpath("config.schema.yaml").read_text())
 
 
-def _path(error: jsonschema.ValidationError) -> str:
+def _path(where: tuple) -> str:
     out = "config"
-    for part in error.absolute_path:
+    for part in where:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
     return out
 
@@ -53,13 +54,40 @@ def _normalise(cfg: dict) -> dict:
     return cfg
 
 
+def source_schema(family) -> dict:
+    """The schema of one source: the keys every source has and its family's own."""
+    common = _schema()["$defs"]["source"]
+    own = family.schema
+    schema = {
+        "type": "object",
+        "properties": {**common["properties"], **own.get("properties", {})},
+        "required": sorted({*common["required"], *own.get("required", [])}),
+        "additionalProperties": False,
+    }
+    return {**{k: v for k, v in own.items() if k not in ("properties", "required")}, **schema}
+
+
+def _errors(schema: dict, value, prefix: tuple = ()) -> list:
+    found = jsonschema.Draft202012Validator(schema).iter_errors(value)
+    return [(prefix + tuple(e.absolute_path), e.message) for e in found]
+
+
 def validate(cfg: dict) -> None:
-    errors = sorted(
-        jsonschema.Draft202012Validator(_schema()).iter_errors(cfg),
-        key=lambda e: list(map(str, e.absolute_path)),
-    )
+    from gridflow import sources
+
+    errors = _errors(_schema(), cfg)
+    for name, src in (cfg.get("sources") or {}).items():
+        if not isinstance(src, dict) or "family" not in src:
+            continue  # the schema names it
+        try:
+            family = sources.family_class(src["family"])
+        except UsageError as exc:
+            errors.append((("sources", name, "family"), str(exc)))
+            continue
+        errors += _errors(source_schema(family), src, ("sources", name))
     if errors:
-        lines = [f"{_path(e)}: {e.message}" for e in errors[:10]]
+        errors.sort(key=lambda e: list(map(str, e[0])))
+        lines = [f"{_path(where)}: {message}" for where, message in errors[:10]]
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
 
 
@@ -116,8 +144,9 @@ def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
                 f"invalid configuration:\n  config.sources_enabled: source {name!r} "
                 f"has no file {path} and no settings under config.sources.{name}"
             )
-        defaults = yaml.safe_load(path.read_text()) if path.exists() else {}
-        sources[name] = deep_merge(defaults, overrides.get(name) or {})
+        configured = yaml.safe_load(path.read_text()) if path.exists() else {}
+        configured = deep_merge(configured or {}, overrides.get(name) or {})
+        sources[name] = deep_merge(_family_defaults(configured.get("family")), configured)
     cfg["sources"] = sources
     cfg = _normalise(cfg)
     validate(cfg)
@@ -136,6 +165,17 @@ def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
     pg = cfg["sinks"].setdefault("postgis", {})
     pg["dsn"] = _dsn("GRIDFLOW_PG_DSN", pg.get("dsn"))
     return cfg
+
+
+def _family_defaults(family: str | None) -> dict:
+    """A family's defaults in code, under what the source's files set; an unknown family is
+    named by validate()."""
+    from gridflow import sources
+
+    try:
+        return copy.deepcopy(sources.family_class(family).defaults) if family else {}
+    except UsageError:
+        return {}
 
 
 def _dsn(variable: str, configured: str | None) -> str | None:

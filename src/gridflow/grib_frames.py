@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gridflow.errors import GridflowError
 
-class FramingError(ValueError):
+
+class FramingError(GridflowError, ValueError):
     """Bytes that are not a sequence of whole GRIB messages."""
 
 

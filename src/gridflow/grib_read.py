@@ -13,6 +13,8 @@ from pathlib import Path
 
 import eccodes
 
+from gridflow.errors import GridflowError
+from gridflow.grib_descriptors import descriptors
 from gridflow.grib_frames import frames
 from gridflow.grib_names import field_names
 from gridflow.inventory import IdxEntry
@@ -40,7 +42,7 @@ def iter_fields(path: Path) -> Iterator[tuple[int, object]]:
                 yield eccodes.codes_get(h, "offset", int), h
 
 
-class InventoryMismatch(ValueError):
+class InventoryMismatch(GridflowError, ValueError):
     """A GRIB file whose fields are not the ones its inventory lists."""
 
 
@@ -76,13 +78,13 @@ def build_inventory(path: Path) -> list[IdxEntry]:
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         message_offsets = [f.offset for f in frames(buf, str(path))]
     numbers = {offset: n for n, offset in enumerate(message_offsets, start=1)}
-    per_message: dict[int, list[tuple[str, str, str, str]]] = {}
+    per_message: dict[int, list[tuple]] = {}
     for offset, h in iter_fields(path):
-        per_message.setdefault(offset, []).append((ref_date(h), *field_names(h)))
+        per_message.setdefault(offset, []).append((ref_date(h), *field_names(h), descriptors(h)))
     entries = []
     for offset in message_offsets:
         fields = per_message.get(offset, [])
-        for k, (date, var, level, fcst) in enumerate(fields, start=1):
+        for k, (date, var, level, fcst, extra) in enumerate(fields, start=1):
             number = f"{numbers[offset]}.{k}" if len(fields) > 1 else str(numbers[offset])
-            entries.append(IdxEntry(number, offset, date, var, level, fcst))
+            entries.append(IdxEntry(number, offset, date, var, level, fcst, extra))
     return entries

@@ -10,8 +10,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from gridflow.errors import GridflowError
 
-class InventoryError(ValueError):
+
+class InventoryError(GridflowError, ValueError):
     """An inventory that cannot be parsed or does not fit the file it describes."""
 
 

@@ -1,21 +1,32 @@
-"""Where every output lives under the data root; the rules and the library share these patterns."""
+"""Where every output lives under the data root; the rules, the library and the purge share
+these patterns.
+
+Everything of one cycle, logs included, lives in one folder, `cycles/<source>/<cycle>/`, so
+the purge expires a cycle by deleting that folder. A raw file keeps its format's extension; its
+inventory and sidecar are named after it.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 
-# A raw file keeps its format's extension (grib2, nc); its inventory and sidecar are named after it
-RAW = "{root}/raw/{source}/{cycle}/{step}.{fmt}"
-RAW_IDX = "{root}/raw/{source}/{cycle}/{step}.{fmt}.idx"
-SIDECAR = "{root}/raw/{source}/{cycle}/{step}.{fmt}.json"
-RAW_FORMATS = ("grib2", "nc")
-SHRED = "{root}/shred/{source}/{cycle}/{step}.parquet"
-MARKER = "{root}/loaded/clickhouse/{source}/{cycle}/{step}.json"
-PG_MARKER = "{root}/loaded/postgis/{source}/{cycle}/{step}.json"
-ROUTES_MARKER = "{root}/loaded/routes/{source}/{cycle}/{step}.json"
-CYCLE = "{root}/cycles/{source}/{cycle}.json"
-LISTING_CACHE = "{root}/.cache/listing/{source}/{cycle}.json"
+SOURCES = "cycles"  # below the data root: one folder per source, one below it per cycle
+CYCLE_DIR = "{root}/" + SOURCES + "/{source}/{cycle}"
+RAW = CYCLE_DIR + "/raw/{step}.{fmt}"
+RAW_IDX = RAW + ".idx"
+SIDECAR = RAW + ".json"
+SHRED = CYCLE_DIR + "/shred/{step}.parquet"
+MARKER = CYCLE_DIR + "/loaded/clickhouse/{step}.json"
+PG_MARKER = CYCLE_DIR + "/loaded/postgis/{step}.json"
+ROUTES_MARKER = CYCLE_DIR + "/loaded/routes/{step}.json"
+CYCLE = CYCLE_DIR + "/cycle.json"
+LOG = CYCLE_DIR + "/logs/{rule}/{step}.log"
+FETCH_LOG = CYCLE_DIR + "/logs/fetch/{step}.{fmt}.log"  # its output's wildcards, fmt too
+CYCLE_LOG = CYCLE_DIR + "/logs/cycle.log"
+# Relative to the data root: written by the plan (not a rule) for complete cycles.
+LISTING_CACHE = SOURCES + "/{source}/{cycle}/listing.json"
+CYCLE_NAME = re.compile(r"\d{10}|\d{14}")
 
 
 def cycle_id(cycle: datetime) -> str:
@@ -29,6 +40,16 @@ def parse_cycle(text: str) -> datetime:
     )
 
 
+def cycle_of(name: str) -> datetime | None:
+    """The cycle a folder name stands for, or None when it is not a cycle's folder."""
+    if not CYCLE_NAME.fullmatch(name):
+        return None
+    try:
+        return parse_cycle(name)
+    except ValueError:
+        return None
+
+
 def step_id(step: int | str) -> str:
     """f003 for a forecast hour; a scan source's product name as it is."""
     return f"f{step:03d}" if isinstance(step, int) else step
@@ -40,4 +61,5 @@ def parse_step(text: str) -> int | str:
 
 def raw_key(source: str, cycle: datetime, step: int | str, fmt: str) -> str:
     """The raw file's key relative to the data root (its identity in lineage and in grid_data)."""
-    return f"raw/{source}/{cycle_id(cycle)}/{step_id(step)}.{fmt}"
+    path = RAW.format(root="", source=source, cycle=cycle_id(cycle), step=step_id(step), fmt=fmt)
+    return path.lstrip("/")

@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gridflow.errors import Busy
+
 ANOTHER_RUN_ACTIVE = 75  # EX_TEMPFAIL: nothing went wrong, try again later
 
 
-class RunActive(RuntimeError):
+class RunActive(Busy):
     """Another run is working in this directory."""
 
 

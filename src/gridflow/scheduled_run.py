@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 
 from gridflow import run_lock
+from gridflow.errors import UsageError
 
 
-class RunError(ValueError):
+class RunError(UsageError, ValueError):
     """A setting of the run that cannot be used."""
 
 

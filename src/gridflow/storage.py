@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.store import S3Store
 
+from gridflow.errors import UsageError
+
 KEEP = ".gridflow-keep"
 ENV = "SNAKEMAKE_STORAGE_S3_"
 
 
-class StorageError(RuntimeError):
+class StorageError(UsageError):
     """A storage prefix that cannot be used."""
 
 

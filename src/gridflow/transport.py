@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.store import HTTPStore, LocalStore, S3Store
 
+from gridflow.errors import Unreachable
 
-class TransportError(RuntimeError):
+
+class TransportError(Unreachable):
     """A source that cannot be reached, or an object that is missing or changed under us."""
 
 

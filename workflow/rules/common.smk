@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 from gridflow import config as gfconfig
-from gridflow import paths
+from gridflow import formats, paths
 from gridflow import plan as gfplan
+from gridflow.cli import OPERATING_ENV
 from gridflow.sources import source as source_of
 from gridflow.storage import Bucket
 
@@ -15,9 +16,20 @@ CFG = gfconfig.resolve(config, workflow.basedir)
 ROOT = CFG["data_root"]
 NOW = gfconfig.now(CFG)
 DSN = CFG["sinks"]["clickhouse"]["dsn"]
-MIGRATIONS = f"{workflow.basedir}/migrations/clickhouse"
 PG_DSN = CFG["sinks"]["postgis"]["dsn"]
-PG_MIGRATIONS = f"{workflow.basedir}/migrations/postgres"
+# What the jobs need but must not track (a mirror, retries, the checkout's place): changing it
+# never changes an output's bytes, so it travels in the environment, not in params.
+os.environ[OPERATING_ENV] = json.dumps(
+    {
+        "sources": {
+            name: source_of(name, CFG).operating(CFG["fetch"]) for name in CFG["sources"]
+        },
+        "migrations": {
+            "clickhouse": f"{workflow.basedir}/migrations/clickhouse",
+            "postgres": f"{workflow.basedir}/migrations/postgres",
+        },
+    }
+)
 # With profiles/s3 every output lives in the bucket under this prefix (the purge needs it).
 STORAGE_PREFIX = (
     workflow.storage_settings.default_storage_prefix
@@ -41,19 +53,19 @@ wildcard_constraints:
     source=r"[a-z][a-z0-9_]*",
     cycle=r"\d{10}|\d{14}",
     step=r"f\d{3}|[A-Za-z][A-Za-z0-9_.]*?",
-    fmt="|".join(paths.RAW_FORMATS),
+    fmt="|".join(formats.extensions()),
 
 
-def pattern(template):
+def pattern(template, rule=""):
     """A path template of gridflow.paths with the wildcards left for Snakemake."""
     return template.format(
-        root=ROOT, source="{source}", cycle="{cycle}", step="{step}", fmt="{fmt}"
+        root=ROOT, source="{source}", cycle="{cycle}", step="{step}", fmt="{fmt}", rule=rule
     )
 
 
 def raw_files(wildcards):
     """The fetched raw file, its inventory and sidecar, in the source's own format."""
-    fmt = source_of(wildcards.source, CFG).raw_format
+    fmt = source_of(wildcards.source, CFG).extension
     return {
         name: template.format(
             root=ROOT,
@@ -115,16 +127,12 @@ def fetch_spec(wildcards):
     cycle = paths.parse_cycle(wildcards.cycle)
     step = paths.parse_step(wildcards.step)
     spec = source_of(wildcards.source, CFG).fetch_spec(
-        cycle,
-        step,
-        paths.raw_key(wildcards.source, cycle, step, wildcards.fmt),
-        CFG["fetch"],
+        cycle, step, paths.raw_key(wildcards.source, cycle, step, wildcards.fmt)
     )
     return json.dumps(spec, sort_keys=True)
 
 
 def shred_options(wildcards):
-    src = CFG["sources"][wildcards.source]
     step = paths.parse_step(wildcards.step)
     options = source_of(wildcards.source, CFG).shred_options(step)
     return json.dumps(options, sort_keys=True)

@@ -6,7 +6,7 @@ rule fetch:
         idx=pattern(paths.RAW_IDX),
         sidecar=pattern(paths.SIDECAR),
     log:
-        f"{ROOT}/logs/fetch/{{source}}/{{cycle}}/{{step}}.{{fmt}}.log",
+        pattern(paths.FETCH_LOG),
     conda:
         "../../envs/gridflow.yaml"
     resources:

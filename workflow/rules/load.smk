@@ -6,7 +6,7 @@ rule load_clickhouse:
     output:
         pattern(paths.MARKER),
     log:
-        f"{ROOT}/logs/load/{{source}}/{{cycle}}/{{step}}.log",
+        pattern(paths.LOG, "load"),
     conda:
         "../../envs/gridflow.yaml"
     resources:
@@ -14,22 +14,20 @@ rule load_clickhouse:
         chdb_store=1,
     params:
         dsn=DSN,
-        migrations=MIGRATIONS,
     shell:
         "gridflow load --parquet {input.parquet:q} --sidecar {input.sidecar:q}"
-        " --dsn {params.dsn:q} --marker {output:q} --migrations {params.migrations:q}"
-        " 2>&1 | tee {log:q}"
+        " --dsn {params.dsn:q} --marker {output:q} 2>&1 | tee {log:q}"
 
 
 rule cycle:
-    """One cycle's loads; `snakemake <data_root>/cycles/gfs/2025031206.json --forcerun fetch`
-    rebuilds that cycle from upstream."""
+    """One cycle's loads; `snakemake <data_root>/cycles/gfs/2025031206/cycle.json --forcerun
+    fetch` rebuilds that cycle from upstream."""
     input:
         cycle_markers,
     output:
         pattern(paths.CYCLE),
     log:
-        f"{ROOT}/logs/cycle/{{source}}/{{cycle}}.log",
+        pattern(paths.CYCLE_LOG),
     conda:
         "../../envs/gridflow.yaml"
     shell:

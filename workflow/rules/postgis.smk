@@ -5,17 +5,16 @@ rule load_postgis:
     output:
         pattern(paths.PG_MARKER),
     log:
-        f"{ROOT}/logs/load_postgis/{{source}}/{{cycle}}/{{step}}.log",
+        pattern(paths.LOG, "load_postgis"),
     conda:
         "../../envs/gridflow.yaml"
     params:
         dsn=PG_DSN,
         spec=postgis_spec,
-        migrations=PG_MIGRATIONS,
     shell:
         "gridflow load-postgis --raw {input.raw:q} --idx {input.idx:q}"
         " --sidecar {input.sidecar:q} --dsn {params.dsn:q} --spec {params.spec:q}"
-        " --migrations {params.migrations:q} --marker {output:q} 2>&1 | tee {log:q}"
+        " --marker {output:q} 2>&1 | tee {log:q}"
 
 
 rule routes:
@@ -25,7 +24,7 @@ rule routes:
     output:
         pattern(paths.ROUTES_MARKER),
     log:
-        f"{ROOT}/logs/routes/{{source}}/{{cycle}}/{{step}}.log",
+        pattern(paths.LOG, "routes"),
     conda:
         "../../envs/gridflow.yaml"
     params:

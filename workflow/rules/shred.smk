@@ -5,7 +5,7 @@ rule shred:
     output:
         pattern(paths.SHRED),
     log:
-        f"{ROOT}/logs/shred/{{source}}/{{cycle}}/{{step}}.log",
+        pattern(paths.LOG, "shred"),
     conda:
         "../../envs/gridflow.yaml"
     params:

@@ -7,6 +7,7 @@ after, so a second load, or a load after a crash half-way, leaves exactly one co
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,16 +17,17 @@ import pyarrow.parquet as pq
 from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
 
 from gridflow.dsn import redact, resolve
+from gridflow.errors import Busy, GridflowError
 
 TABLE = "grid_data"
 BATCH_ROWS = 2_000_000
 
 
-class StoreBusy(RuntimeError):
+class StoreBusy(Busy):
     """The embedded store is held by another process (chDB allows one per store)."""
 
 
-class LoadError(RuntimeError):
+class LoadError(GridflowError):
     """Rows that did not arrive as expected."""
 
 
@@ -105,3 +107,40 @@ def load(client, parquet: Path, source: str, raw_key: str) -> int:
             f"{parquet}: {TABLE} holds {loaded} rows of {raw_key} after loading {expected}"
         )
     return loaded
+
+
+def expired(client, source: str, cutoff: datetime) -> list[dict]:
+    """What of `source` lies before `cutoff`: whole day partitions, and the rows of the day the
+    cutoff falls in."""
+    if not int(client.command(f"EXISTS TABLE {TABLE}")):
+        return []  # nothing was ever loaded
+    days = client.query(
+        f"SELECT toYYYYMMDD(ref_time) AS day, count() FROM {TABLE} "
+        "WHERE source = %(s)s AND ref_time < %(c)s GROUP BY day ORDER BY day",
+        parameters={"s": source, "c": cutoff.replace(tzinfo=None)},
+    ).result_rows
+    items = []
+    for day, count in days:
+        start = datetime.strptime(str(day), "%Y%m%d").replace(tzinfo=UTC)
+        if start + timedelta(days=1) <= cutoff:
+            items.append({"kind": "partition", "target": f"({source!r}, {day})", "rows": count})
+        else:
+            where = f"source = {source!r} AND ref_time < {cutoff:%Y-%m-%dT%H:%M:%SZ}"
+            items.append({"kind": "rows", "target": where, "rows": count})
+    return items
+
+
+def expire(client, source: str, cutoff: datetime, kind: str, target: str) -> None:
+    """Delete one item of `expired`."""
+    if kind == "partition":
+        day = int(target.rsplit(", ", 1)[1].rstrip(")"))
+        client.command(
+            f"ALTER TABLE {TABLE} DROP PARTITION (%(s)s, %(d)s)",
+            parameters={"s": source, "d": day},
+        )
+    else:
+        client.command(
+            f"DELETE FROM {TABLE} WHERE source = %(s)s AND ref_time < %(c)s",
+            parameters={"s": source, "c": cutoff.replace(tzinfo=None)},
+            settings={"lightweight_deletes_sync": 2},
+        )

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 
 from gridflow.dsn import redact, resolve
+from gridflow.errors import GridflowError
 
 CELL_COLUMNS = (
     '"timestamp"',
@@ -57,7 +58,7 @@ SCHEMA = {
 CELL_TYPES = ["timestamptz", "text", "bytea", "float8", "int2", "text", "text", "uuid"]
 
 
-class PostgisError(RuntimeError):
+class PostgisError(GridflowError):
     """PostgreSQL unreachable, refusing us, without PostGIS, or with tables changed by hand."""
 
 
@@ -227,3 +228,32 @@ def recompute_routes(conn: psycopg.Connection) -> int:
     with conn.transaction():
         conn.execute("SET LOCAL jit = off")  # planning a JIT costs more than this query
         return conn.execute(ROUTE_EXPOSURE).rowcount
+
+
+EXPIRED = """
+SELECT (SELECT count(*) FROM pollution_grid p JOIN catalog.raw_files r ON p.raw_file_id = r.id
+        WHERE r.source = %(s)s AND r.cycle < %(c)s),
+       (SELECT count(*) FROM catalog.raw_files WHERE source = %(s)s AND cycle < %(c)s)
+"""
+EXPIRE = (
+    "DELETE FROM pollution_grid p USING catalog.raw_files r WHERE p.raw_file_id = r.id "
+    "AND r.source = %(s)s AND r.cycle < %(c)s",
+    "DELETE FROM catalog.loads l USING catalog.raw_files r WHERE l.raw_file_id = r.id "
+    "AND r.source = %(s)s AND r.cycle < %(c)s",
+    "DELETE FROM catalog.raw_files WHERE source = %(s)s AND cycle < %(c)s",
+)
+
+
+def expired(conn: psycopg.Connection, source: str, cutoff: datetime) -> list[dict]:
+    """Cells and catalog rows of `source`'s cycles before `cutoff`, as one item."""
+    cells, files = conn.execute(EXPIRED, {"s": source, "c": cutoff}).fetchone()
+    if not cells and not files:
+        return []
+    what = f"cells and catalog rows of {source} cycles before {cutoff:%Y-%m-%dT%H:%M:%SZ}"
+    return [{"kind": "pg_rows", "target": what, "rows": int(cells) + int(files)}]
+
+
+def expire(conn: psycopg.Connection, source: str, cutoff: datetime, kind: str, target: str):
+    with conn.transaction():  # cells, lineage and catalog go together
+        for statement in EXPIRE:
+            conn.execute(statement, {"s": source, "c": cutoff})

@@ -1,13 +1,40 @@
-"""The registry of source families: a source's config names its family, the family does the rest."""
+"""The registry of source families: every module of this package that defines `FAMILY`, and any
+installed package that registers one under the `gridflow.families` entry point group. A
+source's config names its family; the family does the rest."""
 
 from __future__ import annotations
 
-from gridflow.sources.goes_abi import GoesAbi
-from gridflow.sources.noaa_model import NoaaModel
-from gridflow.sources.noaa_scan import NoaaScan
+import functools
+import importlib
+import pkgutil
+from importlib.metadata import entry_points
 
-FAMILIES = {"noaa_model": NoaaModel, "noaa_scan": NoaaScan, "goes_abi": GoesAbi}
+from gridflow.errors import UsageError
+
+
+@functools.cache
+def registry() -> dict[str, type]:
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "FAMILY"):
+            found[module.FAMILY.name] = module.FAMILY
+    for point in entry_points(group="gridflow.families"):
+        family = point.load()
+        found[family.name] = family
+    return found
+
+
+def family_class(name: str) -> type:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown source family {name!r} (known: {', '.join(sorted(registry()))})"
+        ) from None
 
 
 def source(name: str, cfg: dict):
-    return FAMILIES[cfg["sources"][name]["family"]](name, cfg["sources"][name])
+    """The family object of one configured source."""
+    src = cfg["sources"][name]
+    return family_class(src["family"])(name, src)

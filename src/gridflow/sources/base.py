@@ -1,48 +1,90 @@
-"""What every source family shares: its raw format, how its files are fetched and shredded."""
+"""What every source family is: it answers which targets exist for `now`, how each one's object
+is found upstream, and what of it is kept. Formats do the bytes; families never touch them.
+
+A family also carries its configuration: `defaults` (the one place its default settings live;
+a source's YAML holds only what differs) and `schema` (JSON Schema of its own keys, checked
+with the keys every source has).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from gridflow.transport import Settings
+from gridflow import formats, inventory
+from gridflow.targets import Lister, Target
 
 SHRED_KEYS = ("missing_values", "bbox", "stride")
 
 
-class Source:
-    raw_format = "grib2"  # the raw file's extension under the data root
-    scans = False  # True: cycles are scan times found by listing, not a forecast schedule
+class Family:
+    name: ClassVar[str]
+    format: ClassVar[str] = "grib2"
+    defaults: ClassVar[dict] = {}
+    schema: ClassVar[dict] = {"properties": {}, "required": []}
 
     def __init__(self, name: str, src: dict):
         self.name = name
         self.src = src
 
-    def idx_key(self, cycle: datetime, step) -> str | None:
-        return None  # no inventory upstream: the whole file is fetched, its inventory built here
+    @property
+    def raw_format(self) -> str:
+        """The format plug-in of this source's raw files."""
+        return self.src.get("format", self.format)
 
-    def select(self, step) -> list[str] | str:
-        return self.src.get("select", "all")
+    @property
+    def extension(self) -> str:
+        return formats.registry()[self.raw_format].extension
 
+    # -- targets -------------------------------------------------------------------------------
+    def window(self, now: datetime, lister: Lister) -> tuple[list[Target], list[Target]]:
+        """(ready, waiting) in the catch-up window ending at `now`."""
+        raise NotImplementedError
+
+    def cycle(self, cycle: datetime, now: datetime, lister: Lister):
+        """(ready, waiting) of one cycle (or scan), for a rebuild asked for by name."""
+        raise NotImplementedError
+
+    # -- one target's object -------------------------------------------------------------------
     def locate(self, cycle: datetime, step) -> dict:
         """How the fetch finds the object: its key, or a folder and a name pattern."""
         return {"key": self.key(cycle, step)}
 
-    def fetch_spec(self, cycle: datetime, step, raw_key: str, fetch_cfg: dict) -> dict:
-        """What `gridflow fetch` needs for one raw file (gridflow.fetch.FetchSpec as a dict)."""
-        settings = Settings(
-            timeout_seconds=fetch_cfg.get("timeout_seconds", 60),
-            max_retries=fetch_cfg.get("max_retries", 5),
-            anonymous=self.src.get("anonymous", True),
-        )
+    def key(self, cycle: datetime, step) -> str:
+        raise NotImplementedError
+
+    def idx_key(self, cycle: datetime, step) -> str | None:
+        return None  # no index upstream: the whole object is fetched, its inventory built here
+
+    def select(self, step) -> list[str] | str:
+        return self.src.get("select", "all")
+
+    @staticmethod
+    def parse_index(text: str, size: int, origin: str) -> list[inventory.Message]:
+        """Upstream's index as whole messages with searchable entries (wgrib2's `.idx`)."""
+        return inventory.messages(inventory.parse(text, origin), size, origin)
+
+    def fetch_spec(self, cycle: datetime, step, raw_key: str) -> dict:
+        """What decides the bytes of one raw file (gridflow.fetch.FetchSpec as a dict)."""
         return {
             "source": self.name,
-            "url": self.src["url"],
+            "family": self.src["family"],
+            "format": self.raw_format,
             **self.locate(cycle, step),
             "idx_key": self.idx_key(cycle, step),
             "raw_key": raw_key,
             "select": self.select(step),
-            "raw_format": self.raw_format,
-            "settings": settings.__dict__,
+        }
+
+    def operating(self, fetch_cfg: dict) -> dict:
+        """Where and how to fetch (gridflow.fetch.Operating as a dict): never tracked."""
+        return {
+            "url": self.src["url"],
+            "settings": {
+                "timeout_seconds": fetch_cfg.get("timeout_seconds", 60),
+                "max_retries": fetch_cfg.get("max_retries", 5),
+                "anonymous": self.src.get("anonymous", True),
+            },
         }
 
     def shred_options(self, step) -> dict:

@@ -13,14 +13,77 @@ import posixpath
 import re
 from datetime import UTC, datetime, timedelta
 
-from gridflow.sources.base import SHRED_KEYS, Source
+from gridflow.sources.base import SHRED_KEYS
+from gridflow.sources.scan import ScanFamily
 
 _STAMP = r"(?P<{}>\d{{14}})"
+_BBOX = {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}}
+_DQF = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+PRODUCT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["product", "variable"],
+    "properties": {
+        "product": {
+            "type": "string",
+            "pattern": "^[A-Z][A-Z0-9]*$",
+            "description": "CMIPC, RRQPEF",
+        },
+        "variable": {"type": "string", "minLength": 1, "description": "the NetCDF variable"},
+        "bands": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "integer", "minimum": 1, "maximum": 16},
+        },
+        "level": {"type": "string", "minLength": 1, "description": "level of band-less products"},
+        "stride": {"type": "integer", "minimum": 1},
+        "bbox": _BBOX,
+        "dqf_keep": _DQF,
+    },
+}
+SCHEMA = {
+    "properties": {
+        "key": {"type": "string", "minLength": 1, "description": "hour folder template"},
+        "products": {"type": "array", "minItems": 1, "items": PRODUCT},
+        "satellite": {
+            "type": "string",
+            "pattern": r"^G\d{2}$",
+            "description": "GOES platform as in ABI file names (G18, G19)",
+        },
+        "dqf_keep": {**_DQF, "description": "data-quality flag values whose pixels are kept"},
+    },
+    "required": ["products", "satellite"],
+    # PostGIS cells are built from GRIB grids only
+    "not": {"required": ["postgis"]},
+}
 
 
-class GoesAbi(Source):
-    raw_format = "nc"
-    scans = True
+class GoesAbi(ScanFamily):
+    name = "goes_abi"
+    format = "abi_netcdf"
+    schema = SCHEMA
+    # Cloud and moisture imagery, CONUS sector, every 5 minutes. Band 2 (0.64 um red, 0.5 km)
+    # has 16x the pixels of bands 8 and 13 (2 km): both strides give about 4 km rows. Data-
+    # quality flags 0 and 1 (good, conditionally usable) are kept. 12 scans a band an hour: a
+    # short window keeps a scheduled DAG small.
+    defaults = {
+        "anonymous": True,
+        "key": "ABI-L2-{product}/{scan:%Y}/{scan:%j}/{scan:%H}",
+        "products": [
+            {"product": "CMIPC", "variable": "CMI", "bands": [2], "stride": 8, "dqf_keep": [0, 1]},
+            {
+                "product": "CMIPC",
+                "variable": "CMI",
+                "bands": [8, 13],
+                "stride": 2,
+                "dqf_keep": [0, 1],
+            },
+        ],
+        "window_hours": 1,
+        "retention_hours": 24,
+        "select": "all",
+    }
 
     def __init__(self, name: str, src: dict):
         super().__init__(name, src)
@@ -90,3 +153,6 @@ class GoesAbi(Source):
         product = self.products[step]
         options = {k: product.get(k, self.src.get(k)) for k in (*SHRED_KEYS, "dqf_keep")}
         return {k: v for k, v in options.items() if v is not None}
+
+
+FAMILY = GoesAbi

@@ -1,25 +1,20 @@
-"""NOAA model output (GFS, HRRR, ...): one GRIB2 file per cycle and forecast hour, each with a
-wgrib2 `.idx` beside it, laid out by key templates such as NOAA's open-data buckets use."""
+"""NOAA model output (GFS, HRRR, GEFS, NAM, AQM...): one GRIB2 file per cycle and forecast hour,
+usually with a wgrib2 `.idx` beside it, laid out by key templates as NOAA's open-data buckets
+are. A new NOAA model is one YAML file of this family."""
 
 from __future__ import annotations
 
-import posixpath
-from datetime import datetime
-
-from gridflow import schedule
-from gridflow.sources.base import Source
+from gridflow.sources.forecast import ForecastFamily
 
 
-class NoaaModel(Source):
-    def key(self, cycle: datetime, step: int) -> str:
-        return self.src["key"].format(cycle=cycle, step=step)
+class NoaaModel(ForecastFamily):
+    name = "noaa_model"
+    defaults = {
+        "anonymous": True,
+        "idx": "{key}.idx",
+        "publish_minutes_per_step": 0,
+        "select": "all",
+    }
 
-    def idx_key(self, cycle: datetime, step: int) -> str | None:
-        template = self.src.get("idx")
-        return template.format(key=self.key(cycle, step)) if template else None
 
-    def listing_prefix(self, cycle: datetime) -> str:
-        return posixpath.dirname(self.key(cycle, 0))
-
-    def steps(self, cycle: datetime) -> list[int]:
-        return schedule.forecast_hours(self.src, cycle)
+FAMILY = NoaaModel

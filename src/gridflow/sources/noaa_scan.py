@@ -7,15 +7,34 @@ import posixpath
 import re
 from datetime import UTC, datetime, timedelta
 
-from gridflow.sources.base import Source
+from gridflow.sources.scan import ScanFamily
+
+SCHEMA = {
+    "properties": {
+        "key": {
+            "type": "string",
+            "minLength": 1,
+            "description": "key template with {product} and {scan:strftime} stamps",
+        },
+        "products": {
+            "description": "MRMS product names as in their keys (PrecipRate_00.00)",
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_.]*$"},
+        },
+    },
+    "required": ["key", "products"],
+}
 
 
-class NoaaScan(Source):
-    scans = True
+class NoaaScan(ScanFamily):
+    name = "noaa_scan"
+    schema = SCHEMA
+    defaults = {"anonymous": True, "select": "all", "window_hours": 1, "retention_hours": 24}
 
     def __init__(self, name: str, src: dict):
         super().__init__(name, src)
-        self.steps = src["products"]  # a scan's steps are its products
+        self.steps = src["products"]
 
     def key(self, scan: datetime, product: str) -> str:
         return self.src["key"].format(scan=scan, product=product)
@@ -29,8 +48,7 @@ class NoaaScan(Source):
         return prefixes
 
     def scan_time(self, product: str, key: str) -> datetime | None:
-        """The scan time in a file name (its last, finest stamp), or None when the name is not
-        one of this product's."""
+        """The scan time in a file name (its last, finest stamp)."""
         parts = re.split(r"\{scan:([^}]*)\}", self.src["key"].replace("{product}", product))
         literals, formats = parts[0::2], parts[1::2]
         pattern = "".join(
@@ -46,3 +64,6 @@ class NoaaScan(Source):
             )
         except ValueError:
             return None
+
+
+FAMILY = NoaaScan

@@ -1,0 +1,56 @@
+"""GOES-R ABI Level-2 NetCDF: the whole object, read through once at fetch time; each selected
+variable (`:VARIABLE:LEVEL:`) becomes one field of valid pixels on the Earth's disk (see
+`gridflow.abi_read` for what valid means)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from gridflow import inventory
+from gridflow.errors import FetchError, ShredError
+from gridflow.formats.base import Fetched, FieldRows, Format
+
+
+class AbiNetcdf(Format):
+    name = "abi_netcdf"
+    extension = "nc"
+
+    def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
+        from gridflow import abi_read
+
+        with open(tmp, "wb") as fh:
+            remote.download(spec.key, fh)
+        wanted = [s.strip(":").split(":", 1) for s in spec.select]
+        try:
+            start = abi_read.verify(tmp, [w[0] for w in wanted], remote.where(spec.key))
+        except abi_read.AbiError as exc:
+            raise FetchError(str(exc)) from None
+        entries = [
+            inventory.IdxEntry(str(n), 0, f"d={start:%Y%m%d%H}", var, level, "anl")
+            for n, (var, level) in enumerate(wanted, start=1)
+        ]
+        return Fetched(entries, len(entries), [(0, tmp.stat().st_size)])
+
+    def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
+        from gridflow import abi_read, rows
+        from gridflow.gridgeo import cell_key
+
+        try:
+            with abi_read.open_abi(raw, str(raw)) as ds:
+                ref = abi_read.scan_start(ds, str(raw))
+                for entry in entries:
+                    field = (entry.variable, entry.level, entry.forecast, "")
+                    for px in abi_read.valid_pixels(
+                        ds, entry.variable, str(raw), options.stride, options.bbox, options.dqf_keep
+                    ):
+                        cell = cell_key(px.lat, px.lon)
+                        table = rows.field_table(
+                            meta, field, ref, 0, px.lat, px.lon, cell, px.value
+                        )
+                        yield FieldRows(entry.line(), (*field, ref, 0), table)
+        except abi_read.AbiError as exc:
+            raise ShredError(str(exc)) from None
+
+
+FORMAT = AbiNetcdf
