@@ -32,7 +32,7 @@ def build_store(tmp: Path):
         raw.write_bytes(restamp(message, ref, step))
         idx, side, out = tmp / "x.idx", tmp / "x.json", tmp / f"f{step:03d}.parquet"
         idx.write_text(inventory.format_lines(build_inventory(raw)))
-        side.write_text(json.dumps({"source": "gfs", "run_id": "b", "raw_key": raw.name}))
+        side.write_text(json.dumps({"source": "gfs", "run_id": "b", "raw_key": raw.name, "format": "grib2"}))
         shred(raw, idx, side, out)
         clickhouse.load(client, out, "gfs", raw.name)
     return client

@@ -27,7 +27,7 @@ def main() -> None:
             postgis.migrate(conn, REPO / "migrations" / "postgres")
             for _, handle in iter_fields(SAMPLES / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"):
                 grid = cells.field_cells(handle, "PMTF", PM25)
-            sidecar = {"source": "aqm", "raw_key": "raw/aqm/bench", "run_id": str(uuid.uuid4())}
+            sidecar = {"source": "aqm", "raw_key": "raw/aqm/bench", "run_id": str(uuid.uuid4()), "format": "grib2"}
             start = time.perf_counter()
             with conn.transaction():
                 n = postgis.load_cells(conn, sidecar, [grid])

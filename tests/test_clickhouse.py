@@ -31,7 +31,9 @@ def gfs_shred(samples, tmp_path):
     idx = tmp_path / "g.idx"
     idx.write_text(inventory.format_lines(build_inventory(raw)))
     sidecar = tmp_path / "g.json"
-    sidecar.write_text(json.dumps({"source": "gfs", "run_id": "r1", "raw_key": "raw/gfs/a"}))
+    sidecar.write_text(
+        json.dumps({"source": "gfs", "run_id": "r1", "raw_key": "raw/gfs/a", "format": "grib2"})
+    )
     out = tmp_path / "g.parquet"
     shred(raw, idx, sidecar, out)
     return out

@@ -11,7 +11,7 @@ from conftest import copy_sample
 
 from gridflow import inventory
 from gridflow.demo import write_object
-from gridflow.fetch import FetchError, FetchSpec, fetch
+from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.transport import NotPublished, Settings, TransportError
 
 FAST = Settings(timeout_seconds=5, max_retries=1)
@@ -22,16 +22,17 @@ def _outputs(tmp_path: Path):
     return out / "f.grib2", out / "f.grib2.idx", out / "f.json"
 
 
-def _spec(url, key, idx_key, select="all"):
-    return FetchSpec(
+def _spec(url, key, idx_key, select="all") -> tuple[FetchSpec, Operating]:
+    spec = FetchSpec(
         source="gfs",
-        url=url,
+        family="noaa_model",
+        format="grib2",
         key=key,
         idx_key=idx_key,
         raw_key="raw/gfs/x.grib2",
         select=select,
-        settings=FAST,
     )
+    return spec, Operating(url, FAST)
 
 
 def _assert_nothing_left(tmp_path):
@@ -61,7 +62,7 @@ def test_ranged_fetch_takes_only_selected_messages(http_mirror, gfs_object, tmp_
     grib, idx, side = _outputs(tmp_path)
     select = [":TMP:2 m above ground:", ":(UGRD|VGRD):10 m above ground:", ":PRMSL:"]
     sidecar = fetch(
-        _spec(http_mirror.url, gfs_object, gfs_object + ".idx", select), grib, idx, side
+        *_spec(http_mirror.url, gfs_object, gfs_object + ".idx", select), grib, idx, side
     )
     kept = inventory.parse(idx.read_text())
     assert [(e.variable, e.level) for e in kept] == [
@@ -84,7 +85,7 @@ def test_ranged_fetch_takes_only_selected_messages(http_mirror, gfs_object, tmp_
 def test_missing_idx_is_an_error(http_mirror, gfs_object, tmp_path):
     (http_mirror.root / (gfs_object + ".idx")).unlink()
     with pytest.raises(NotPublished, match=r"f003\.idx: not found"):
-        fetch(_spec(http_mirror.url, gfs_object, gfs_object + ".idx"), *_outputs(tmp_path))
+        fetch(*_spec(http_mirror.url, gfs_object, gfs_object + ".idx"), *_outputs(tmp_path))
     _assert_nothing_left(tmp_path)
 
 
@@ -100,7 +101,7 @@ def test_idx_that_does_not_match_the_grib_is_an_error(http_mirror, gfs_object, t
     idx.write_text("\n".join(shifted) + "\n")
     with pytest.raises(FetchError, match="stale or wrong index"):
         fetch(
-            _spec(http_mirror.url, gfs_object, gfs_object + ".idx", [":PRMSL:"]),
+            *_spec(http_mirror.url, gfs_object, gfs_object + ".idx", [":PRMSL:"]),
             *_outputs(tmp_path),
         )
     _assert_nothing_left(tmp_path)
@@ -116,7 +117,7 @@ def test_idx_that_does_not_match_the_grib_is_an_error(http_mirror, gfs_object, t
 def test_bad_whole_files_are_errors_naming_the_url(samples, http_mirror, tmp_path, sample, message):
     copy_sample(samples, sample, http_mirror.root / "hrrr" / sample)
     with pytest.raises(FetchError, match=message) as err:
-        fetch(_spec(http_mirror.url, f"hrrr/{sample}", None), *_outputs(tmp_path))
+        fetch(*_spec(http_mirror.url, f"hrrr/{sample}", None), *_outputs(tmp_path))
     assert f"{http_mirror.url}/hrrr/{sample}" in str(err.value)
     _assert_nothing_left(tmp_path)
 
@@ -125,7 +126,7 @@ def test_body_cut_short_is_an_error(samples, http_mirror, tmp_path):
     copy_sample(samples, "gfs.complex.grib2", http_mirror.root / "g.grib2")
     http_mirror.cut_short.add("g.grib2")
     with pytest.raises(TransportError):
-        fetch(_spec(http_mirror.url, "g.grib2", None), *_outputs(tmp_path))
+        fetch(*_spec(http_mirror.url, "g.grib2", None), *_outputs(tmp_path))
     _assert_nothing_left(tmp_path)
 
 
@@ -135,7 +136,7 @@ def test_unreachable_source_is_an_error_naming_it(tmp_path):
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/noaa"
     with pytest.raises(TransportError, match=f"127.0.0.1:{port}/noaa/x.grib2"):
-        fetch(_spec(url, "x.grib2", None), *_outputs(tmp_path))
+        fetch(*_spec(url, "x.grib2", None), *_outputs(tmp_path))
     _assert_nothing_left(tmp_path)
 
 
@@ -143,7 +144,7 @@ def test_whole_file_without_idx_gets_an_inventory(samples, tmp_path):
     mirror = tmp_path / "m"
     copy_sample(samples, "gfs.t12z.pgrbf120.2p5deg.grib2", mirror / "gfs.grib2")
     grib, idx, side = _outputs(tmp_path)
-    sidecar = fetch(_spec(f"file://{mirror}", "gfs.grib2", None), grib, idx, side)
+    sidecar = fetch(*_spec(f"file://{mirror}", "gfs.grib2", None), grib, idx, side)
     assert sidecar["messages"] == 307 and sidecar["fields"] == 343
     assert grib.read_bytes() == (mirror / "gfs.grib2").read_bytes()  # raw stays source-faithful
     assert len(inventory.parse(idx.read_text())) == 343

@@ -13,10 +13,10 @@ import pyproj
 import pytest
 import xarray as xr
 import yaml
-from tests_support import REPO
+from tests_support import REPO, configured_source
 
 from gridflow import abi_read, demo
-from gridflow.fetch import FetchError, FetchSpec, fetch
+from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.geostationary import lat_lon
 from gridflow.simulate import run_snakemake
 from gridflow.sinks import clickhouse
@@ -29,7 +29,7 @@ AOD = "OR_ABI-L2-AODF-M3_G16_s20190820700371_e20190820711138_c20190820711421.nc"
 
 
 def _goes19() -> GoesAbi:
-    return GoesAbi("goes19", yaml.safe_load((REPO / "config/sources/goes19.yaml").read_text()))
+    return configured_source("goes19")
 
 
 def test_scan_times_come_from_abi_file_names():
@@ -121,18 +121,18 @@ def test_dqf_keep_and_all_fill_files(samples):
         assert list(abi_read.valid_pixels(ds, "AOD", AOD)) == []
 
 
-def _spec(mirror, key, **kw) -> FetchSpec:
-    return FetchSpec(
+def _spec(mirror, key, **kw) -> tuple[FetchSpec, Operating]:
+    spec = FetchSpec(
         source="goes16",
-        url=f"file://{mirror}",
+        family="goes_abi",
+        format="abi_netcdf",
         key=key,
         idx_key=None,
         raw_key="raw/goes16/x.nc",
         select=[":RRQPE:surface:"],
-        raw_format="nc",
-        settings=Settings(max_retries=0),
         **kw,
     )
+    return spec, Operating(f"file://{mirror}", Settings(max_retries=0))
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_bad_netcdf_is_refused_and_leaves_nothing(samples, tmp_path, payload, er
     (mirror / "f.nc").write_bytes(data)
     out = tmp_path / "out"
     with pytest.raises(FetchError, match=f"m/f.nc: ({error})"):
-        fetch(_spec(mirror, "f.nc"), out / "x.nc", out / "x.nc.idx", out / "x.nc.json")
+        fetch(*_spec(mirror, "f.nc"), out / "x.nc", out / "x.nc.idx", out / "x.nc.json")
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -165,10 +165,12 @@ def test_the_newest_creation_of_a_scan_is_fetched(samples, tmp_path):
     newer = first.with_name(first.name.replace("_c2025071113730", "_c2025071114000"))
     shutil.copyfile(first, newer)
     src = GoesAbi("goes16", demo.DEMO_GOES | {"url": f"file://{mirror}"})
-    spec = FetchSpec(**(src.fetch_spec(scan, "RRQPEF", "raw/goes16/x.nc", {}) | {"settings": {}}))
+    spec = FetchSpec(**src.fetch_spec(scan, "RRQPEF", "raw/goes16/x.nc"))
     out = tmp_path / "out"
-    sidecar = fetch(spec, out / "x.nc", out / "x.nc.idx", out / "x.nc.json")
-    assert sidecar["key"].endswith(newer.name) and sidecar["format"] == "nc"
+    sidecar = fetch(
+        spec, Operating(f"file://{mirror}"), out / "x.nc", out / "x.nc.idx", out / "x.nc.json"
+    )
+    assert sidecar["key"].endswith(newer.name) and sidecar["format"] == "abi_netcdf"
     assert (out / "x.nc.idx").read_text() == "1:0:d=2025031211:RRQPE:surface:anl:\n"
 
 
@@ -179,10 +181,12 @@ def test_a_file_whose_times_disagree_with_its_name_is_refused(samples, tmp_path)
     with netCDF4.Dataset(path, "a") as ds:
         ds.time_coverage_start = "2025-03-12T10:00:00.0Z"
     src = GoesAbi("goes16", demo.DEMO_GOES | {"url": f"file://{mirror}"})
-    spec = FetchSpec(**(src.fetch_spec(scan, "RRQPEF", "raw/goes16/x.nc", {}) | {"settings": {}}))
+    spec = FetchSpec(**src.fetch_spec(scan, "RRQPEF", "raw/goes16/x.nc"))
     out = tmp_path / "out"
     with pytest.raises(FetchError, match="disagrees with the scan start in the file name"):
-        fetch(spec, out / "x.nc", out / "x.nc.idx", out / "x.nc.json")
+        fetch(
+            spec, Operating(f"file://{mirror}"), out / "x.nc", out / "x.nc.idx", out / "x.nc.json"
+        )
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -232,7 +236,7 @@ def test_scans_run_through_the_rules(samples, tmp_path):
     assert counts["CMI"] == int(keep.sum())
     assert "AOD" not in counts  # all fill: an empty result, not a bad load
     marker = json.loads(
-        (tmp_path / "data/loaded/clickhouse/goes16/20250312113200/AODF.json").read_text()
+        (tmp_path / "data/cycles/goes16/20250312113200/loaded/clickhouse/AODF.json").read_text()
     )
     assert marker["rows"] == 0
     assert 0 < counts["RRQPE"] < 5424 * 5424 // 4

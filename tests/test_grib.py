@@ -60,7 +60,9 @@ def _shred(samples, tmp_path, name, options=None):
     idx = tmp_path / "x.idx"
     idx.write_text(inventory.format_lines(build_inventory(raw)))
     sidecar = tmp_path / "x.json"
-    sidecar.write_text(json.dumps({"source": "test", "run_id": "r1", "raw_key": "raw/x"}))
+    sidecar.write_text(
+        json.dumps({"source": "test", "run_id": "r1", "raw_key": "raw/x", "format": "grib2"})
+    )
     out = tmp_path / "x.parquet"
     stats = shred(raw, idx, sidecar, out, options or ShredOptions())
     return stats, out
@@ -118,7 +120,9 @@ def test_failed_shred_leaves_no_output(samples, tmp_path):
         "1:0:d=2020102600:HGT:500 mb:24 hour fcst:\n2:0:d=2020102600:TMP:500 mb:24 hour fcst:\n"
     )  # claims a second field
     sidecar = tmp_path / "x.json"
-    sidecar.write_text(json.dumps({"source": "t", "run_id": "r", "raw_key": "k"}))
+    sidecar.write_text(
+        json.dumps({"source": "t", "run_id": "r", "raw_key": "k", "format": "grib2"})
+    )
     with pytest.raises(Exception, match="not decoded"):
         shred(raw, idx, sidecar, tmp_path / "x.parquet")
     assert not (tmp_path / "x.parquet").exists()
@@ -135,7 +139,9 @@ def test_reference_time_keeps_its_seconds(samples, tmp_path):
         restamp((samples / "gfs.complex.grib2").read_bytes(), scan, 0)
     )
     (tmp_path / "x.idx").write_text(inventory.format_lines(build_inventory(tmp_path / "s.grib2")))
-    (tmp_path / "x.json").write_text(json.dumps({"source": "t", "run_id": "r", "raw_key": "k"}))
+    (tmp_path / "x.json").write_text(
+        json.dumps({"source": "t", "run_id": "r", "raw_key": "k", "format": "grib2"})
+    )
     shred(tmp_path / "s.grib2", tmp_path / "x.idx", tmp_path / "x.json", tmp_path / "s.parquet")
     ref = pq.read_table(tmp_path / "s.parquet", columns=["ref_time"]).column("ref_time")[0]
     assert ref.as_py() == scan

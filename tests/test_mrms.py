@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 import yaml
 from conftest import copy_sample
-from tests_support import REPO
+from tests_support import REPO, configured_source
 
-from gridflow.fetch import FetchError, FetchSpec, fetch
+from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.simulate import run_snakemake
 from gridflow.sinks import clickhouse
-from gridflow.sources.noaa_scan import NoaaScan
 from gridflow.transport import Settings
 
 SAMPLE = "MRMS_ReflectivityAtLowestAltitude_00.50_20230406-120039.grib2.gz"
@@ -27,7 +26,7 @@ BBOX = [-91.5, 34.0, -90.0, 35.0]  # echoes and no-data points side by side
 
 
 def test_scan_times_come_from_file_names():
-    src = NoaaScan("mrms", yaml.safe_load((REPO / "config/sources/mrms.yaml").read_text()))
+    src = configured_source("mrms")
     assert src.scan_time(PRODUCT, KEY) == datetime(2023, 4, 6, 12, 0, 39, tzinfo=UTC)
     for bad in (
         KEY.replace("120039", "12x039"),
@@ -43,15 +42,16 @@ def test_gzip_cut_short_is_an_error(samples, tmp_path):
     (tmp_path / "m" / "cut.grib2.gz").write_bytes(data[: len(data) // 2])
     spec = FetchSpec(
         source="mrms",
-        url=f"file://{tmp_path / 'm'}",
+        family="noaa_scan",
+        format="grib2",
         key="cut.grib2.gz",
         idx_key=None,
         raw_key="raw/x",
-        settings=Settings(max_retries=0),
     )
+    where = Operating(f"file://{tmp_path / 'm'}", Settings(max_retries=0))
     out = tmp_path / "out"
     with pytest.raises(FetchError, match="cut.grib2.gz: the gzip stream is cut short"):
-        fetch(spec, out / "x.grib2", out / "x.idx", out / "x.json")
+        fetch(spec, where, out / "x.grib2", out / "x.idx", out / "x.json")
     assert not out.exists() or list(out.iterdir()) == []
 
 
@@ -80,10 +80,10 @@ def test_scans_load_bit_for_bit_with_wgrib2(samples, mirror_dir, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "gridflow plan: 1 file(s) published" in run.stderr
     sidecar = json.loads(
-        (tmp_path / f"data/raw/mrms/20230406120039/{PRODUCT}.grib2.json").read_text()
+        (tmp_path / f"data/cycles/mrms/20230406120039/raw/{PRODUCT}.grib2.json").read_text()
     )
     assert sidecar["upstream_size"] == (samples / SAMPLE).stat().st_size
-    raw = (tmp_path / f"data/raw/mrms/20230406120039/{PRODUCT}.grib2").read_bytes()
+    raw = (tmp_path / f"data/cycles/mrms/20230406120039/raw/{PRODUCT}.grib2").read_bytes()
     assert raw == gzip.decompress((samples / SAMPLE).read_bytes())
 
     client = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
@@ -142,4 +142,4 @@ def test_scans_load_bit_for_bit_with_wgrib2(samples, mirror_dir, tmp_path):
         "now=2023-04-08T00:00:00Z",
     )
     assert later.returncode == 0, later.stderr[-2000:]
-    assert not (tmp_path / "data/raw/mrms/20230406120039").exists()
+    assert not (tmp_path / "data/cycles/mrms/20230406120039/raw").exists()

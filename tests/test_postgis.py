@@ -134,7 +134,7 @@ def test_workflow_loads_cells_scores_routes_and_traces_lineage(samples, mirror_d
     )
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "gridflow-test-secret" not in run.stdout + run.stderr
-    marker = json.loads(next((tmp_path / "data/loaded/postgis").rglob("*.json")).read_text())
+    marker = json.loads(next((tmp_path / "data/cycles").glob("*/*/loaded/postgis/*.json")).read_text())
     assert "gridflow-test-secret" not in json.dumps(marker)
     with psycopg.connect(db) as conn:
         cells_in = conn.execute(
@@ -179,7 +179,7 @@ def test_workflow_loads_cells_scores_routes_and_traces_lineage(samples, mirror_d
     again = run_snakemake(
         REPO / "Snakefile",
         tmp_path,
-        "data/cycles/aqm/2024051612.json",  # as the rules spell it
+        "data/cycles/aqm/2024051612/cycle.json",  # as the rules spell it
         "--forcerun",
         "fetch",
         "--configfile",  # last: it takes every argument after it

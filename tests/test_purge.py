@@ -48,10 +48,9 @@ def test_simulated_days_keep_exactly_the_retention_window(samples, http_mirror, 
         rows = cycles_in_store(workdir)
         assert {c for c, _ in rows} == simulate.kept_cycles(18, step.now, START), step.now
         assert all(n == 10512 for _, n in rows)  # one field per cycle: no duplicates
-        sizes.append(simulate.folder_bytes(workdir / "data" / "raw"))
-        raw_dir = workdir / "data" / "raw" / "gfs"
-        raw = sorted(p.name for p in raw_dir.iterdir()) if raw_dir.exists() else []
-        assert set(raw) == {c for c, _ in rows}
+        raw_dirs = sorted((workdir / "data" / "cycles" / "gfs").glob("*/raw"))
+        sizes.append(sum(simulate.folder_bytes(d) for d in raw_dirs))
+        assert {d.parent.name for d in raw_dirs} == {c for c, _ in rows}
     # every object upstream was fetched once, however many runs saw it
     gets = [p for m, p, r in http_mirror.requests if m == "GET" and not p.endswith(".idx")]
     assert len(gets) == len(set(gets)) == 8
@@ -119,26 +118,31 @@ def test_hostile_links_and_names_cannot_reach_outside(tmp_path):
     outside = tmp_path / "precious"
     outside.mkdir()
     (outside / "keep.txt").write_text("mine")
-    (root / "raw" / "gfs").mkdir(parents=True)
-    (root / "raw" / "gfs" / "2020010100").symlink_to(outside)  # a cycle that is a link out
-    (root / "loaded" / "clickhouse" / "gfs" / "2020010100").mkdir(parents=True)
-    (root / "loaded" / "clickhouse" / "gfs" / "2020010100" / "escape").symlink_to(
-        outside / "keep.txt"
-    )
-    (root / "raw" / "gfs" / "..2020010100").mkdir()  # not a cycle name: ignored
-    elsewhere = tmp_path / "elsewhere" / "gfs" / "2020010100"
-    elsewhere.mkdir(parents=True)
-    (elsewhere / "f000.parquet").write_text("not ours")
-    (root / "shred").symlink_to(tmp_path / "elsewhere")  # a stage folder linked outside
+    gfs = root / "cycles" / "gfs"
+    gfs.mkdir(parents=True)
+    (gfs / "2020010100").symlink_to(outside)  # a cycle that is a link out
+    (gfs / "2020010106" / "loaded").mkdir(parents=True)
+    (gfs / "2020010106" / "loaded" / "escape").symlink_to(outside / "keep.txt")
+    (gfs / "..2020010100").mkdir()  # not a cycle name: ignored
+    (gfs / "2020019900").mkdir()  # looks like one, is no date: ignored
     cfg = _store_cfg(tmp_path)
     p = purge.plan(cfg, datetime(2025, 1, 1, tzinfo=UTC), tmp_path)
     report = purge.execute(p, cfg, tmp_path)
     assert (outside / "keep.txt").read_text() == "mine"
-    assert not (root / "raw" / "gfs" / "2020010100").exists()  # the link itself went
-    assert (root / "raw" / "gfs" / "..2020010100").exists()
-    assert not (root / "loaded" / "clickhouse" / "gfs" / "2020010100").exists()
-    assert (elsewhere / "f000.parquet").read_text() == "not ours"  # outside the root: kept
+    assert not (gfs / "2020010100").exists()  # the link itself went
+    assert not (gfs / "2020010106").exists()
+    assert (gfs / "..2020010100").exists() and (gfs / "2020019900").exists()
     assert report["failures"] == []
+    # a data root whose cycles folder links elsewhere: what lies there is not ours
+    elsewhere = tmp_path / "elsewhere" / "gfs" / "2020010100"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "f000.parquet").write_text("not ours")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "cycles").symlink_to(tmp_path / "elsewhere")
+    cfg["data_root"] = str(other)
+    purge.execute(purge.plan(cfg, datetime(2025, 1, 1, tzinfo=UTC), tmp_path), cfg, tmp_path)
+    assert (elsewhere / "f000.parquet").read_text() == "not ours"
 
 
 def test_refuses_a_data_root_that_is_not_a_data_folder(tmp_path):
@@ -171,7 +175,7 @@ def test_snakemake_purge_rule(simulated):
     assert "would delete" not in run.stdout and '"files_deleted": 0' in run.stdout + run.stderr
     short = run_snakemake(*purge, str(_retention(simulated, 24)))
     assert short.returncode == 0, short.stderr[-2000:]
-    assert sorted(p.name for p in (simulated / "data/raw/gfs").iterdir()) == [
+    assert sorted(p.name for p in (simulated / "data/cycles/gfs").iterdir()) == [
         "2025031006",
         "2025031012",
     ]

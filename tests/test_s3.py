@@ -69,9 +69,9 @@ def test_demo_runs_and_purges_with_its_outputs_in_s3(s3, samples, tmp_path, monk
     for cycle in ("2025031200", "2025031206"):
         for step in ("f000", "f003"):
             for suffix in ("grib2", "grib2.idx", "grib2.json"):
-                assert f"gridflow/data/raw/gfs/{cycle}/{step}.{suffix}" in keys
-            assert f"gridflow/data/loaded/clickhouse/gfs/{cycle}/{step}.json" in keys
-        assert f"gridflow/data/cycles/hrrr/{cycle}.json" in keys
+                assert f"gridflow/data/cycles/gfs/{cycle}/raw/{step}.{suffix}" in keys
+            assert f"gridflow/data/cycles/gfs/{cycle}/loaded/clickhouse/{step}.json" in keys
+        assert f"gridflow/data/cycles/hrrr/{cycle}/cycle.json" in keys
     assert "gridflow/.gridflow-keep" in keys
     assert not list((tmp_path / "data").rglob("*.grib2"))  # nothing of the raw zone is local
     assert rows_by_source(tmp_path) == SMALL_DEMO_ROWS  # as the local run
@@ -95,7 +95,7 @@ def test_demo_runs_and_purges_with_its_outputs_in_s3(s3, samples, tmp_path, monk
     )
     assert purge.returncode == 0, purge.stderr[-3000:]
     left = _keys(client, RAW_BUCKET)
-    assert not [k for k in left if "/raw/" in k or "/loaded/" in k or "/cycles/" in k], left
+    assert not [k for k in left if "/cycles/" in k], left
     assert "gridflow/.gridflow-keep" in left
     assert client.head_bucket(Bucket=RAW_BUCKET)["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert list((tmp_path / ".snakemake" / "metadata").iterdir()) == []  # records went too

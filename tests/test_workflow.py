@@ -43,7 +43,7 @@ def test_run_loads_published_files_and_reports_waiting(demo_run):
     workdir, cfg_path, run, mirror = demo_run
     assert "gridflow plan: 6 file(s) published" in run.stderr
     assert "gfs: 2 waiting; next 2025031212 f000 expected at 2025-03-12T15:45Z" in run.stderr
-    markers = sorted((workdir / "data" / "loaded" / "clickhouse").rglob("*.json"))
+    markers = sorted((workdir / "data" / "cycles").glob("*/*/loaded/clickhouse/*.json"))
     assert len(markers) == 6
     marker = json.loads(markers[0].read_text())
     assert marker["dsn"].startswith("chdb:///") and marker["rows"] > 0
@@ -174,7 +174,7 @@ def test_gfs_file_without_idx_loads_every_field_equal_to_gdal(samples, mirror_di
     assert run.returncode == 0, run.stderr[-3000:]
     client = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
     assert client.command("SELECT count() FROM grid_data") == 343 * 144 * 73
-    idx = (tmp_path / "data/raw/gfs/2011011012/f120.grib2.idx").read_text().splitlines()
+    idx = (tmp_path / "data/cycles/gfs/2011011012/raw/f120.grib2.idx").read_text().splitlines()
     expected: dict[tuple, list] = {}
     with rasterio.Env(GRIB_NORMALIZE_UNITS="NO"), rasterio.open(samples / sample) as ds:
         assert ds.count == 343 == len(idx)

@@ -27,3 +27,15 @@ def rows_by_source(workdir: Path) -> dict:
         )
     finally:
         client.close()
+
+
+def configured_source(name: str):
+    """A source's family object as the shipped configuration resolves it (family defaults,
+    then config/sources/<name>.yaml)."""
+    import yaml
+
+    from gridflow import config, sources
+
+    raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = config.resolve({**raw, "sources_enabled": [name]}, REPO)
+    return sources.source(name, cfg)

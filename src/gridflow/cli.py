@@ -146,7 +146,14 @@ def cmd_point(args) -> None:
 
     client, _ = _client(args, args.wait)
     rows = query.series(
-        client, args.source, args.variable, args.level, args.lat, args.lon, latest=args.latest
+        client,
+        args.source,
+        args.variable,
+        args.level,
+        args.lat,
+        args.lon,
+        latest=args.latest,
+        descriptor=args.descriptor,
     )
     if not rows:
         raise UserError(
@@ -247,7 +254,14 @@ def cmd_trace(args) -> None:
     cfg = _cfg(args)
     client, _ = _client(args, args.wait)
     rows = query.series(
-        client, args.source, args.variable, args.level, args.lat, args.lon, with_lineage=True
+        client,
+        args.source,
+        args.variable,
+        args.level,
+        args.lat,
+        args.lon,
+        with_lineage=True,
+        descriptor=args.descriptor,
     )
     if not cfg["sinks"]["postgis"]["dsn"]:
         raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
@@ -342,6 +356,10 @@ def _place_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--level", required=True, help='e.g. "2 m above ground"')
     sp.add_argument("--lat", type=float, required=True)
     sp.add_argument("--lon", type=float, required=True)
+    sp.add_argument(
+        "--descriptor",
+        help='only the field with this descriptor, e.g. "chemical=Ozone" or "ENS=+1"',
+    )
 
 
 def cmd_run(args) -> None:

@@ -36,13 +36,26 @@ def _frange(start: float, stop: float):
         x += 1.0
 
 
-def nearest_point(client, source: str, variable: str, level: str, lat: float, lon: float):
+def _field_filter(descriptor: str | None) -> str:
+    where = "source = %(s)s AND variable = %(v)s AND level = %(l)s"
+    return where + (" AND descriptor = %(d)s" if descriptor is not None else "")
+
+
+def nearest_point(
+    client,
+    source: str,
+    variable: str,
+    level: str,
+    lat: float,
+    lon: float,
+    descriptor: str | None = None,
+):
     """(lat, lon, cell, distance in m) of the grid point nearest to (lat, lon), or None."""
-    params = {"s": source, "v": variable, "l": level, "lat": lat, "lon": lon}
+    params = {"s": source, "v": variable, "l": level, "d": descriptor, "lat": lat, "lon": lon}
     half = 0.75
     while True:
         cells = cells_in_box(lat, lon, half)
-        where = "source = %(s)s AND variable = %(v)s AND level = %(l)s"
+        where = _field_filter(descriptor)
         if cells is not None:
             where += " AND cell IN %(cells)s"
             params["cells"] = cells
@@ -67,23 +80,34 @@ def series(
     lon: float,
     with_lineage: bool = False,
     latest: bool = False,
+    descriptor: str | None = None,
 ) -> list[dict]:
     """Every stored value at the grid point nearest to (lat, lon), oldest run first; with
-    `latest`, only the newest run's (or scan's) first value."""
-    point = nearest_point(client, source, variable, level, lat, lon)
+    `latest`, only the newest run's (or scan's) first value. Fields that differ only in their
+    descriptor (ensemble member, constituent...) are told apart by it, or chosen with
+    `descriptor`."""
+    point = nearest_point(client, source, variable, level, lat, lon, descriptor)
     if point is None:
         return []
     plat, plon, cell, distance = point
     result = client.query(
-        f"SELECT ref_time, step, valid_time, forecast, value, raw_file_id, raw_key FROM {TABLE} "
-        "WHERE source = %(s)s AND variable = %(v)s AND level = %(l)s AND cell = %(c)s "
+        "SELECT ref_time, step, valid_time, forecast, value, raw_file_id, raw_key, descriptor "
+        f"FROM {TABLE} WHERE {_field_filter(descriptor)} AND cell = %(c)s "
         "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s) "
         + (
             "ORDER BY ref_time DESC, step LIMIT 1"
             if latest
-            else "ORDER BY ref_time, step, forecast"
+            else "ORDER BY ref_time, step, forecast, descriptor"
         ),
-        parameters={"s": source, "v": variable, "l": level, "c": cell, "plat": plat, "plon": plon},
+        parameters={
+            "s": source,
+            "v": variable,
+            "l": level,
+            "d": descriptor,
+            "c": cell,
+            "plat": plat,
+            "plon": plon,
+        },
     )
     return [
         {
@@ -91,6 +115,7 @@ def series(
             "step": r[1],
             "valid_time": _iso(r[2]),
             "forecast": r[3],
+            **({"descriptor": r[7]} if r[7] else {}),
             "value": r[4],
             "grid_lat": round(plat, 6),
             "grid_lon": round(plon, 6),

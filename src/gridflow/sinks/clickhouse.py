@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 import pyarrow as pa
 import pyarrow.parquet as pq
-from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, ProgrammingError
 
 from gridflow.dsn import redact, resolve
 from gridflow.errors import Busy, GridflowError
@@ -64,7 +64,11 @@ def migrate(client, migrations: Path) -> list[str]:
             line for line in path.read_text().splitlines() if not line.strip().startswith("--")
         )
         for statement in filter(None, (s.strip() for s in sql.split(";"))):
-            client.command(statement)
+            try:
+                client.command(statement)
+            except (ClickHouseError, DatabaseError) as exc:
+                reason = str(exc).strip().splitlines()[0]
+                raise LoadError(f"migration {path.name} failed: {reason}") from None
         applied.append(path.name)
     return applied
 
