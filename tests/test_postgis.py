@@ -134,7 +134,9 @@ def test_workflow_loads_cells_scores_routes_and_traces_lineage(samples, mirror_d
     )
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "gridflow-test-secret" not in run.stdout + run.stderr
-    marker = json.loads(next((tmp_path / "data/cycles").glob("*/*/loaded/postgis/*.json")).read_text())
+    marker = json.loads(
+        next((tmp_path / "data/cycles").glob("*/*/loaded/postgis/*.json")).read_text()
+    )
     assert "gridflow-test-secret" not in json.dumps(marker)
     with psycopg.connect(db) as conn:
         cells_in = conn.execute(

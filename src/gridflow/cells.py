@@ -57,8 +57,12 @@ def field_cells(
         raise CellError(f"{variable}: cells need a full 2-D grid (Ni x Nj)")
     eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
     values = eccodes.codes_get_values(handle).reshape(nj, ni)[::stride, ::stride]
-    lat = eccodes.codes_get_array(handle, "latitudes").reshape(nj, ni)[::stride, ::stride]
-    lon = eccodes.codes_get_array(handle, "longitudes").reshape(nj, ni)[::stride, ::stride]
+    try:
+        lat = eccodes.codes_get_array(handle, "latitudes").reshape(nj, ni)[::stride, ::stride]
+        lon = eccodes.codes_get_array(handle, "longitudes").reshape(nj, ni)[::stride, ::stride]
+    except eccodes.CodesInternalError as exc:
+        grid = eccodes.codes_get(handle, "gridType", str)
+        raise CellError(f"{variable}: eccodes cannot place the {grid} grid's points ({exc})") from None
     lon = np.rad2deg(np.unwrap(np.deg2rad(((lon + 180) % 360) - 180), axis=1))
     clat, clon = _corners(lat), _corners(lon)
     ring = np.stack(

@@ -7,7 +7,7 @@ so that coordinates are computed only for kept points (an MRMS field is 24.5 M p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import eccodes
 import numpy as np
@@ -16,12 +16,11 @@ import pyarrow as pa
 from gridflow import rows
 from gridflow.errors import ShredError
 from gridflow.grib_descriptors import descriptors
+from gridflow.grib_times import period_minutes, reference_time
 from gridflow.gridgeo import cell_key, coordinates, regular_axes
 
 # A value no packed field holds; eccodes writes it where a bitmap or in-band marker says missing.
 MISSING_SENTINEL = 9.0e36
-# A lead time past this is not one: a missing forecastTime (all bits set) read as a number.
-LONGEST_LEAD = timedelta(days=3660)
 
 
 @dataclass(frozen=True)
@@ -30,39 +29,9 @@ class DecodedField:
     table: pa.Table
 
 
-def _end_of_interval(handle) -> datetime | None:
-    """The end of a statistically processed period (templates 4.8 and kin), if the field has it."""
-    keys = [f"{unit}OfEndOfOverallTimeInterval" for unit in ("year", "month", "day", "hour")]
-    keys += ["minuteOfEndOfOverallTimeInterval", "secondOfEndOfOverallTimeInterval"]
-    if not all(eccodes.codes_is_defined(handle, k) for k in keys):
-        return None
-    return datetime(*(eccodes.codes_get(handle, k, int) for k in keys), tzinfo=UTC)
-
-
 def field_times(handle) -> tuple[datetime, int]:
-    """(reference time, lead in minutes: the end of the period for accumulations). The
-    reference time keeps its seconds (MRMS scans carry them; `dataTime` would drop them).
-    Some producers leave the forecast time missing in statistical fields (NOAA AQM's daily
-    maxima); the period's own end time then gives the lead."""
-    parts = [
-        eccodes.codes_get(handle, k, int)
-        for k in ("year", "month", "day", "hour", "minute", "second")
-    ]
-    ref = datetime(*parts, tzinfo=UTC)
-    eccodes.codes_set(handle, "stepUnits", "m")
-    try:
-        step = eccodes.codes_get(handle, "endStep", int)
-    except eccodes.CodesInternalError:
-        step = None
-    if step is None or abs(step) > LONGEST_LEAD.total_seconds() / 60:
-        end = _end_of_interval(handle)
-        if end is None:
-            raise ShredError(
-                f"the forecast time is missing or out of range ({step} minutes) and the "
-                "field has no end of its time interval"
-            )
-        step = int((end - ref).total_seconds() // 60)
-    return ref, step
+    """(reference time, lead in minutes: the end of the period for accumulations)."""
+    return reference_time(handle), period_minutes(handle)[1]
 
 
 def field_coordinates(handle):

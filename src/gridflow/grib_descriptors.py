@@ -101,7 +101,8 @@ def _percentile(handle) -> list[str]:
 
 
 def _chemical(handle) -> list[str]:
-    if not _defined(handle, "constituentType"):
+    # aerosol templates define constituentType too, as another name of the aerosol type
+    if not _defined(handle, "constituentType") or _defined(handle, "aerosolType"):
         return []
     if _defined(handle, "chemName"):
         return [f"chemical={eccodes.codes_get(handle, 'chemName')}"]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import eccodes
 
+from gridflow.grib_times import period_minutes
+
 STAT_NAMES = {0: "ave", 1: "acc", 2: "max", 3: "min"}
 
 SIMPLE_LEVELS = {
@@ -158,9 +160,7 @@ def _span(minutes: int) -> tuple[int, str]:
 
 def forecast_name(handle) -> str:
     """`anl`, `6 hour fcst`, `0-6 hour acc fcst` (wgrib2's wording)."""
-    eccodes.codes_set(handle, "stepUnits", "m")
-    start = eccodes.codes_get(handle, "startStep", int)
-    end = eccodes.codes_get(handle, "endStep", int)
+    start, end = period_minutes(handle)
     eccodes.codes_set(handle, "stepUnits", "h")
     step_type = eccodes.codes_get(handle, "stepType")
     if step_type == "instant":
