@@ -75,6 +75,22 @@ def test_second_run_does_nothing_and_the_next_cycle_previews_alone(demo_run):
     }
 
 
+def test_operating_settings_leave_finished_work_alone(demo_run):
+    """Retries, timeouts, anonymous access and the mirror decide how files are fetched, never
+    their bytes: changing any of them leaves nothing to do."""
+    workdir, cfg_path, _, mirror = demo_run
+    cfg = yaml.safe_load(cfg_path.read_text())
+    for source in ("gfs", "hrrr"):  # the same objects, read from disk instead of HTTP
+        bucket = cfg["sources"][source]["url"].rsplit("/", 1)[1]
+        cfg["sources"][source].update(url=f"file://{mirror.root / bucket}", anonymous=False)
+    cfg["fetch"].update(max_retries=1, timeout_seconds=7)
+    changed = workdir / "operating.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    dry = snakemake(workdir, "-n", "--configfile", str(changed))
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
+
+
 def test_point_query_prints_the_series(demo_run):
     workdir, cfg_path, _, _ = demo_run
     berlin = [

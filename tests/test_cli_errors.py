@@ -1,0 +1,73 @@
+"""Every command, given bad input, says what is wrong in one line and exits with its code:
+2 bad usage or configuration, 3 upstream unreachable, 1 the work failed. Never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+from tests_support import REPO
+
+
+def _run(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(["gridflow", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def files(tmp_path, samples):
+    (tmp_path / "bad.yaml").write_text("sources: {gfs: {cycles: [0, 30]}}\n")
+    (tmp_path / "cut.grib2").write_bytes((samples / "gfs.complex.grib2").read_bytes()[:5000])
+    (tmp_path / "cut.grib2.idx").write_text("1:0:d=2020102600:HGT:500 mb:24 hour fcst:\n")
+    meta = {"source": "t", "run_id": "r", "raw_key": "k", "format": "grib2"}
+    (tmp_path / "cut.grib2.json").write_text(json.dumps(meta))
+    return tmp_path
+
+
+DEAD_PG = "postgresql://nobody:secret@127.0.0.1:9/none"
+
+
+def cases(t):
+    place = ["--variable", "TMP", "--level", "surface", "--lat", "1", "--lon", "2"]
+    store = ["--dsn", f"chdb://{t}/store"]
+    shred = ["--raw", str(t / "cut.grib2"), "--idx", str(t / "cut.grib2.idx")]
+    shred += ["--sidecar", str(t / "cut.grib2.json"), "--out", str(t / "o.parquet")]
+    return [
+        (["point", "--source", "gfs", *place, *store], 2, "no data for source=gfs"),
+        (["latest", "--source", "gfs", *place, *store], 2, "no data for source=gfs"),
+        (["sql", *store, "SELEC nonsense"], 1, "the store refused the query"),
+        (["plan", "--configfile", str(t / "bad.yaml")], 2, "cycles\\[1\\]: 30 is greater"),
+        (["purge", "--dry-run", "--configfile", str(t / "nope.yaml")], 2, "does not exist"),
+        (["db", "migrate", "--dsn", "http://127.0.0.1:9"], 1, "cannot reach ClickHouse"),
+        (["fetch", "--spec", "{not json", *["--raw", "a", "--idx", "b", "--sidecar", "c"]], 2, ""),
+        (["shred", *shred], 1, "cut.grib2"),
+        (["shred", *shred, "--options", "[1"], 2, "JSON"),
+        (
+            ["load", "--parquet", "p", "--sidecar", str(t / "none.json"), *store, "--marker", "m"],
+            1,
+            "none.json",
+        ),
+        (["trace", "--source", "gfs", *place, *store], 2, "tracing needs the catalog"),
+        (["routes", "--dsn", DEAD_PG, "--marker", str(t / "m")], 1, "cannot connect"),
+        (["cycle-summary", "--out", str(t / "s.json"), str(t / "none.json")], 1, "none.json"),
+        (["run", "--every", "soon"], 2, "soon"),
+    ]
+
+
+def test_no_command_prints_usage():
+    result = _run()
+    assert result.returncode == 2 and "usage: gridflow" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_command_fails_in_one_line(files):
+    for args, code, says in cases(files):
+        result = _run(*args)
+        where = f"gridflow {' '.join(args)}: {result.stderr}"
+        assert "Traceback" not in result.stderr, where
+        assert result.returncode == code, where
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"gridflow {args[0]}"), where
+        assert re.search(says, lines[0]), where
+        assert "secret" not in result.stderr, where
