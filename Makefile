@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(DEMO_CONFIG): | setup
-	gridflow demo-mirror --out $(DEMO_DIR)/mirror --now $(DEMO_NOW) \
+	$(BIN)/python -m devkit.demo --out $(DEMO_DIR)/mirror --now $(DEMO_NOW) \
 	  --config-out $(DEMO_CONFIG) --data-root $(DEMO_DIR)/data
 
 demo: setup $(DEMO_CONFIG)

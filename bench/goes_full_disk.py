@@ -28,7 +28,9 @@ def main() -> None:
         idx, side = Path(tmp) / "x.nc.idx", Path(tmp) / "x.nc.json"
         idx.write_text("1:0:d=2023031715:RRQPE:surface:anl:\n")
         side.write_text(
-            json.dumps({"source": "goes", "run_id": "bench", "raw_key": "raw/x", "format": "abi_netcdf"})
+            json.dumps(
+                {"source": "goes", "run_id": "bench", "raw_key": "raw/x", "format": "abi_netcdf"}
+            )
         )
         for stride in (1, 4):
             options = ShredOptions(stride=stride, dqf_keep=(0,))

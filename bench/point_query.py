@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import REPO, SAMPLES, best_of, report
+from devkit.grib_restamp import restamp
 from gridflow import inventory, query
 from gridflow.grib_read import build_inventory
-from gridflow.grib_restamp import restamp
 from gridflow.shred import shred
 from gridflow.sinks import clickhouse
 
@@ -32,7 +32,9 @@ def build_store(tmp: Path):
         raw.write_bytes(restamp(message, ref, step))
         idx, side, out = tmp / "x.idx", tmp / "x.json", tmp / f"f{step:03d}.parquet"
         idx.write_text(inventory.format_lines(build_inventory(raw)))
-        side.write_text(json.dumps({"source": "gfs", "run_id": "b", "raw_key": raw.name, "format": "grib2"}))
+        side.write_text(
+            json.dumps({"source": "gfs", "run_id": "b", "raw_key": raw.name, "format": "grib2"})
+        )
         shred(raw, idx, side, out)
         clickhouse.load(client, out, "gfs", raw.name)
     return client

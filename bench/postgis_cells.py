@@ -10,10 +10,10 @@ import time
 import uuid
 
 from bench.common import REPO, SAMPLES, best_of, report
+from devkit.throwaway_postgres import PostgresServer
 from gridflow import cells
 from gridflow.grib_read import iter_fields
 from gridflow.sinks import postgis
-from gridflow.throwaway_postgres import PostgresServer
 
 PM25 = [9.1, 55.5, 125.5, 225.5]
 ROUTE = "ST_GeomFromText('LINESTRING(-112.4 33.3, -112.0 33.5, -111.9 33.4, -111.6 33.6)', 4326)"
@@ -27,7 +27,12 @@ def main() -> None:
             postgis.migrate(conn, REPO / "migrations" / "postgres")
             for _, handle in iter_fields(SAMPLES / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"):
                 grid = cells.field_cells(handle, "PMTF", PM25)
-            sidecar = {"source": "aqm", "raw_key": "raw/aqm/bench", "run_id": str(uuid.uuid4()), "format": "grib2"}
+            sidecar = {
+                "source": "aqm",
+                "raw_key": "raw/aqm/bench",
+                "run_id": str(uuid.uuid4()),
+                "format": "grib2",
+            }
             start = time.perf_counter()
             with conn.transaction():
                 n = postgis.load_cells(conn, sidecar, [grid])

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import REPO, SAMPLES, report
-from gridflow import simulate
+from devkit import simulate
 
 RETENTION_HOURS = 24
 

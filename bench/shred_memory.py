@@ -21,7 +21,8 @@ if sys.argv[2] == "shred":
     with tempfile.TemporaryDirectory() as tmp:
         idx, side = Path(tmp) / "x.idx", Path(tmp) / "x.json"
         idx.write_text(inventory.format_lines(build_inventory(raw)))
-        side.write_text(json.dumps({"source": "b", "run_id": "b", "raw_key": "b", "format": "grib2"}))
+        meta = {"source": "b", "run_id": "b", "raw_key": "b", "format": "grib2"}
+        side.write_text(json.dumps(meta))
         shred(raw, idx, side, Path(tmp) / "x.parquet")
 else:
     for _, handle in iter_fields(raw):

@@ -25,7 +25,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         idx, side, out = Path(tmp) / "x.idx", Path(tmp) / "x.json", Path(tmp) / "x.parquet"
         idx.write_text(inventory.format_lines(build_inventory(SAMPLE)))
-        side.write_text(json.dumps({"source": "gfs", "run_id": "bench", "raw_key": "raw/x", "format": "grib2"}))
+        side.write_text(
+            json.dumps({"source": "gfs", "run_id": "bench", "raw_key": "raw/x", "format": "grib2"})
+        )
         shredding = best_of(lambda: shred(SAMPLE, idx, side, out), 3)
         rows = sum(1 for _ in iter_fields(SAMPLE)) * 144 * 73
     decoding = best_of(decode_only, 3)

@@ -39,9 +39,19 @@ def copy_sample(samples: Path, name: str, dest: Path) -> Path:
     return dest
 
 
+SERVER_MARKS = ("postgres", "slurm", "s3")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that needs a server is slow too: `-m "not slow"` runs without root or servers."""
+    for item in items:
+        if any(item.get_closest_marker(m) for m in SERVER_MARKS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def postgres():
-    from gridflow.throwaway_postgres import PostgresServer
+    from devkit.throwaway_postgres import PostgresServer
 
     server = PostgresServer().start()
     yield server
@@ -49,11 +59,13 @@ def postgres():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def slurm():
-    """The single-node SLURM cluster, up for the whole session when SLURM is installed: with
-    its client tools on PATH but no controller answering, every Snakemake start waits ~9 s on
-    the SLURM plugin's `scontrol show config` (it asks at import time)."""
-    if not shutil.which("slurmctld"):
+def slurm(request):
+    """The single-node SLURM cluster, up for the whole session when SLURM is installed and a
+    slow test will run: with its client tools on PATH but no controller answering, every
+    Snakemake start waits ~9 s on the SLURM plugin's `scontrol show config` (it asks at import
+    time). The fast loop runs no Snakemake and starts no cluster."""
+    slow = any(item.get_closest_marker("slow") for item in request.session.items)
+    if not shutil.which("slurmctld") or not slow:
         yield None
         return
     from throwaway_slurm import SlurmCluster

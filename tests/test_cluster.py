@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from tests_support import REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_source
+
+pytestmark = [pytest.mark.slurm]
 
 
 def test_demo_runs_through_the_cluster_profile(slurm, samples, tmp_path):

@@ -47,7 +47,8 @@ def write_ecmwf_object(samples, bucket, cycle: datetime, step: int) -> None:
 
 
 def test_the_index_refuses_lines_it_cannot_place():
-    ok = '{"param": "2t", "_offset": 0, "_length": 10}\n{"param": "msl", "_offset": 10, "_length": 5}'
+    ok = '{"param": "2t", "_offset": 0, "_length": 10}\n'
+    ok += '{"param": "msl", "_offset": 10, "_length": 5}'
     assert [m.end for m in EcmwfOpenData.parse_index(ok, 15, "i")] == [10, 15]
     with pytest.raises(InventoryError, match="overlaps another or overruns"):
         EcmwfOpenData.parse_index(ok, 12, "i")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import copy_sample
 
+from devkit.demo import write_object
 from gridflow import inventory
-from gridflow.demo import write_object
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.transport import NotPublished, Settings, TransportError
 
@@ -45,7 +45,7 @@ def gfs_object(samples, mirror_dir):
     """A re-dated GFS 2.5 degree file with its wgrib2 .idx, as NOAA's bucket lays it out."""
     from datetime import UTC, datetime
 
-    from gridflow.demo import grib_messages
+    from devkit.demo import grib_messages
 
     key = "gfs.20250312/06/atmos/gfs.t06z.pgrb2.0p25.f003"
     write_object(

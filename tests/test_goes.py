@@ -15,10 +15,11 @@ import xarray as xr
 import yaml
 from tests_support import REPO, configured_source
 
-from gridflow import abi_read, demo
+from devkit import demo
+from devkit.simulate import run_snakemake
+from gridflow import abi_read
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.geostationary import lat_lon
-from gridflow.simulate import run_snakemake
 from gridflow.sinks import clickhouse
 from gridflow.sources.goes_abi import GoesAbi
 from gridflow.transport import Settings
@@ -190,6 +191,7 @@ def test_a_file_whose_times_disagree_with_its_name_is_refused(samples, tmp_path)
     assert not out.exists() or list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_scans_run_through_the_rules(samples, tmp_path):
     """CMIP (every pixel, DQF 0/1), rain rate in a box, and a night-time AOD file (no rows)."""
     mirror = tmp_path / "mirror"

@@ -132,7 +132,7 @@ def test_failed_shred_leaves_no_output(samples, tmp_path):
 def test_reference_time_keeps_its_seconds(samples, tmp_path):
     from datetime import UTC, datetime
 
-    from gridflow.grib_restamp import restamp
+    from devkit.grib_restamp import restamp
 
     scan = datetime(2023, 4, 6, 12, 0, 39, tzinfo=UTC)  # MRMS scans are stamped to the second
     (tmp_path / "s.grib2").write_bytes(

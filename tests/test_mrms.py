@@ -14,8 +14,8 @@ import yaml
 from conftest import copy_sample
 from tests_support import REPO, configured_source
 
+from devkit.simulate import run_snakemake
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
-from gridflow.simulate import run_snakemake
 from gridflow.sinks import clickhouse
 from gridflow.transport import Settings
 
@@ -55,6 +55,7 @@ def test_gzip_cut_short_is_an_error(samples, tmp_path):
     assert not out.exists() or list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_scans_load_bit_for_bit_with_wgrib2(samples, mirror_dir, tmp_path):
     copy_sample(samples, SAMPLE, mirror_dir / KEY)
     cfg = tmp_path / "c.yaml"

@@ -15,10 +15,12 @@ import yaml
 from conftest import copy_sample
 from tests_support import REPO
 
+from devkit.simulate import run_snakemake
 from gridflow import cells, inventory
 from gridflow.grib_read import build_inventory, iter_fields
-from gridflow.simulate import run_snakemake
 from gridflow.sinks import postgis
+
+pytestmark = [pytest.mark.postgres]
 
 MIGRATIONS = REPO / "migrations" / "postgres"
 PM25 = [9.1, 55.5, 125.5, 225.5]
@@ -232,7 +234,9 @@ def test_failed_cell_load_leaves_nothing_half_loaded(samples, tmp_path, db):
     }
 
     def batches():
-        yield from cells.file_cells(raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34])
+        yield from cells.file_cells(
+            raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]
+        )
         raise RuntimeError("the job died half-way")
 
     with postgis.connect(db) as conn:
@@ -272,7 +276,9 @@ def test_purge_removes_expired_cells_and_catalog_rows(samples, tmp_path, db):
                 postgis.load_cells(
                     conn,
                     sidecar,
-                    cells.file_cells(raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]),
+                    cells.file_cells(
+                        raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]
+                    ),
                 )
         now = datetime(2024, 5, 17, 0, tzinfo=UTC)  # retention 72 h: the 10th is past it
         plan = purge.plan(cfg, now, tmp_path, pg=conn)

@@ -11,8 +11,9 @@ import pytest
 import yaml
 from tests_support import REPO
 
-from gridflow import config, purge, simulate
-from gridflow.simulate import run_snakemake
+from devkit import simulate
+from devkit.simulate import run_snakemake
+from gridflow import config, purge
 from gridflow.sinks import clickhouse
 
 START = datetime(2025, 3, 10, 0, tzinfo=UTC)
@@ -40,6 +41,7 @@ def schedule(samples, mirror, tmp_path, steps: int, retention_hours: int):
     )
 
 
+@pytest.mark.slow
 def test_simulated_days_keep_exactly_the_retention_window(samples, http_mirror, tmp_path):
     workdir = tmp_path / "work"
     sizes = []
@@ -93,6 +95,7 @@ def purge_cli(cfg: dict, workdir: Path, now: datetime, dry_run: bool = False):
     return subprocess.run(args + ["--dry-run"] * dry_run, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_dry_run_lists_exactly_what_the_purge_deletes(simulated):
     workdir = simulated
     cfg = _store_cfg(workdir)
@@ -159,6 +162,7 @@ def test_retention_shorter_than_the_window_is_refused():
         config.resolve(raw, REPO)
 
 
+@pytest.mark.slow
 def test_snakemake_purge_rule(simulated):
     purge = [
         REPO / "Snakefile",

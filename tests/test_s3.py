@@ -12,7 +12,9 @@ import yaml
 from tests_support import REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_source
 from throwaway_s3 import ACCESS_KEY, SECRET_KEY, SeaweedS3
 
-from gridflow.simulate import run_snakemake
+from devkit.simulate import run_snakemake
+
+pytestmark = [pytest.mark.s3]
 
 RAW_BUCKET, MIRROR_BUCKET = "gridflow-raw", "noaa-gfs-bdp-pds"
 

@@ -14,6 +14,8 @@ from tests_support import REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_sourc
 from gridflow import config
 from gridflow.run_lock import ANOTHER_RUN_ACTIVE
 
+pytestmark = [pytest.mark.slow]
+
 
 @pytest.fixture
 def workdir(samples, tmp_path):

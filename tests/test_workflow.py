@@ -13,8 +13,10 @@ import yaml
 from conftest import copy_sample
 from tests_support import NOW, REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_source
 
-from gridflow.simulate import run_snakemake
+from devkit.simulate import run_snakemake
 from gridflow.sinks import clickhouse
+
+pytestmark = [pytest.mark.slow]
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ SMALL_DEMO_ROWS = {"gfs": 4 * 5 * 10512, "hrrr": 2 * 1905141}  # what one run of
 
 
 def build_small_demo(samples: Path, mirror: Path, config_out: Path, data_root: Path) -> None:
-    from gridflow import demo
+    from devkit import demo
 
     demo.build(
         samples, mirror, NOW, config_out, data_root, gfs_steps=(0, 3), hrrr_steps=(1,), scans=False

@@ -62,7 +62,9 @@ def field_cells(
         lon = eccodes.codes_get_array(handle, "longitudes").reshape(nj, ni)[::stride, ::stride]
     except eccodes.CodesInternalError as exc:
         grid = eccodes.codes_get(handle, "gridType", str)
-        raise CellError(f"{variable}: eccodes cannot place the {grid} grid's points ({exc})") from None
+        raise CellError(
+            f"{variable}: eccodes cannot place the {grid} grid's points ({exc})"
+        ) from None
     lon = np.rad2deg(np.unwrap(np.deg2rad(((lon + 180) % 360) - 180), axis=1))
     clat, clon = _corners(lat), _corners(lon)
     ring = np.stack(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -27,11 +28,16 @@ def _cfg(args) -> dict:
     return gfconfig.load_files(args.configfile or [], args.project)
 
 
-def _client(args, wait: float = 30.0):
+def _client(args, wait: float = 30.0, loaded: bool = False):
+    """A store client; with `loaded`, one whose store has grid_data (queries need it)."""
     from gridflow.sinks import clickhouse
 
     dsn = args.dsn or _cfg(args)["sinks"]["clickhouse"]["dsn"]
-    return clickhouse.connect(dsn, wait_seconds=wait), dsn
+    client = clickhouse.connect(dsn, wait_seconds=wait)
+    if loaded and not int(client.command(f"EXISTS TABLE {clickhouse.TABLE}")):
+        client.close()
+        raise UserError(f"nothing is loaded in {redact(resolve(dsn))} yet (no {clickhouse.TABLE})")
+    return client, dsn
 
 
 def cmd_fetch(args) -> None:
@@ -144,7 +150,7 @@ def cmd_plan(args) -> None:
 def cmd_point(args) -> None:
     from gridflow import query
 
-    client, _ = _client(args, args.wait)
+    client, _ = _client(args, args.wait, loaded=True)
     rows = query.series(
         client,
         args.source,
@@ -252,7 +258,9 @@ def cmd_trace(args) -> None:
     from gridflow.sinks import postgis
 
     cfg = _cfg(args)
-    client, _ = _client(args, args.wait)
+    if not cfg["sinks"]["postgis"]["dsn"]:
+        raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
+    client, _ = _client(args, args.wait, loaded=True)
     rows = query.series(
         client,
         args.source,
@@ -263,8 +271,6 @@ def cmd_trace(args) -> None:
         with_lineage=True,
         descriptor=args.descriptor,
     )
-    if not cfg["sinks"]["postgis"]["dsn"]:
-        raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
     with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn:
         urls = dict(
             conn.execute(
@@ -340,14 +346,6 @@ def cmd_purge(args) -> None:
                 file=sys.stderr,
             )
         raise SystemExit(errors.FAILED)
-
-
-def cmd_demo_mirror(args) -> None:
-    from gridflow import demo
-
-    demo.build(
-        Path(args.samples), Path(args.out), args.now, Path(args.config_out), Path(args.data_root)
-    )
 
 
 def _place_arguments(sp: argparse.ArgumentParser) -> None:
@@ -469,12 +467,6 @@ def parser() -> argparse.ArgumentParser:
     sp = add("cycle-summary", cmd_cycle_summary, "(rule) summarise the loads of one cycle")
     sp.add_argument("--out", required=True)
     sp.add_argument("markers", nargs="*")
-    sp = add("demo-mirror", cmd_demo_mirror, "build the offline demo mirror from bundled samples")
-    sp.add_argument("--samples", default="samples")
-    sp.add_argument("--out", required=True)
-    sp.add_argument("--now", required=True)
-    sp.add_argument("--config-out", required=True)
-    sp.add_argument("--data-root", required=True)
     return p
 
 
@@ -489,11 +481,19 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return argparse.Namespace(command="run", func=cmd_run, every=every, snakemake_args=rest)
 
 
+def argv_or(argv: list[str] | None) -> list[str]:
+    return sys.argv[1:] if argv is None else argv
+
+
 def main(argv: list[str] | None = None) -> None:
+    # the ClickHouse driver logs what it then raises; the raised error is the one line we print
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
     try:
-        args = _parse(sys.argv[1:] if argv is None else argv)
-    except ValueError as exc:  # `run --every` with a value that is not a number
-        print(f"gridflow: error: {exc}", file=sys.stderr)
+        args = _parse(argv_or(argv))
+    except ValueError:  # `run --every` with a value that is not a number
+        print(
+            f"gridflow run: error: --every takes seconds, not {argv_or(argv)[2]!r}", file=sys.stderr
+        )
         raise SystemExit(errors.USAGE) from None
     from gridflow.run_lock import RunActive
 
@@ -505,6 +505,14 @@ def main(argv: list[str] | None = None) -> None:
     except errors.GridflowError as exc:
         print(f"gridflow {args.command}: error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
+    except json.JSONDecodeError as exc:  # a JSON argument (the rules' --spec, --options)
+        print(
+            f"gridflow {args.command}: error: an argument is not valid JSON: {exc}", file=sys.stderr
+        )
+        raise SystemExit(errors.USAGE) from None
+    except OSError as exc:  # a file named on the command line that is missing or unreadable
+        print(f"gridflow {args.command}: error: {exc}", file=sys.stderr)
+        raise SystemExit(errors.FAILED) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except Exception as exc:  # a bug of ours: one line, the traceback only when asked for

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, ProgrammingError
 
 from gridflow.dsn import redact, resolve
-from gridflow.errors import Busy, GridflowError
+from gridflow.errors import Busy, GridflowError, Unreachable
 
 TABLE = "grid_data"
 BATCH_ROWS = 2_000_000
@@ -29,6 +29,10 @@ class StoreBusy(Busy):
 
 class LoadError(GridflowError):
     """Rows that did not arrive as expected."""
+
+
+class StoreUnreachable(Unreachable):
+    """A ClickHouse server that does not answer."""
 
 
 def connect(dsn: str, wait_seconds: float = 30.0):
@@ -53,7 +57,8 @@ def connect(dsn: str, wait_seconds: float = 30.0):
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
         except ClickHouseError as exc:
-            raise LoadError(f"cannot reach ClickHouse at {redact(dsn)}: {exc}") from exc
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnreachable(f"cannot reach ClickHouse at {redact(dsn)}: {reason}") from None
 
 
 def migrate(client, migrations: Path) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from gridflow.dsn import redact, resolve
-from gridflow.errors import GridflowError
+from gridflow.errors import UNREACHABLE, GridflowError
 
 CELL_COLUMNS = (
     '"timestamp"',
@@ -59,7 +59,13 @@ CELL_TYPES = ["timestamptz", "text", "bytea", "float8", "int2", "text", "text", 
 
 
 class PostgisError(GridflowError):
-    """PostgreSQL unreachable, refusing us, without PostGIS, or with tables changed by hand."""
+    """PostgreSQL refusing us, without PostGIS, or with tables changed by hand."""
+
+
+class PostgisUnreachable(PostgisError):
+    """PostgreSQL that does not answer (or refuses the connection)."""
+
+    exit_code = UNREACHABLE
 
 
 def connect(dsn: str) -> psycopg.Connection:
@@ -70,7 +76,9 @@ def connect(dsn: str) -> psycopg.Connection:
         raise PostgisError(str(exc)) from None
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise PostgisError(f"cannot connect to PostgreSQL at {redact(dsn)}: {reason}") from None
+        raise PostgisUnreachable(
+            f"cannot connect to PostgreSQL at {redact(dsn)}: {reason}"
+        ) from None
 
 
 def migrate(conn: psycopg.Connection, migrations: Path) -> list[str]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from gridflow import demo, paths
+from devkit import demo
+from gridflow import paths
 
 GFS_KEY = demo.GFS_KEY
 

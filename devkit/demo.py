@@ -18,10 +18,10 @@ from pathlib import Path
 import netCDF4
 import yaml
 
+from devkit.grib_restamp import restamp
 from gridflow import inventory, paths
 from gridflow.grib_frames import frames
 from gridflow.grib_read import build_inventory
-from gridflow.grib_restamp import restamp
 
 GFS_SAMPLE = "gfs.t12z.pgrbf120.2p5deg.grib2"
 HRRR_SAMPLES = ("hrrr.t06z.wrfsfcf01-TMP.grib2", "hrrr.t06z.wrfsfcf01-UGRD.grib2")
@@ -189,3 +189,22 @@ def build(
         f"demo mirror: {len(cycles)} cycles of GFS and HRRR{scanned} under {out}; "
         f"config overrides in {config_out}; cycle ids {[paths.cycle_id(c) for c in cycles]}"
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="python -m devkit.demo", description="build the offline demo mirror from samples"
+    )
+    p.add_argument("--samples", default="samples")
+    p.add_argument("--out", required=True)
+    p.add_argument("--now", required=True)
+    p.add_argument("--config-out", required=True)
+    p.add_argument("--data-root", required=True)
+    args = p.parse_args(argv)
+    build(Path(args.samples), Path(args.out), args.now, Path(args.config_out), Path(args.data_root))
+
+
+if __name__ == "__main__":
+    main()
