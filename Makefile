@@ -42,8 +42,8 @@ test: setup
 	$(BIN)/pytest
 
 lint: setup
-	ruff check src tests bench
-	ruff format --check src tests bench
+	ruff check src tests bench devkit
+	ruff format --check src tests bench devkit
 	snakefmt --check Snakefile workflow/rules
 	snakemake --lint --configfile tests/lint-config.yaml
 

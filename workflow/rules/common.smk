@@ -17,19 +17,6 @@ ROOT = CFG["data_root"]
 NOW = gfconfig.now(CFG)
 DSN = CFG["sinks"]["clickhouse"]["dsn"]
 PG_DSN = CFG["sinks"]["postgis"]["dsn"]
-# What the jobs need but must not track (a mirror, retries, the checkout's place): changing it
-# never changes an output's bytes, so it travels in the environment, not in params.
-os.environ[OPERATING_ENV] = json.dumps(
-    {
-        "sources": {
-            name: source_of(name, CFG).operating(CFG["fetch"]) for name in CFG["sources"]
-        },
-        "migrations": {
-            "clickhouse": f"{workflow.basedir}/migrations/clickhouse",
-            "postgres": f"{workflow.basedir}/migrations/postgres",
-        },
-    }
-)
 # With profiles/s3 every output lives in the bucket under this prefix (the purge needs it).
 STORAGE_PREFIX = (
     workflow.storage_settings.default_storage_prefix
@@ -41,6 +28,20 @@ if STORAGE_PREFIX and os.path.isabs(ROOT):
         f"data_root {ROOT} is absolute: with a storage profile it must be relative, "
         "it becomes the key prefix inside the bucket"
     )
+
+
+def operating_settings():
+    """What the jobs need but must not track (a mirror, retries, the checkout's place):
+    changing it never changes an output's bytes, so it travels in the environment."""
+    sources = {s: source_of(s, CFG).operating(CFG["fetch"]) for s in CFG["sources"]}
+    migrations = {
+        "clickhouse": f"{workflow.basedir}/migrations/clickhouse",
+        "postgres": f"{workflow.basedir}/migrations/postgres",
+    }
+    return {"sources": sources, "migrations": migrations}
+
+
+os.environ[OPERATING_ENV] = json.dumps(operating_settings())
 if not PG_DSN:
     print(
         "gridflow: PostGIS sink off (no GRIDFLOW_PG_DSN or sinks.postgis.dsn): "
@@ -56,11 +57,11 @@ wildcard_constraints:
     fmt="|".join(formats.extensions()),
 
 
-def pattern(template, rule=""):
-    """A path template of gridflow.paths with the wildcards left for Snakemake."""
-    return template.format(
-        root=ROOT, source="{source}", cycle="{cycle}", step="{step}", fmt="{fmt}", rule=rule
-    )
+def pattern(template, stage=""):
+    """A path template of gridflow.paths with the wildcards left for Snakemake; `stage` names
+    a job log's rule."""
+    wildcards = {w: f"{{{w}}}" for w in ("source", "cycle", "step", "fmt")}
+    return template.format(root=ROOT, rule=stage, **wildcards)
 
 
 def raw_files(wildcards):
