@@ -65,3 +65,14 @@ def test_an_unknown_family_is_named_with_the_known_ones():
         config.ConfigError, match="unknown source family 'nope' \\(known: .*goes_abi"
     ):
         config.resolve(raw, REPO)
+
+
+def test_a_new_noaa_model_is_one_yaml_file():
+    from datetime import UTC, datetime
+
+    nam = configured_source("nam")
+    cycle = datetime(2025, 3, 12, 6, tzinfo=UTC)
+    assert nam.key(cycle, 3) == "nam.20250312/nam.t06z.awphys03.tm00.grib2"
+    assert nam.idx_key(cycle, 3) == nam.key(cycle, 3) + ".idx"  # the family's default
+    ecmwf = configured_source("ecmwf")
+    assert ecmwf.idx_key(cycle, 3) == "20250312/06z/ifs/0p25/oper/20250312060000-3h-oper-fc.index"

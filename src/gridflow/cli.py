@@ -174,9 +174,11 @@ def cmd_point(args) -> None:
 def cmd_sql(args) -> None:
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
+    from gridflow import readonly
+
     client, _ = _client(args, args.wait)
     try:
-        result = client.query(args.query)
+        result = readonly.query(client, args.query)
     except ClickHouseError as exc:
         raise QueryError(f"the store refused the query: {_first_line(exc)}") from None
     names = result.column_names
@@ -272,6 +274,7 @@ def cmd_trace(args) -> None:
         descriptor=args.descriptor,
     )
     with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn:
+        conn.read_only = True  # people's queries read; writing stays with the rules
         urls = dict(
             conn.execute(
                 "SELECT id::text, source_url FROM catalog.raw_files WHERE id = ANY(%s::uuid[])",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from gridflow import readonly
 from gridflow.sinks.clickhouse import TABLE
 
 EARTH_DEGREE_M = 6371008.8 * math.pi / 180  # ClickHouse greatCircleDistance's sphere
@@ -59,7 +60,8 @@ def nearest_point(
         if cells is not None:
             where += " AND cell IN %(cells)s"
             params["cells"] = cells
-        rows = client.query(
+        rows = readonly.query(
+            client,
             f"SELECT lat, lon, cell, greatCircleDistance(lon, lat, %(lon)s, %(lat)s) AS d "
             f"FROM {TABLE} WHERE {where} ORDER BY d LIMIT 1",
             parameters=params,
@@ -90,7 +92,8 @@ def series(
     if point is None:
         return []
     plat, plon, cell, distance = point
-    result = client.query(
+    result = readonly.query(
+        client,
         "SELECT ref_time, step, valid_time, forecast, value, raw_file_id, raw_key, descriptor "
         f"FROM {TABLE} WHERE {_field_filter(descriptor)} AND cell = %(c)s "
         "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s) "
