@@ -47,7 +47,9 @@ def main() -> None:
 
         def ours():
             for lat, lon in PLACES:
-                assert len(query.series(client, "gfs", "HGT", "500 mb", lat, lon)) == len(STEPS)
+                assert len(
+                    query.series(client, query.Field("gfs", "HGT", "500 mb"), lat, lon)
+                ) == len(STEPS)
 
         def seed():
             for lat, lon in PLACES:

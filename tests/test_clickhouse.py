@@ -72,7 +72,7 @@ def test_reload_after_a_crash_half_way_converges(store, gfs_shred):
 def test_point_series_finds_the_nearest_grid_point(store, gfs_shred):
     client, _ = store
     clickhouse.load(client, gfs_shred, "gfs", "raw/gfs/a")
-    rows = query.series(client, "gfs", "TMP", "2 m above ground", 52.52, 13.40)
+    rows = query.series(client, query.Field("gfs", "TMP", "2 m above ground"), 52.52, 13.40)
     assert len(rows) == 1
     assert (rows[0]["grid_lat"], rows[0]["grid_lon"]) == (52.5, 12.5)
     brute = client.query(
@@ -82,7 +82,7 @@ def test_point_series_finds_the_nearest_grid_point(store, gfs_shred):
     assert (rows[0]["grid_lat"], rows[0]["grid_lon"]) == tuple(brute)
     # near the pole and the antimeridian the box grows until the answer is certain
     for lat, lon in [(89.9, 179.9), (-89.0, -179.9), (0.1, 179.99)]:
-        got = query.nearest_point(client, "gfs", "TMP", "2 m above ground", lat, lon)
+        got = query.nearest_point(client, query.Field("gfs", "TMP", "2 m above ground"), lat, lon)
         want = client.query(
             "SELECT lat, lon FROM grid_data WHERE variable = 'TMP' AND level = "
             f"'2 m above ground' ORDER BY greatCircleDistance(lon, lat, {lon}, {lat}) LIMIT 1"

@@ -79,7 +79,8 @@ def _pyproj_lat_lon(path):
     return np.where(off, np.nan, lat), np.where(off, np.nan, lon)
 
 
-@pytest.mark.parametrize("name", [CMIP, RRQPE])
+# the full disk (29 M pixels) is the slow one
+@pytest.mark.parametrize("name", [CMIP, pytest.param(RRQPE, marks=pytest.mark.slow)])
 def test_fixed_grid_coordinates_equal_pyproj(samples, name):
     with abi_read.open_abi(samples / name, name) as ds:
         x, y = abi_read.scan_angles(ds)

@@ -151,16 +151,7 @@ def cmd_point(args) -> None:
     from gridflow import query
 
     client, _ = _client(args, args.wait, loaded=True)
-    rows = query.series(
-        client,
-        args.source,
-        args.variable,
-        args.level,
-        args.lat,
-        args.lon,
-        latest=args.latest,
-        descriptor=args.descriptor,
-    )
+    rows = query.series(client, _field(args), args.lat, args.lon, latest=args.latest)
     if not rows:
         raise UserError(
             f"no data for source={args.source} variable={args.variable} "
@@ -263,16 +254,7 @@ def cmd_trace(args) -> None:
     if not cfg["sinks"]["postgis"]["dsn"]:
         raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
     client, _ = _client(args, args.wait, loaded=True)
-    rows = query.series(
-        client,
-        args.source,
-        args.variable,
-        args.level,
-        args.lat,
-        args.lon,
-        with_lineage=True,
-        descriptor=args.descriptor,
-    )
+    rows = query.series(client, _field(args), args.lat, args.lon, with_lineage=True)
     with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn:
         conn.read_only = True  # people's queries read; writing stays with the rules
         urls = dict(
@@ -349,6 +331,12 @@ def cmd_purge(args) -> None:
                 file=sys.stderr,
             )
         raise SystemExit(errors.FAILED)
+
+
+def _field(args):
+    from gridflow.query import Field
+
+    return Field(args.source, args.variable, args.level, args.descriptor)
 
 
 def _place_arguments(sp: argparse.ArgumentParser) -> None:

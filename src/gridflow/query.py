@@ -7,6 +7,7 @@ every point nearer than the best one found; then the series is read from that on
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from gridflow import readonly
@@ -37,26 +38,31 @@ def _frange(start: float, stop: float):
         x += 1.0
 
 
-def _field_filter(descriptor: str | None) -> str:
-    where = "source = %(s)s AND variable = %(v)s AND level = %(l)s"
-    return where + (" AND descriptor = %(d)s" if descriptor is not None else "")
+@dataclass(frozen=True)
+class Field:
+    """Which field a place query reads; `descriptor` None means every descriptor (their rows
+    are told apart by it), "" only plain fields."""
+
+    source: str
+    variable: str
+    level: str
+    descriptor: str | None = None
+
+    def where(self) -> str:
+        where = "source = %(s)s AND variable = %(v)s AND level = %(l)s"
+        return where + (" AND descriptor = %(d)s" if self.descriptor is not None else "")
+
+    def parameters(self) -> dict:
+        return {"s": self.source, "v": self.variable, "l": self.level, "d": self.descriptor}
 
 
-def nearest_point(
-    client,
-    source: str,
-    variable: str,
-    level: str,
-    lat: float,
-    lon: float,
-    descriptor: str | None = None,
-):
+def nearest_point(client, field: Field, lat: float, lon: float):
     """(lat, lon, cell, distance in m) of the grid point nearest to (lat, lon), or None."""
-    params = {"s": source, "v": variable, "l": level, "d": descriptor, "lat": lat, "lon": lon}
+    params = {**field.parameters(), "lat": lat, "lon": lon}
     half = 0.75
     while True:
         cells = cells_in_box(lat, lon, half)
-        where = _field_filter(descriptor)
+        where = field.where()
         if cells is not None:
             where += " AND cell IN %(cells)s"
             params["cells"] = cells
@@ -75,42 +81,29 @@ def nearest_point(
 
 def series(
     client,
-    source: str,
-    variable: str,
-    level: str,
+    field: Field,
     lat: float,
     lon: float,
     with_lineage: bool = False,
     latest: bool = False,
-    descriptor: str | None = None,
 ) -> list[dict]:
     """Every stored value at the grid point nearest to (lat, lon), oldest run first; with
-    `latest`, only the newest run's (or scan's) first value. Fields that differ only in their
-    descriptor (ensemble member, constituent...) are told apart by it, or chosen with
-    `descriptor`."""
-    point = nearest_point(client, source, variable, level, lat, lon, descriptor)
+    `latest`, only the newest run's (or scan's) first value."""
+    point = nearest_point(client, field, lat, lon)
     if point is None:
         return []
     plat, plon, cell, distance = point
     result = readonly.query(
         client,
         "SELECT ref_time, step, valid_time, forecast, value, raw_file_id, raw_key, descriptor "
-        f"FROM {TABLE} WHERE {_field_filter(descriptor)} AND cell = %(c)s "
+        f"FROM {TABLE} WHERE {field.where()} AND cell = %(c)s "
         "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s) "
         + (
             "ORDER BY ref_time DESC, step LIMIT 1"
             if latest
             else "ORDER BY ref_time, step, forecast, descriptor"
         ),
-        parameters={
-            "s": source,
-            "v": variable,
-            "l": level,
-            "d": descriptor,
-            "c": cell,
-            "plat": plat,
-            "plon": plon,
-        },
+        parameters={**field.parameters(), "c": cell, "plat": plat, "plon": plon},
     )
     return [
         {

@@ -4,24 +4,14 @@ installed package that registers one under the `gridflow.formats` entry point gr
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
-from importlib.metadata import entry_points
 
+from gridflow import plugins
 from gridflow.errors import UsageError
 
 
 @functools.cache
 def registry() -> dict:
-    found = {}
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "FORMAT"):
-            found[module.FORMAT.name] = module.FORMAT
-    for point in entry_points(group="gridflow.formats"):
-        fmt = point.load()
-        found[fmt.name] = fmt
-    return found
+    return plugins.discover(__name__, __path__, "FORMAT", "gridflow.formats")
 
 
 def get(name: str):

@@ -5,24 +5,14 @@ source's config names its family; the family does the rest."""
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
-from importlib.metadata import entry_points
 
+from gridflow import plugins
 from gridflow.errors import UsageError
 
 
 @functools.cache
 def registry() -> dict[str, type]:
-    found = {}
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "FAMILY"):
-            found[module.FAMILY.name] = module.FAMILY
-    for point in entry_points(group="gridflow.families"):
-        family = point.load()
-        found[family.name] = family
-    return found
+    return plugins.discover(__name__, __path__, "FAMILY", "gridflow.families")
 
 
 def family_class(name: str) -> type:
