@@ -50,6 +50,8 @@ def test_run_loads_published_files_and_reports_waiting(demo_run):
     marker = json.loads(markers[0].read_text())
     assert marker["dsn"].startswith("chdb:///") and marker["rows"] > 0
     assert rows_by_source(workdir) == SMALL_DEMO_ROWS
+    # the load marker stands for its shred, which is gone (keep_shreds: false)
+    assert not list((workdir / "data" / "cycles").glob("*/*/shred/*.parquet"))
     # the HRRR objects hold TMP and UGRD; only TMP was asked for, by one ranged GET each
     hrrr_gets = [r for m, p, r in mirror.requests if m == "GET" and p.endswith("f01.grib2")]
     assert len(hrrr_gets) == 2 and all(r == "bytes=0-1272860" for r in hrrr_gets)

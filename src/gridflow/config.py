@@ -159,6 +159,7 @@ def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
                 "the purge would delete what the next run fetches again"
             )
     cfg.setdefault("purge", "manual")
+    cfg.setdefault("keep_shreds", False)
     ch = cfg["sinks"].setdefault("clickhouse", {})
     default_store = f"chdb://{Path(cfg['data_root']).resolve()}/clickhouse"
     ch["dsn"] = _dsn("GRIDFLOW_CLICKHOUSE_DSN", ch.get("dsn")) or default_store

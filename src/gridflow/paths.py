@@ -24,6 +24,8 @@ CYCLE = CYCLE_DIR + "/cycle.json"
 LOG = CYCLE_DIR + "/logs/{rule}/{step}.log"
 FETCH_LOG = CYCLE_DIR + "/logs/fetch/{step}.{fmt}.log"  # its output's wildcards, fmt too
 CYCLE_LOG = CYCLE_DIR + "/logs/cycle.log"
+# Every rule output of one step (Snakemake keeps a record of each, even of a deleted shred)
+STEP_OUTPUTS = (RAW, RAW_IDX, SIDECAR, SHRED, MARKER, PG_MARKER, ROUTES_MARKER)
 # Relative to the data root: written by the plan (not a rule) for complete cycles.
 LISTING_CACHE = SOURCES + "/{source}/{cycle}/listing.json"
 CYCLE_NAME = re.compile(r"\d{10}|\d{14}")
@@ -48,6 +50,25 @@ def cycle_of(name: str) -> datetime | None:
         return parse_cycle(name)
     except ValueError:
         return None
+
+
+def steps_of(raw_names: list[str], extensions: list[str]) -> list[tuple[str, str]]:
+    """(step, fmt) of every sidecar `<step>.<fmt>.json` among a cycle's raw file names."""
+    found = []
+    for name in raw_names:
+        for ext in extensions:
+            if name.endswith(f".{ext}.json"):
+                found.append((name[: -len(f".{ext}.json")], ext))
+    return found
+
+
+def cycle_outputs(root: str, source: str, cycle: str, steps: list[tuple[str, str]]) -> list[str]:
+    """Every rule output a cycle with these steps has or had, as the rules spell them."""
+    names = dict(root=root, source=source, cycle=cycle)
+    outputs = [CYCLE.format(**names)]
+    for step, fmt in steps:
+        outputs += [p.format(**names, step=step, fmt=fmt) for p in STEP_OUTPUTS]
+    return outputs
 
 
 def step_id(step: int | str) -> str:

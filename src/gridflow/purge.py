@@ -89,6 +89,17 @@ def _expired_folders(root: Path, source: str, cutoff: datetime) -> list[Path]:
     return found
 
 
+def _record_keys(data_root: str, source: str, cycle: str, present: list[str]) -> list[str]:
+    """Snakemake's record keys of a cycle folder's outputs: the files there, and every output
+    its steps had (a shred deleted after its load still has a record)."""
+    from gridflow import formats
+
+    raw_names = [k.rsplit("/", 1)[-1] for k in present if k.rsplit("/", 2)[-2:-1] == ["raw"]]
+    steps = paths.steps_of(raw_names, formats.extensions())
+    had = [os.path.normpath(o) for o in paths.cycle_outputs(data_root, source, cycle, steps)]
+    return sorted(set(present) | set(had))
+
+
 def _bucket_items(bucket, data_root: str, source: str, cutoff: datetime) -> list[Item]:
     """A source's expired cycle folders among the workflow's outputs in the storage bucket."""
     items = []
@@ -99,13 +110,14 @@ def _bucket_items(bucket, data_root: str, source: str, cutoff: datetime) -> list
         if cycle is None or cycle >= cutoff:
             continue
         objects = bucket.tree(key)
+        keys = _record_keys(data_root, source, key.rsplit("/", 1)[-1], list(objects))
         items.append(
             Item(
                 "objects",
                 source,
                 key + "/",
                 bytes=sum(objects.values()),
-                keys=[f"{bucket.url}/{obj}" for obj in objects],
+                keys=[f"{bucket.url}/{k}" for k in keys],
             )
         )
     return items
@@ -153,7 +165,10 @@ def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=N
         result.cutoffs[name] = cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
         for folder in _expired_folders(root, name, cutoff) if root.is_dir() else []:
             files = _files(folder)
-            keys = [os.path.normpath(Path(cfg["data_root"]) / f.relative_to(root)) for f in files]
+            present = [
+                os.path.normpath(Path(cfg["data_root"]) / f.relative_to(root)) for f in files
+            ]
+            keys = _record_keys(cfg["data_root"], name, folder.name, present)
             size = sum(f.lstat().st_size for f in files)
             result.items.append(Item("path", name, str(folder), bytes=size, keys=keys))
         if bucket is not None:

@@ -64,6 +64,13 @@ def pattern(template, stage=""):
     return template.format(root=ROOT, rule=stage, **wildcards)
 
 
+def shred_output():
+    """Shreds are deleted once loaded (the load marker stands for them in the DAG), unless
+    `keep_shreds` asks to keep them."""
+    path = pattern(paths.SHRED)
+    return path if CFG["keep_shreds"] else temp(path)
+
+
 def raw_files(wildcards):
     """The fetched raw file, its inventory and sidecar, in the source's own format."""
     fmt = source_of(wildcards.source, CFG).extension

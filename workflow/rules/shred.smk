@@ -3,7 +3,7 @@ rule shred:
     input:
         unpack(raw_files),
     output:
-        pattern(paths.SHRED),
+        shred_output(),
     log:
         pattern(paths.LOG, "shred"),
     conda:
