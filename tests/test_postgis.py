@@ -35,9 +35,29 @@ def db(postgres):
 
 def test_migrations_apply_once_in_order(db):
     with postgis.connect(db) as conn:
-        assert postgis.migrate(conn, MIGRATIONS) == ["001_catalog.sql", "002_cells.sql"]
+        applied = postgis.migrate(conn, MIGRATIONS)
+        assert applied == ["001_catalog.sql", "002_cells.sql", "003_reader.sql"]
         assert postgis.migrate(conn, MIGRATIONS) == []
         assert conn.execute("SELECT postgis_version()").fetchone()[0]
+
+
+def test_people_read_as_a_role_that_can_only_read(db):
+    with postgis.connect(db) as conn:
+        postgis.migrate(conn, MIGRATIONS)
+        with postgis.reading(conn):
+            assert conn.execute("SELECT current_user").fetchone()[0] == "gridflow_reader"
+            assert conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0] == 0
+        for write in (
+            "DELETE FROM catalog.raw_files",
+            "DROP TABLE pollution_grid",
+            "CREATE TABLE catalog.stolen (x int)",
+        ):
+            with (
+                pytest.raises(psycopg.Error, match="read-only transaction"),
+                postgis.reading(conn),
+            ):
+                conn.execute(write)
+        assert conn.execute("SELECT to_regclass('pollution_grid')").fetchone()[0]
 
 
 def test_bad_connections_are_named_without_secrets(postgres):

@@ -255,8 +255,7 @@ def cmd_trace(args) -> None:
         raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
     client, _ = _client(args, args.wait, loaded=True)
     rows = query.series(client, _field(args), args.lat, args.lon, with_lineage=True)
-    with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn:
-        conn.read_only = True  # people's queries read; writing stays with the rules
+    with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn, postgis.reading(conn):
         urls = dict(
             conn.execute(
                 "SELECT id::text, source_url FROM catalog.raw_files WHERE id = ANY(%s::uuid[])",

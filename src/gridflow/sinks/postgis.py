@@ -6,6 +6,7 @@ nothing half-loaded and a rerun converges.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from datetime import datetime
@@ -137,6 +138,21 @@ def check_schema(conn: psycopg.Connection) -> None:
                 f"table {table} does not match gridflow's schema (missing: {', '.join(missing)}); "
                 "it was changed by hand: restore it, or drop it and run `gridflow db migrate`"
             )
+
+
+@contextlib.contextmanager
+def reading(conn: psycopg.Connection):
+    """A read-only transaction, as gridflow_reader (a role that can only read) when the
+    connecting user may act as it: for people's queries, never for the rules' loads."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION READ ONLY")
+        reader = conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gridflow_reader') "
+            "AND pg_has_role(current_user, 'gridflow_reader', 'MEMBER')"
+        ).fetchone()[0]
+        if reader:
+            conn.execute("SET LOCAL ROLE gridflow_reader")
+        yield conn
 
 
 def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime) -> None:
