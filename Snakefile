@@ -14,10 +14,13 @@ localrules:
     cycle,
     load_postgis,
     routes,
+    submit_job,
+    await_job,
     purge,
     all,
 
 
+include: "workflow/rules/jobs.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/shred.smk"
 include: "workflow/rules/load.smk"

@@ -45,7 +45,8 @@ def cmd_fetch(args) -> None:
 
     spec = FetchSpec.from_json(args.spec)
     where = Operating.from_dict(_operating(args.settings, spec.source))
-    sidecar = fetch(spec, where, Path(args.raw), Path(args.idx), Path(args.sidecar))
+    results = Path(args.results) if args.results else None
+    sidecar = fetch(spec, where, Path(args.raw), Path(args.idx), Path(args.sidecar), results)
     print(
         f"fetched {sidecar['url']}: {sidecar['messages']} message(s), {sidecar['fields']} "
         f"field(s), {sidecar['size']} bytes in {len(sidecar['byte_ranges'])} range(s)",
@@ -68,6 +69,35 @@ def _operating(text: str | None, source: str) -> dict:
     if source not in settings.get("sources", {}):
         raise UserError(f"{OPERATING_ENV} has no settings for source {source!r}")
     return settings["sources"][source]
+
+
+def _job_service(source: str):
+    from gridflow import sources
+
+    where = _operating(None, source)
+    return sources.family_class(where["family"]).service(where), where
+
+
+def cmd_job_submit(args) -> None:
+    from gridflow import jobs
+
+    service, _ = _job_service(args.source)
+    job = jobs.submit(service, json.loads(args.request), Path(args.out))
+    print(f"{service.name} job {job['job_id']} submitted at {job['submitted_at']}", file=sys.stderr)
+
+
+def cmd_job_await(args) -> None:
+    from gridflow import jobs
+
+    service, where = _job_service(args.source)
+    seconds = args.seconds if args.seconds is not None else where.get("wait_seconds", 600)
+    done = jobs.wait(service, Path(args.job), Path(args.out), seconds)
+    asset = done["asset"]
+    print(
+        f"{service.name} job {done['job']['job_id']} done: {asset['href']} "
+        f"({asset['size']} bytes, {asset['type']})",
+        file=sys.stderr,
+    )
 
 
 def _migrations(given: str | None, store: str) -> Path:
@@ -432,8 +462,16 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--settings", help=f"JSON operating settings (url, settings); default ${OPERATING_ENV}"
     )
+    sp.add_argument("--results", help="a job's results file: the object is where it says")
     for name in ("raw", "idx", "sidecar"):
         sp.add_argument(f"--{name}", required=True)
+    sp = add("job-submit", cmd_job_submit, "(rule) submit a source's request as a job, once")
+    for name in ("source", "request", "out"):
+        sp.add_argument(f"--{name}", required=True)
+    sp = add("job-await", cmd_job_await, "(rule) wait for a submitted job; write its results")
+    for name in ("source", "job", "out"):
+        sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--seconds", type=float, help="how long this run waits (default: source's)")
     sp = add("shred", cmd_shred, "(rule) shred one raw file to Parquet")
     for name in ("raw", "idx", "sidecar", "out"):
         sp.add_argument(f"--{name}", required=True)

@@ -21,6 +21,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import uuid6
 
@@ -42,6 +43,8 @@ class FetchSpec:
     select: list[str] | str = "all"
     # a regex of the object's file name when the name cannot be built (GOES: creation times)
     name_pattern: str | None = None
+    # the request a job service ran to make the object (its location comes with the results)
+    request: dict | None = None
 
     @classmethod
     def from_json(cls, text: str) -> FetchSpec:
@@ -91,7 +94,35 @@ def _resolve_key(remote: Remote, spec: FetchSpec) -> str:
     return max(matches, key=matches.get)
 
 
-def fetch(spec: FetchSpec, where: Operating, out_raw: Path, out_idx: Path, out_sidecar: Path):
+def _made_by_job(spec: FetchSpec, where: Operating, results: Path):
+    """The spec and location of an object a job made: its results file names the asset."""
+    made = json.loads(results.read_text())
+    href = urlsplit(made["asset"]["href"])
+    origin = urlunsplit((href.scheme, href.netloc, posixpath.dirname(href.path), "", ""))
+    key = posixpath.basename(href.path) + (f"?{href.query}" if href.query else "")
+    return replace(spec, key=key), replace(where, url=origin), made
+
+
+def _check_asset(made: dict, size: int, fmt, origin: str) -> None:
+    asset = made["asset"]
+    if asset.get("size") is not None and asset["size"] != size:
+        raise FetchError(f"{origin}: the service advertised {asset['size']} bytes and sent {size}")
+    if asset.get("type") and fmt.media_types and asset["type"] not in fmt.media_types:
+        kinds = ", ".join(fmt.media_types)
+        raise FetchError(f"{origin}: the service sent {asset['type']}, not {fmt.name} ({kinds})")
+
+
+def fetch(
+    spec: FetchSpec,
+    where: Operating,
+    out_raw: Path,
+    out_idx: Path,
+    out_sidecar: Path,
+    results: Path | None = None,
+):
+    made = None
+    if results is not None:
+        spec, where, made = _made_by_job(spec, where, results)
     remote = Remote(where.url, where.settings)
     fmt = formats.get(spec.format)
     family = sources.family_class(spec.family)
@@ -104,6 +135,8 @@ def fetch(spec: FetchSpec, where: Operating, out_raw: Path, out_idx: Path, out_s
             spec = replace(spec, key=_resolve_key(remote, spec), name_pattern=None)
         upstream = remote.head(spec.key)
         kept = fmt.fetch(remote, spec, tmp, upstream, family)
+        if made is not None:
+            _check_asset(made, upstream.size, fmt, remote.where(spec.key))
         sidecar = {
             "source": spec.source,
             "raw_key": spec.raw_key,
@@ -124,6 +157,10 @@ def fetch(spec: FetchSpec, where: Operating, out_raw: Path, out_idx: Path, out_s
             "run_id": str(uuid6.uuid7()),
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        if made is not None:  # what the service was asked, and the job that made the object
+            job = made["job"]
+            sidecar["job"] = {k: job[k] for k in ("service", "job_id", "submitted_at")}
+            sidecar["request"] = job["request"]
         idx_tmp.write_text(inventory.format_lines(kept.entries))
         side_tmp.write_text(json.dumps(sidecar, indent=1) + "\n")
         os.replace(tmp, out_raw)

@@ -21,11 +21,13 @@ MARKER = CYCLE_DIR + "/loaded/clickhouse/{step}.json"
 PG_MARKER = CYCLE_DIR + "/loaded/postgis/{step}.json"
 ROUTES_MARKER = CYCLE_DIR + "/loaded/routes/{step}.json"
 CYCLE = CYCLE_DIR + "/cycle.json"
+JOB = CYCLE_DIR + "/job/{step}.submitted.json"  # a job on an asynchronous service
+JOB_RESULTS = CYCLE_DIR + "/job/{step}.results.json"
 LOG = CYCLE_DIR + "/logs/{rule}/{step}.log"
 FETCH_LOG = CYCLE_DIR + "/logs/fetch/{step}.{fmt}.log"  # its output's wildcards, fmt too
 CYCLE_LOG = CYCLE_DIR + "/logs/cycle.log"
 # Every rule output of one step (Snakemake keeps a record of each, even of a deleted shred)
-STEP_OUTPUTS = (RAW, RAW_IDX, SIDECAR, SHRED, MARKER, PG_MARKER, ROUTES_MARKER)
+STEP_OUTPUTS = (RAW, RAW_IDX, SIDECAR, SHRED, MARKER, PG_MARKER, ROUTES_MARKER, JOB, JOB_RESULTS)
 # Relative to the data root: written by the plan (not a rule) for complete cycles.
 LISTING_CACHE = SOURCES + "/{source}/{cycle}/listing.json"
 CYCLE_NAME = re.compile(r"\d{10}|\d{14}")

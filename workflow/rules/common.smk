@@ -140,6 +140,20 @@ def fetch_spec(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
+def job_results(wildcards):
+    """A job source's fetch waits for the job's results file; other sources need nothing."""
+    if not hasattr(source_of(wildcards.source, CFG), "request"):
+        return {}
+    names = dict(root=ROOT, source=wildcards.source, cycle=wildcards.cycle)
+    return {"results": paths.JOB_RESULTS.format(**names, step=wildcards.step)}
+
+
+def job_request(wildcards):
+    cycle = paths.parse_cycle(wildcards.cycle)
+    family = source_of(wildcards.source, CFG)
+    return json.dumps(family.request(cycle, wildcards.step), sort_keys=True)
+
+
 def shred_options(wildcards):
     step = paths.parse_step(wildcards.step)
     options = source_of(wildcards.source, CFG).shred_options(step)

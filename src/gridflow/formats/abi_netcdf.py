@@ -15,6 +15,7 @@ from gridflow.formats.base import Fetched, FieldRows, Format
 class AbiNetcdf(Format):
     name = "abi_netcdf"
     extension = "nc"
+    media_types = ("application/netcdf", "application/x-netcdf")
 
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
         from gridflow import abi_read

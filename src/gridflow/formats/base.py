@@ -39,6 +39,7 @@ class FieldRows:
 class Format:
     name: ClassVar[str]  # as sources name it (`format:` of a family)
     extension: ClassVar[str]  # of the raw file under the data root
+    media_types: ClassVar[tuple[str, ...]] = ()  # what a service may call it (empty: any)
 
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
         """Download `spec`'s object into `tmp`, verified; raise FetchError naming the URL."""

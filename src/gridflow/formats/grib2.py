@@ -73,6 +73,7 @@ def _keep_only(path: Path, chosen: list) -> None:
 class Grib2(Format):
     name = "grib2"
     extension = "grib2"
+    media_types = ("application/x-grib", "application/grib", "application/x-grib2")
 
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
         if spec.idx_key:

@@ -1,0 +1,112 @@
+"""Resumable jobs on asynchronous data services (the Copernicus data stores, NASA Harmony):
+submit, wait, then the fetch downloads what the job made. Each step leaves a file, so a run
+killed at any point resumes where it was, and a request is never submitted twice.
+
+- the job file (`job/<step>.submitted.json`): the service's job id, the exact request, when submitted;
+- the results file (`job/<step>.results.json`): once the job succeeded, the asset (URL, size,
+  type) and the job it came from.
+
+A job that fails or is rejected is reported with the service's own title and detail, and its
+job file is removed, so the next scheduled run submits it again (never in a loop). A job still
+queued when this run's wait ends is left to a later run, which polls it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gridflow.errors import Busy, GridflowError
+
+
+class JobFailed(GridflowError):
+    """The service ran the job and it failed, or refused it."""
+
+
+class JobPending(Busy):
+    """The job is still queued or running upstream; a later run polls it again."""
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str  # accepted, running, successful, failed, rejected, dismissed
+    since: str | None = None  # when the service last changed it (ISO 8601)
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Asset:
+    href: str
+    size: int | None
+    type: str | None
+
+
+WAITING = ("accepted", "running")
+DONE = "successful"
+
+
+def _write(path: Path, content: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(content, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def submit(service, request: dict, out: Path) -> dict:
+    """Submit `request` unless `out` already names an accepted job for it."""
+    if out.exists():
+        job = json.loads(out.read_text())
+        if job.get("request") == request:
+            return job
+    job_id = service.submit(request)
+    job = {
+        "service": service.name,
+        "job_id": job_id,
+        "request": request,
+        "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _write(out, job)
+    return job
+
+
+def wait(service, job_path: Path, out: Path, seconds: float, first_poll: float = 1.0) -> dict:
+    """Poll the job politely (1.5 x longer each time, at most a minute) for up to `seconds`;
+    write `out` when it succeeded."""
+    job = json.loads(job_path.read_text())
+    deadline = time.monotonic() + seconds
+    pause = first_poll
+    while True:
+        status = service.status(job["job_id"])
+        if status.state == DONE:
+            asset = service.results(job["job_id"])
+            results = {"asset": asset.__dict__, "job": job, "finished": status.since}
+            _write(out, results)
+            return results
+        if status.state not in WAITING:
+            job_path.unlink(missing_ok=True)  # the next scheduled run submits it again
+            title, detail = service.failure(job["job_id"], status)
+            raise JobFailed(
+                f"{service.name} job {job['job_id']} {status.state}: {title}"
+                + (f": {detail}" if detail else "")
+                + "; it is submitted again by the next run"
+            )
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise JobPending(
+                f"{service.name} job {job['job_id']} is {status.state} upstream (submitted "
+                f"{job['submitted_at']}, last change {status.since or '?'}); the next run "
+                "polls it again"
+            )
+        time.sleep(min(pause, left))
+        pause = min(pause * 1.5, 60.0)
+
+
+def pending(job_path: Path, results_path: Path) -> dict | None:
+    """The job file of a job submitted and not yet finished here, or None."""
+    if results_path.exists() or not job_path.exists():
+        return None
+    return json.loads(job_path.read_text())

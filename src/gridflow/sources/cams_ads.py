@@ -1,0 +1,149 @@
+"""CAMS air quality from the Copernicus Atmosphere Data Store (ADS): one request per cycle and
+product type (forecast, analysis), run as a job on the ADS (gridflow.jobs, gridflow.ads), its
+GRIB result downloaded, checked against the advertised size and type, and decoded like any
+GRIB file: every constituent a field of its own (`chemical=...` descriptors).
+
+A cycle is due a publication delay after its run; a job submitted earlier and still queued or
+running upstream is reported as waiting ("running upstream since ...") and polled again by the
+next run, never submitted twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from gridflow import jobs, paths, schedule
+from gridflow.errors import GridflowError
+from gridflow.sources.base import Family
+from gridflow.sources.forecast import HOURS
+from gridflow.targets import Lister, Target
+
+SCHEMA = {
+    "properties": {
+        "dataset": {"type": "string", "minLength": 1, "description": "the ADS dataset id"},
+        "types": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"enum": ["forecast", "analysis"]},
+        },
+        "variables": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        "model": {"type": "string", "minLength": 1},
+        "levels": {"type": "array", "minItems": 1, "items": {"type": "number"}},
+        "leadtime_hours": HOURS,
+        "area": {
+            "description": "[north, west, south, east] in degrees, as the ADS takes it",
+            "type": "array",
+            "minItems": 4,
+            "maxItems": 4,
+            "items": {"type": "number"},
+        },
+        "cycles": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}},
+        "publish_delay_minutes": {"type": "number", "minimum": 0},
+        "key_variable": {"type": "string", "description": "the environment variable of the key"},
+        "wait_seconds": {"type": "number", "minimum": 0, "description": "a run's wait for a job"},
+    },
+    "required": ["dataset", "variables", "cycles"],
+}
+
+
+class CamsAds(Family):
+    name = "cams_ads"
+    schema = SCHEMA
+    defaults = {
+        "url": "https://ads.atmosphere.copernicus.eu/api",
+        "types": ["forecast"],
+        "model": "ensemble",
+        "levels": [0],
+        "leadtime_hours": "0-96",
+        "publish_delay_minutes": 600,
+        "key_variable": "ADS_API_KEY",
+        "wait_seconds": 600,
+        "select": "all",
+    }
+
+    @property
+    def steps(self) -> list[str]:
+        return list(self.src["types"])
+
+    def request(self, cycle: datetime, step: str) -> dict:
+        """The exact ADS request of one cycle and type (it lands in the job file and sidecar)."""
+        hours = "0" if step == "analysis" else self.src["leadtime_hours"]
+        inputs = {
+            "variable": list(self.src["variables"]),
+            "model": [self.src["model"]],
+            "level": [f"{level:g}" for level in self.src["levels"]],
+            "date": [f"{cycle:%Y-%m-%d}/{cycle:%Y-%m-%d}"],
+            "type": [step],
+            "time": [f"{cycle:%H}:00"],
+            "leadtime_hour": [str(h) for h in schedule.parse_hours(hours)],
+            "data_format": "grib",
+        }
+        if self.src.get("area"):
+            inputs["area"] = list(self.src["area"])
+        return {"dataset": self.src["dataset"], "inputs": inputs}
+
+    @staticmethod
+    def service(operating: dict):
+        """The job service, from the source's operating settings."""
+        from gridflow.ads import DataStore
+
+        settings = operating["settings"]
+        return DataStore(operating["url"], operating["key_variable"], settings["timeout_seconds"])
+
+    def operating(self, fetch_cfg: dict) -> dict:
+        where = super().operating(fetch_cfg)
+        where["family"] = self.src["family"]
+        where["key_variable"] = self.src["key_variable"]
+        where["wait_seconds"] = self.src["wait_seconds"]
+        return where
+
+    def locate(self, cycle: datetime, step: str) -> dict:
+        # the object is wherever the job's results say; the request decides its bytes
+        return {"key": "", "request": self.request(cycle, step)}
+
+    def window(self, now: datetime, lister: Lister):
+        start = now - timedelta(hours=self.src["window_hours"])
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        ready, waiting = [], []
+        while hour >= start:
+            if hour.hour in self.src["cycles"]:
+                r, w = self.cycle(hour, now, lister)
+                ready += r
+                waiting += w
+            hour -= timedelta(hours=1)
+        return sorted(ready, key=lambda t: t.cycle), sorted(waiting, key=lambda t: t.cycle)
+
+    def cycle(self, cycle: datetime, now: datetime, lister: Lister):
+        at = cycle + timedelta(minutes=self.src["publish_delay_minutes"])
+        ready, waiting = [], []
+        for step in self.steps:
+            if at > now:
+                waiting.append(Target(self.name, cycle, step, at, "not due yet"))
+                continue
+            state = self._upstream(cycle, step, lister)
+            if state:
+                waiting.append(Target(self.name, cycle, step, at, state))
+            else:
+                ready.append(Target(self.name, cycle, step, at))
+        return ready, waiting
+
+    def _upstream(self, cycle: datetime, step: str, lister: Lister) -> str | None:
+        """'running upstream since ...' for a job submitted here and not finished, else None
+        (no job yet, or one that finished: the run submits or collects it)."""
+        root = Path(lister.cache_root or ".")
+        names = dict(root=root, source=self.name, cycle=paths.cycle_id(cycle), step=step)
+        job = jobs.pending(Path(paths.JOB.format(**names)), Path(paths.JOB_RESULTS.format(**names)))
+        if job is None:
+            return None
+        try:
+            status = self.service(self.operating({})).status(job["job_id"])
+        except GridflowError:
+            return None  # the wait step says what is wrong
+        if status.state in jobs.WAITING:
+            return f"{status.state} upstream since {status.since or job['submitted_at']}"
+        return None
+
+
+FAMILY = CamsAds

@@ -1,0 +1,154 @@
+"""A stand-in Copernicus data store on loopback, speaking the retrieve API the official client
+does (POST .../processes/{id}/execution, GET /jobs/{id}, GET /jobs/{id}/results), with the
+problem JSON answers of the real service. Results are served by a MirrorServer (ranged GETs).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+KEY = "ads-test-key-0123"
+LICENCE_URL = "{base}/datasets/{dataset}?tab=download#manage-licences"
+
+
+class AdsServer:
+    def __init__(self, result: Path, downloads):
+        """`result` is the file every successful job returns; `downloads` a MirrorServer."""
+        self.result, self.downloads = Path(result), downloads
+        self.jobs: dict[str, dict] = {}
+        self.submissions: list[dict] = []
+        self.polls_to_finish = 2  # status calls answered accepted/running before success
+        self.fail_next: tuple[str, str] | None = None
+        self.throttle_status = 0  # this many status calls get 429 first
+        self.licence_missing = False
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status: int, body: dict, headers: dict | None = None):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _problem(self, status: int, title: str, detail: str = "", headers=None):
+                body = {"type": "about:blank", "title": title, "status": status}
+                self._reply(status, {**body, "detail": detail}, headers)
+
+            def _authorised(self) -> bool:
+                if self.headers.get("PRIVATE-TOKEN") != KEY:
+                    self._problem(401, "authentication failed", "the API key is not valid")
+                    return False
+                return True
+
+            def do_POST(self):
+                parts = self.path.split("?")[0].strip("/").split("/")
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if not self._authorised():
+                    return
+                if parts[-1] != "execution" or parts[-3] != "processes":
+                    return self._problem(404, "process not found")
+                dataset = parts[-2]
+                if server.licence_missing:
+                    base = f"http://{self.headers['Host']}"
+                    return self._problem(
+                        403,
+                        "required licences not accepted",
+                        "Not all the required licences have been accepted; please visit "
+                        f"{LICENCE_URL.format(base=base, dataset=dataset)} to accept the "
+                        "required licence(s).",
+                    )
+                job_id = str(uuid.uuid4())
+                with server.lock:
+                    failure, server.fail_next = server.fail_next, None
+                    server.jobs[job_id] = {"polls": 0, "failure": failure, "request": body}
+                    server.submissions.append({"dataset": dataset, **body})
+                monitor = f"http://{self.headers['Host']}/api/retrieve/v1/jobs/{job_id}"
+                self._reply(
+                    201,
+                    {
+                        "processID": dataset,
+                        "jobID": job_id,
+                        "status": "accepted",
+                        "links": [{"href": monitor, "rel": "monitor"}],
+                    },
+                    {"Location": monitor},
+                )
+
+            def do_GET(self):
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if not self._authorised():
+                    return
+                job = server.jobs.get(parts[4]) if len(parts) > 4 else None
+                if job is None:
+                    return self._problem(404, "job not found")
+                if parts[-1] == "results":
+                    return self._results(parts[4], job)
+                with server.lock:
+                    if server.throttle_status > 0:
+                        server.throttle_status -= 1
+                        return self._problem(
+                            429,
+                            "rate limit exceeded",
+                            "Please wait 1 seconds.",
+                            {"Retry-After": "1"},
+                        )
+                    job["polls"] += 1
+                self._reply(
+                    200,
+                    {
+                        "jobID": parts[4],
+                        "status": server.state(job),
+                        "updated": datetime.now(UTC).isoformat(),
+                    },
+                )
+
+            def _results(self, job_id: str, job: dict):
+                state = server.state(job)
+                if state == "failed":
+                    title, detail = job["failure"]
+                    return self._problem(400, title, detail)
+                if state != "successful":
+                    return self._problem(404, "job results not ready", f"status is '{state}'")
+                name = f"{job_id}.grib"
+                shutil.copyfile(server.result, server.downloads.root / name)
+                href = f"{server.downloads.url}/{name}"
+                size = server.result.stat().st_size
+                self._reply(
+                    200,
+                    {
+                        "asset": {
+                            "value": {"type": "application/x-grib", "href": href, "file:size": size}
+                        }
+                    },
+                )
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def state(self, job: dict) -> str:
+        if job["polls"] >= self.polls_to_finish:
+            return "failed" if job["failure"] else "successful"
+        return "accepted" if job["polls"] <= 1 else "running"
+
+    def __enter__(self) -> AdsServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

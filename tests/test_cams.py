@@ -1,0 +1,146 @@
+"""CAMS through a stand-in Copernicus ADS: a request is a job, submitted once, waited for
+politely, its GRIB fetched and checked against the advertised size and type, every constituent
+a field of its own. A run stopped while the job is queued resumes it; a failed job is reported
+in the service's words and submitted again by the next run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import eccodes
+import numpy as np
+import pytest
+import yaml
+from loopback_ads import KEY, AdsServer
+from loopback_http import MirrorServer
+from tests_support import REPO
+
+from devkit.simulate import run_snakemake
+from gridflow.sinks import clickhouse
+
+pytestmark = pytest.mark.slow
+
+CYCLE = "2025031200"
+RESULT = "chem-cams.grib"
+
+
+@pytest.fixture
+def ads(samples, tmp_path):
+    (tmp_path / "downloads").mkdir()
+    with MirrorServer(tmp_path / "downloads") as files, AdsServer(samples / RESULT, files) as ads:
+        yield ads
+
+
+def _run(tmp_path: Path, ads: AdsServer, key: str = KEY, **cams):
+    cfg = tmp_path / "c.yaml"
+    source = {
+        "url": ads.url,
+        "leadtime_hours": "0",
+        "publish_delay_minutes": 0,
+        "window_hours": 12,
+        "wait_seconds": 20,
+        **cams,
+    }
+    settings = {"now": "2025-03-12T06:00:00Z", "data_root": "data", "fetch": {"settle_seconds": 0}}
+    settings |= {"sources_enabled": ["cams_europe"], "sources": {"cams_europe": source}}
+    cfg.write_text(yaml.safe_dump(settings))
+    env = {**os.environ, "ADS_API_KEY": key}
+    return run_snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(cfg), env=env)
+
+
+def _cycle(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "cycles" / "cams_europe" / CYCLE
+
+
+def _log(tmp_path: Path, stage: str) -> str:
+    return (_cycle(tmp_path) / "logs" / stage / "forecast.log").read_text()
+
+
+def test_a_request_is_one_job_and_loads_every_constituent(samples, tmp_path, ads):
+    ads.throttle_status = 2  # two 429s with Retry-After first
+    run = _run(tmp_path, ads)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(ads.submissions) == 1
+    request = ads.submissions[0]
+    assert request["dataset"] == "cams-europe-air-quality-forecasts"
+    assert request["inputs"]["variable"][0] == "particulate_matter_2.5um"
+    assert request["inputs"]["date"] == ["2025-03-12/2025-03-12"]
+    sidecar = json.loads((_cycle(tmp_path) / "raw" / "forecast.grib2.json").read_text())
+    assert sidecar["request"] == {"dataset": request["dataset"], "inputs": request["inputs"]}
+    assert sidecar["size"] == (samples / RESULT).stat().st_size
+    assert KEY not in json.dumps(sidecar) + run.stdout + run.stderr
+
+    client = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
+    try:
+        got = client.query(
+            "SELECT descriptor, groupArray(value) FROM (SELECT descriptor, value FROM grid_data "
+            "ORDER BY lat DESC, lon) GROUP BY descriptor ORDER BY descriptor"
+        ).result_rows
+    finally:
+        client.close()
+    want = {}
+    with open(samples / RESULT, "rb") as fh:
+        while (h := eccodes.codes_grib_new_from_file(fh)) is not None:
+            lat, lon = (
+                eccodes.codes_get_array(h, "latitudes"),
+                eccodes.codes_get_array(h, "longitudes"),
+            )
+            order = np.lexsort((((lon + 180) % 360) - 180, -lat))
+            want[f"chemical={eccodes.codes_get(h, 'chemName')}"] = eccodes.codes_get_values(h)[
+                order
+            ]
+            eccodes.codes_release(h)
+    assert [d for d, _ in got] == sorted(want)
+    for descriptor, values in got:
+        assert np.array_equal(np.array(values, np.float32), want[descriptor].astype(np.float32))
+
+    again = _run(tmp_path, ads)
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert len(ads.submissions) == 1
+
+
+def test_a_run_stopped_while_the_job_is_queued_resumes_it(tmp_path, ads):
+    ads.polls_to_finish = 10_000  # queued well past this run's wait
+    first = _run(tmp_path, ads, wait_seconds=1)
+    assert first.returncode != 0
+    assert "upstream" in _log(tmp_path, "await_job") and "polls it again" in _log(
+        tmp_path, "await_job"
+    )
+    assert (_cycle(tmp_path) / "job" / "forecast.submitted.json").exists()
+    queued = _run(tmp_path, ads)  # the plan sees the job running upstream: nothing to do yet
+    assert queued.returncode == 0, queued.stderr[-2000:]
+    assert "running upstream since" in queued.stderr
+    ads.polls_to_finish = 0
+    done = _run(tmp_path, ads)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(ads.submissions) == 1
+    assert (_cycle(tmp_path) / "loaded" / "clickhouse" / "forecast.json").exists()
+
+
+def test_a_failed_job_is_reported_and_submitted_again_next_run(tmp_path, ads):
+    ads.fail_next = ("The job has failed", "Maximum number of daily requests reached")
+    failed = _run(tmp_path, ads)
+    assert failed.returncode != 0
+    log = _log(tmp_path, "await_job")
+    assert "The job has failed: Maximum number of daily requests reached" in log
+    assert not (_cycle(tmp_path) / "job" / "forecast.submitted.json").exists()
+    assert len(ads.submissions) == 1  # not resubmitted in a loop
+    retry = _run(tmp_path, ads)
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    assert len(ads.submissions) == 2
+
+
+def test_a_licence_not_accepted_or_a_bad_key_is_one_clear_line(tmp_path, ads):
+    ads.licence_missing = True
+    refused = _run(tmp_path, ads)
+    assert refused.returncode != 0
+    log = _log(tmp_path, "submit_job")
+    assert "required licences not accepted" in log and "#manage-licences" in log
+    ads.licence_missing = False
+    wrong = _run(tmp_path, ads, key="not-the-key")
+    assert wrong.returncode != 0
+    assert "authentication failed" in _log(tmp_path, "submit_job")
+    assert "not-the-key" not in _log(tmp_path, "submit_job")
+    assert not ads.submissions
