@@ -76,3 +76,19 @@ def test_a_new_noaa_model_is_one_yaml_file():
     assert nam.idx_key(cycle, 3) == nam.key(cycle, 3) + ".idx"  # the family's default
     ecmwf = configured_source("ecmwf")
     assert ecmwf.idx_key(cycle, 3) == "20250312/06z/ifs/0p25/oper/20250312060000-3h-oper-fc.index"
+
+
+def test_both_cams_datasets_are_yaml_files_of_one_family():
+    from datetime import UTC, datetime
+
+    cycle = datetime(2025, 3, 12, tzinfo=UTC)
+    europe = configured_source("cams_europe").request(cycle, "forecast")
+    world = configured_source("cams_global").request(cycle, "forecast")
+    assert europe["dataset"] == "cams-europe-air-quality-forecasts"
+    assert europe["inputs"]["model"] == ["ensemble"] and europe["inputs"]["level"] == ["0"]
+    assert len(europe["inputs"]["leadtime_hour"]) == 97
+    assert world["dataset"] == "cams-global-atmospheric-composition-forecasts"
+    assert "model" not in world["inputs"] and world["inputs"]["leadtime_hour"][-1] == "120"
+    assert configured_source("cams_europe").request(cycle, "analysis")["inputs"][
+        "leadtime_hour"
+    ] == ["0"]

@@ -2,7 +2,8 @@
 submit, wait, then the fetch downloads what the job made. Each step leaves a file, so a run
 killed at any point resumes where it was, and a request is never submitted twice.
 
-- the job file (`job/<step>.submitted.json`): the service's job id, the exact request, when submitted;
+- the job file (`job/<step>.submitted.json`): the service's job id, the exact request, and
+  when it was submitted;
 - the results file (`job/<step>.results.json`): once the job succeeded, the asset (URL, size,
   type) and the job it came from.
 

@@ -54,8 +54,6 @@ class CamsAds(Family):
     defaults = {
         "url": "https://ads.atmosphere.copernicus.eu/api",
         "types": ["forecast"],
-        "model": "ensemble",
-        "levels": [0],
         "leadtime_hours": "0-96",
         "publish_delay_minutes": 600,
         "key_variable": "ADS_API_KEY",
@@ -72,14 +70,16 @@ class CamsAds(Family):
         hours = "0" if step == "analysis" else self.src["leadtime_hours"]
         inputs = {
             "variable": list(self.src["variables"]),
-            "model": [self.src["model"]],
-            "level": [f"{level:g}" for level in self.src["levels"]],
             "date": [f"{cycle:%Y-%m-%d}/{cycle:%Y-%m-%d}"],
             "type": [step],
             "time": [f"{cycle:%H}:00"],
             "leadtime_hour": [str(h) for h in schedule.parse_hours(hours)],
             "data_format": "grib",
         }
+        if self.src.get("model"):  # the European dataset's; the global one has none
+            inputs["model"] = [self.src["model"]]
+        if self.src.get("levels"):
+            inputs["level"] = [f"{level:g}" for level in self.src["levels"]]
         if self.src.get("area"):
             inputs["area"] = list(self.src["area"])
         return {"dataset": self.src["dataset"], "inputs": inputs}
