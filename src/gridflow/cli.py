@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gridflow import config as gfconfig
-from gridflow import errors
+from gridflow import errors, operating
 from gridflow.dsn import redact, resolve
 
 
@@ -44,7 +44,7 @@ def cmd_fetch(args) -> None:
     from gridflow.fetch import FetchSpec, Operating, fetch
 
     spec = FetchSpec.from_json(args.spec)
-    where = Operating.from_dict(_operating(args.settings, spec.source))
+    where = Operating.from_dict(operating.of_source(spec.source, args.settings))
     results = Path(args.results) if args.results else None
     sidecar = fetch(spec, where, Path(args.raw), Path(args.idx), Path(args.sidecar), results)
     print(
@@ -54,27 +54,10 @@ def cmd_fetch(args) -> None:
     )
 
 
-# The workflow hands operating settings (mirror, timeouts, retries) to its jobs here rather
-# than in tracked params: changing them must not make Snakemake redo finished work.
-OPERATING_ENV = "GRIDFLOW_OPERATING"
-
-
-def _operating(text: str | None, source: str) -> dict:
-    text = text or os.environ.get(OPERATING_ENV)
-    if not text:
-        raise UserError(f"no operating settings: pass --settings or set {OPERATING_ENV}")
-    settings = json.loads(text)
-    if "url" in settings:  # one source's, given on the command line
-        return settings
-    if source not in settings.get("sources", {}):
-        raise UserError(f"{OPERATING_ENV} has no settings for source {source!r}")
-    return settings["sources"][source]
-
-
 def _job_service(source: str):
     from gridflow import sources
 
-    where = _operating(None, source)
+    where = operating.of_source(source)
     return sources.family_class(where["family"]).service(where), where
 
 
@@ -100,16 +83,6 @@ def cmd_job_await(args) -> None:
     )
 
 
-def _migrations(given: str | None, store: str) -> Path:
-    """The migrations folder: as given, else the workflow's (from its operating settings)."""
-    if given:
-        return Path(given)
-    text = os.environ.get(OPERATING_ENV)
-    if not text or store not in json.loads(text).get("migrations", {}):
-        raise UserError(f"no --migrations folder and none in {OPERATING_ENV}")
-    return Path(json.loads(text)["migrations"][store])
-
-
 def cmd_shred(args) -> None:
     from gridflow.shred import ShredOptions, shred
 
@@ -124,7 +97,7 @@ def cmd_load(args) -> None:
     sidecar = json.loads(Path(args.sidecar).read_text())
     client = clickhouse.connect(args.dsn, wait_seconds=args.wait)
     try:
-        clickhouse.migrate(client, _migrations(args.migrations, "clickhouse"))
+        clickhouse.migrate(client, operating.migrations("clickhouse", args.migrations))
         rows = clickhouse.load(client, Path(args.parquet), sidecar["source"], sidecar["raw_key"])
     finally:
         client.close()
@@ -231,7 +204,7 @@ def cmd_load_postgis(args) -> None:
     spec = json.loads(args.spec)
     cycle = paths.parse_cycle(Path(args.raw).parent.parent.name)
     with postgis.connect(args.dsn) as conn:
-        postgis.migrate(conn, _migrations(args.migrations, "postgres"))
+        postgis.migrate(conn, operating.migrations("postgres", args.migrations))
         with conn.transaction():  # the catalog row, the cells and the lineage, or nothing
             postgis.register(conn, sidecar, cycle)
             rows = 0
@@ -460,7 +433,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("fetch", cmd_fetch, "(rule) fetch one raw file")
     sp.add_argument("--spec", required=True, help="JSON fetch spec")
     sp.add_argument(
-        "--settings", help=f"JSON operating settings (url, settings); default ${OPERATING_ENV}"
+        "--settings", help=f"JSON operating settings (url, settings); default ${operating.ENV}"
     )
     sp.add_argument("--results", help="a job's results file: the object is where it says")
     for name in ("raw", "idx", "sidecar"):
@@ -479,7 +452,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("load", cmd_load, "(rule) load one shred into ClickHouse")
     for name in ("parquet", "sidecar", "dsn", "marker"):
         sp.add_argument(f"--{name}", required=True)
-    sp.add_argument("--migrations", help=f"default: the workflow's, from ${OPERATING_ENV}")
+    sp.add_argument("--migrations", help=f"default: the workflow's, from ${operating.ENV}")
     sp.add_argument("--wait", type=float, default=600.0)
     sp = add(
         "trace", cmd_trace, "like point, with each value's raw file and source URL", store=True
@@ -488,7 +461,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("load-postgis", cmd_load_postgis, "(rule) catalog one raw file and load its cells")
     for name in ("raw", "idx", "sidecar", "dsn", "marker", "spec"):
         sp.add_argument(f"--{name}", required=True)
-    sp.add_argument("--migrations", help=f"default: the workflow's, from ${OPERATING_ENV}")
+    sp.add_argument("--migrations", help=f"default: the workflow's, from ${operating.ENV}")
     sp = add("routes", cmd_routes, "(rule) recompute saved routes' exposure")
     for name in ("dsn", "marker"):
         sp.add_argument(f"--{name}", required=True)

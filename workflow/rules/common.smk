@@ -6,9 +6,8 @@ import subprocess
 import sys
 
 from gridflow import config as gfconfig
-from gridflow import formats, paths
+from gridflow import formats, operating, paths
 from gridflow import plan as gfplan
-from gridflow.cli import OPERATING_ENV
 from gridflow.sources import source as source_of
 from gridflow.storage import Bucket
 
@@ -30,18 +29,11 @@ if STORAGE_PREFIX and os.path.isabs(ROOT):
     )
 
 
-def operating_settings():
-    """What the jobs need but must not track (a mirror, retries, the checkout's place):
-    changing it never changes an output's bytes, so it travels in the environment."""
-    sources = {s: source_of(s, CFG).operating(CFG["fetch"]) for s in CFG["sources"]}
-    migrations = {
-        "clickhouse": f"{workflow.basedir}/migrations/clickhouse",
-        "postgres": f"{workflow.basedir}/migrations/postgres",
-    }
-    return {"sources": sources, "migrations": migrations}
-
-
-os.environ[OPERATING_ENV] = json.dumps(operating_settings())
+# how to fetch never decides what is fetched: jobs get it untracked (gridflow.operating)
+os.environ[operating.ENV] = operating.for_workflow(
+    {s: source_of(s, CFG).operating(CFG["fetch"]) for s in CFG["sources"]},
+    workflow.basedir,
+)
 if not PG_DSN:
     print(
         "gridflow: PostGIS sink off (no GRIDFLOW_PG_DSN or sinks.postgis.dsn): "

@@ -1,0 +1,48 @@
+"""Operating settings: what the workflow's jobs need but must not track (the mirror, timeouts,
+retries, anonymous access, a job service's key variable, the checkout's migrations). Changing
+them never changes an output's bytes, so the workflow hands them to its jobs in one environment
+variable rather than in Snakemake's tracked params.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from gridflow.errors import UsageError
+
+ENV = "GRIDFLOW_OPERATING"
+
+
+def _settings() -> dict:
+    text = os.environ.get(ENV)
+    if not text:
+        raise UsageError(f"no operating settings: run from the workflow, or set {ENV}")
+    return json.loads(text)
+
+
+def of_source(source: str, given: str | None = None) -> dict:
+    """One source's settings: `given` (JSON, from a command line), else the workflow's."""
+    if given:
+        return json.loads(given)
+    settings = _settings()
+    if source not in settings.get("sources", {}):
+        raise UsageError(f"{ENV} has no settings for source {source!r}")
+    return settings["sources"][source]
+
+
+def migrations(store: str, given: str | None = None) -> Path:
+    """A store's migrations folder: as given, else the workflow's."""
+    if given:
+        return Path(given)
+    found = _settings().get("migrations", {})
+    if store not in found:
+        raise UsageError(f"no --migrations folder and none for {store} in {ENV}")
+    return Path(found[store])
+
+
+def for_workflow(sources: dict, basedir: str) -> str:
+    """The variable's value for a run: every source's settings and the checkout's migrations."""
+    folders = {store: f"{basedir}/migrations/{store}" for store in ("clickhouse", "postgres")}
+    return json.dumps({"sources": sources, "migrations": folders})
