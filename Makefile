@@ -8,6 +8,9 @@ DEMO_NOW ?= 2025-03-12T12:00:00Z
 DEMO_DIR ?= demo-data
 DEMO_CONFIG := $(DEMO_DIR)/demo.yaml
 SNAKEMAKE_TIMEOUT ?= 1800
+# the demo's stand-in Copernicus ADS (devkit/ads_standin.py) and the key it accepts
+DEMO_ADS_PORT ?= 18765
+DEMO_ADS_KEY := ads-test-key-0123
 
 .PHONY: setup demo test lint bench bench-purge clean
 
@@ -21,10 +24,16 @@ $(VENV)/.installed: pyproject.toml
 
 $(DEMO_CONFIG): | setup
 	$(BIN)/python -m devkit.demo --out $(DEMO_DIR)/mirror --now $(DEMO_NOW) \
-	  --config-out $(DEMO_CONFIG) --data-root $(DEMO_DIR)/data
+	  --config-out $(DEMO_CONFIG) --data-root $(DEMO_DIR)/data \
+	  --ads-url http://127.0.0.1:$(DEMO_ADS_PORT)/api
 
 demo: setup $(DEMO_CONFIG)
-	timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake --configfile $(DEMO_CONFIG)
+	$(BIN)/python -m devkit.ads_standin --result samples/chem-cams.grib --port $(DEMO_ADS_PORT) \
+	  > $(DEMO_DIR)/ads.log 2>&1 & ads=$$!; trap "kill $$ads" EXIT; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "stand-in ADS" $(DEMO_DIR)/ads.log && break; \
+	  sleep 0.5; done; \
+	  ADS_API_KEY=$(DEMO_ADS_KEY) timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake \
+	  --configfile $(DEMO_CONFIG)
 	@echo "== GFS 2 m temperature at Berlin (52.52N 13.40E), every loaded run:"
 	gridflow point --configfile $(DEMO_CONFIG) --source gfs --variable TMP \
 	  --level "2 m above ground" --lat 52.52 --lon 13.40
@@ -35,6 +44,9 @@ demo: setup $(DEMO_CONFIG)
 	gridflow latest --configfile $(DEMO_CONFIG) --source mrms \
 	  --variable ReflectivityAtLowestAltitude --level "500 m above mean sea level" \
 	  --lat 33.45 --lon -112.07
+	@echo "== CAMS ozone mass mixing ratio near Paris (48.86N 2.35E), kg/kg, through ADS jobs:"
+	gridflow point --configfile $(DEMO_CONFIG) --source cams_europe --variable MASSMR \
+	  --level "1 hybrid level" --descriptor "chemical=Ozone" --lat 48.86 --lon 2.35
 
 test: setup
 	scripts/ensure-postgis

@@ -125,7 +125,9 @@ def build(
     gfs_steps=(0, 3, 6),
     hrrr_steps=(0, 1, 2),
     scans: bool = True,
+    ads_url: str | None = None,
 ) -> None:
+    """The mirror and its config; with `ads_url` (a stand-in ADS), CAMS through ADS jobs."""
     clock = datetime.fromisoformat(now.replace("Z", "+00:00"))
     day = clock.replace(hour=0, minute=0, second=0, microsecond=0)
     gfs = grib_messages(samples / GFS_SAMPLE)
@@ -182,6 +184,13 @@ def build(
         overrides["sources"]["goes16"] = DEMO_GOES | {
             "url": f"file://{(out / 'noaa-goes16').resolve()}"
         }
+    if ads_url:
+        overrides.setdefault("sources_enabled", ["gfs", "hrrr"]).append("cams_europe")
+        overrides["sources"]["cams_europe"] = {
+            "url": ads_url,
+            "leadtime_hours": "0",
+            "window_hours": 12,
+        }
     config_out.parent.mkdir(parents=True, exist_ok=True)
     config_out.write_text(yaml.safe_dump(overrides, sort_keys=False))
     scanned = ", 2 scans of MRMS and GOES-16" if scans else ""
@@ -202,8 +211,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--now", required=True)
     p.add_argument("--config-out", required=True)
     p.add_argument("--data-root", required=True)
+    p.add_argument("--ads-url", help="a stand-in ADS (devkit.ads_standin): CAMS through jobs")
     args = p.parse_args(argv)
-    build(Path(args.samples), Path(args.out), args.now, Path(args.config_out), Path(args.data_root))
+    build(
+        Path(args.samples),
+        Path(args.out),
+        args.now,
+        Path(args.config_out),
+        Path(args.data_root),
+        ads_url=args.ads_url,
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,9 @@ import eccodes
 import numpy as np
 import pytest
 import yaml
-from loopback_ads import KEY, AdsServer
-from loopback_http import MirrorServer
 from tests_support import REPO
 
+from devkit.ads_standin import KEY, AdsServer
 from devkit.simulate import run_snakemake
 from gridflow.sinks import clickhouse
 
@@ -28,8 +27,7 @@ RESULT = "chem-cams.grib"
 
 @pytest.fixture
 def ads(samples, tmp_path):
-    (tmp_path / "downloads").mkdir()
-    with MirrorServer(tmp_path / "downloads") as files, AdsServer(samples / RESULT, files) as ads:
+    with AdsServer(samples / RESULT) as ads:
         yield ads
 
 

@@ -1,15 +1,19 @@
 """A stand-in Copernicus data store on loopback, speaking the retrieve API the official client
 does (POST .../processes/{id}/execution, GET /jobs/{id}, GET /jobs/{id}/results), with the
-problem JSON answers of the real service. Results are served by a MirrorServer (ranged GETs).
+problem JSON answers of the real service, and the results' downloads (ranged GETs, no key, as
+the real object store). Used by the tests and `make demo`:
+`python -m devkit.ads_standin --result samples/chem-cams.grib --port 18765`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import shutil
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,9 +22,9 @@ LICENCE_URL = "{base}/datasets/{dataset}?tab=download#manage-licences"
 
 
 class AdsServer:
-    def __init__(self, result: Path, downloads):
-        """`result` is the file every successful job returns; `downloads` a MirrorServer."""
-        self.result, self.downloads = Path(result), downloads
+    def __init__(self, result: Path, port: int = 0):
+        """`result` is the file every successful job returns."""
+        self.result = Path(result)
         self.jobs: dict[str, dict] = {}
         self.submissions: list[dict] = []
         self.polls_to_finish = 2  # status calls answered accepted/running before success
@@ -88,8 +92,32 @@ class AdsServer:
                     {"Location": monitor},
                 )
 
+            def do_HEAD(self):
+                self._download(body=False)
+
+            def _download(self, body: bool = True):
+                """The result file under any name, as an object store serves it."""
+                data = server.result.read_bytes()
+                start, end, status = 0, len(data), 200
+                wanted = self.headers.get("Range")
+                if wanted and wanted.startswith("bytes="):
+                    first, _, last = wanted[6:].partition("-")
+                    start, end, status = int(first), min(int(last) + 1, len(data)), 206
+                self.send_response(status)
+                self.send_header("Content-Length", str(end - start))
+                self.send_header("Content-Type", "application/x-grib")
+                self.send_header("ETag", f'"{len(data)}"')
+                self.send_header("Last-Modified", formatdate(server.started, usegmt=True))
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
+                self.end_headers()
+                if body:
+                    self.wfile.write(data[start:end])
+
             def do_GET(self):
                 parts = self.path.split("?")[0].strip("/").split("/")
+                if parts[:2] == ["api", "download"]:
+                    return self._download()
                 if not self._authorised():
                     return
                 job = server.jobs.get(parts[4]) if len(parts) > 4 else None
@@ -123,9 +151,7 @@ class AdsServer:
                     return self._problem(400, title, detail)
                 if state != "successful":
                     return self._problem(404, "job results not ready", f"status is '{state}'")
-                name = f"{job_id}.grib"
-                shutil.copyfile(server.result, server.downloads.root / name)
-                href = f"{server.downloads.url}/{name}"
+                href = f"/api/download/{job_id}.grib"  # relative, as the client resolves it
                 size = server.result.stat().st_size
                 self._reply(
                     200,
@@ -136,7 +162,8 @@ class AdsServer:
                     },
                 )
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.started = time.time()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -152,3 +179,18 @@ class AdsServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m devkit.ads_standin", description=__doc__)
+    p.add_argument("--result", required=True, help="the file every job returns (real GRIB)")
+    p.add_argument("--port", type=int, default=18765)
+    p.add_argument("--seconds", type=float, default=1800, help="stop after this long")
+    args = p.parse_args()
+    with AdsServer(Path(args.result), args.port) as server:
+        print(f"stand-in ADS at {server.url} (key {KEY})", flush=True)
+        time.sleep(args.seconds)
+
+
+if __name__ == "__main__":
+    main()
