@@ -29,6 +29,8 @@ class AdsServer:
         self.submissions: list[dict] = []
         self.polls_to_finish = 2  # status calls answered accepted/running before success
         self.fail_next: tuple[str, str] | None = None
+        self.reject_next = False  # the next job is rejected (a QoS check), not run
+        self.cut_downloads = 0  # this many downloads stop half-way
         self.throttle_status = 0  # this many status calls get 429 first
         self.licence_missing = False
         self.lock = threading.Lock()
@@ -78,7 +80,13 @@ class AdsServer:
                 job_id = str(uuid.uuid4())
                 with server.lock:
                     failure, server.fail_next = server.fail_next, None
-                    server.jobs[job_id] = {"polls": 0, "failure": failure, "request": body}
+                    rejected, server.reject_next = server.reject_next, False
+                    server.jobs[job_id] = {
+                        "polls": 0,
+                        "failure": failure,
+                        "rejected": rejected,
+                        "request": body,
+                    }
                     server.submissions.append({"dataset": dataset, **body})
                 monitor = f"http://{self.headers['Host']}/api/retrieve/v1/jobs/{job_id}"
                 self._reply(
@@ -111,8 +119,18 @@ class AdsServer:
                 if status == 206:
                     self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
                 self.end_headers()
-                if body:
-                    self.wfile.write(data[start:end])
+                if not body:
+                    return
+                with server.lock:
+                    cut, server.cut_downloads = (
+                        server.cut_downloads > 0,
+                        max(0, server.cut_downloads - 1),
+                    )
+                if cut:  # the connection drops half-way through the body
+                    self.wfile.write(data[start : start + (end - start) // 2])
+                    self.close_connection = True
+                    return
+                self.wfile.write(data[start:end])
 
             def do_GET(self):
                 parts = self.path.split("?")[0].strip("/").split("/")
@@ -149,6 +167,8 @@ class AdsServer:
                 if state == "failed":
                     title, detail = job["failure"]
                     return self._problem(400, title, detail)
+                if state == "rejected":
+                    return self._problem(400, "The job has been rejected", "QoS limits reached")
                 if state != "successful":
                     return self._problem(404, "job results not ready", f"status is '{state}'")
                 href = f"/api/download/{job_id}.grib"  # relative, as the client resolves it
@@ -168,6 +188,8 @@ class AdsServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def state(self, job: dict) -> str:
+        if job["rejected"]:
+            return "rejected"
         if job["polls"] >= self.polls_to_finish:
             return "failed" if job["failure"] else "successful"
         return "accepted" if job["polls"] <= 1 else "running"

@@ -53,7 +53,8 @@ def _cycle(tmp_path: Path) -> Path:
 
 
 def _log(tmp_path: Path, stage: str) -> str:
-    return (_cycle(tmp_path) / "logs" / stage / "forecast.log").read_text()
+    name = "forecast.grib2.log" if stage == "fetch" else "forecast.log"
+    return (_cycle(tmp_path) / "logs" / stage / name).read_text()
 
 
 def test_a_request_is_one_job_and_loads_every_constituent(samples, tmp_path, ads):
@@ -117,17 +118,46 @@ def test_a_run_stopped_while_the_job_is_queued_resumes_it(tmp_path, ads):
     assert (_cycle(tmp_path) / "loaded" / "clickhouse" / "forecast.json").exists()
 
 
-def test_a_failed_job_is_reported_and_submitted_again_next_run(tmp_path, ads):
-    ads.fail_next = ("The job has failed", "Maximum number of daily requests reached")
+@pytest.mark.parametrize(
+    "how, says",
+    [
+        ("failed", "The job has failed: Maximum number of daily requests reached"),
+        ("rejected", "rejected: The job has been rejected: QoS limits reached"),
+    ],
+)
+def test_a_failed_job_is_reported_and_submitted_again_next_run(tmp_path, ads, how, says):
+    if how == "failed":
+        ads.fail_next = ("The job has failed", "Maximum number of daily requests reached")
+    else:
+        ads.reject_next = True
     failed = _run(tmp_path, ads)
     assert failed.returncode != 0
     log = _log(tmp_path, "await_job")
-    assert "The job has failed: Maximum number of daily requests reached" in log
+    assert says in log
     assert not (_cycle(tmp_path) / "job" / "forecast.submitted.json").exists()
     assert len(ads.submissions) == 1  # not resubmitted in a loop
     retry = _run(tmp_path, ads)
     assert retry.returncode == 0, retry.stderr[-3000:]
     assert len(ads.submissions) == 2
+
+
+def test_a_download_cut_short_is_fetched_again_without_a_new_job(tmp_path, ads):
+    ads.cut_downloads = 50  # more than the transport's own retries
+    cut = _run(tmp_path, ads)
+    assert cut.returncode != 0
+    assert _log(tmp_path, "fetch").startswith("gridflow fetch: error: http://127.0.0.1")
+    assert not (_cycle(tmp_path) / "raw" / "forecast.grib2").exists()
+    ads.cut_downloads = 0
+    again = _run(tmp_path, ads)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(ads.submissions) == 1
+
+
+def test_jobs_in_flight_are_capped(tmp_path, ads):
+    ads.polls_to_finish = 10_000
+    run = _run(tmp_path, ads, types=["forecast", "analysis"], max_jobs_in_flight=1, wait_seconds=1)
+    assert "held back: 1 jobs in flight (max_jobs_in_flight)" in run.stderr
+    assert len(ads.submissions) == 1
 
 
 def test_a_licence_not_accepted_or_a_bad_key_is_one_clear_line(tmp_path, ads):

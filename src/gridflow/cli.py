@@ -74,7 +74,7 @@ def cmd_job_await(args) -> None:
 
     service, where = _job_service(args.source)
     seconds = args.seconds if args.seconds is not None else where.get("wait_seconds", 600)
-    done = jobs.wait(service, Path(args.job), Path(args.out), seconds)
+    done = jobs.wait(service, Path(args.job), Path(args.out), seconds, where.get("give_up_hours"))
     asset = done["asset"]
     print(
         f"{service.name} job {done['job']['job_id']} done: {asset['href']} "

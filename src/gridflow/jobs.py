@@ -74,9 +74,22 @@ def submit(service, request: dict, out: Path) -> dict:
     return job
 
 
-def wait(service, job_path: Path, out: Path, seconds: float, first_poll: float = 1.0) -> dict:
+def _age_hours(job: dict) -> float:
+    submitted = datetime.fromisoformat(job["submitted_at"])
+    return (datetime.now(UTC) - submitted).total_seconds() / 3600
+
+
+def wait(
+    service,
+    job_path: Path,
+    out: Path,
+    seconds: float,
+    give_up_hours: float | None = None,
+    first_poll: float = 1.0,
+) -> dict:
     """Poll the job politely (1.5 x longer each time, at most a minute) for up to `seconds`;
-    write `out` when it succeeded."""
+    write `out` when it succeeded. A job pending longer than `give_up_hours` since it was
+    submitted is given up (and submitted again by the next run)."""
     job = json.loads(job_path.read_text())
     deadline = time.monotonic() + seconds
     pause = first_poll
@@ -95,6 +108,13 @@ def wait(service, job_path: Path, out: Path, seconds: float, first_poll: float =
                 + (f": {detail}" if detail else "")
                 + "; it is submitted again by the next run"
             )
+        if give_up_hours is not None and _age_hours(job) > give_up_hours:
+            job_path.unlink(missing_ok=True)
+            raise JobFailed(
+                f"{service.name} job {job['job_id']} still {status.state} after "
+                f"{give_up_hours:g} h (submitted {job['submitted_at']}): given up; it is "
+                "submitted again by the next run"
+            )
         left = deadline - time.monotonic()
         if left <= 0:
             raise JobPending(
@@ -104,6 +124,15 @@ def wait(service, job_path: Path, out: Path, seconds: float, first_poll: float =
             )
         time.sleep(min(pause, left))
         pause = min(pause * 1.5, 60.0)
+
+
+def in_flight(job_folder: Path) -> int:
+    """How many jobs of a source's cycle folders are submitted and not yet collected."""
+    return sum(
+        1
+        for job in job_folder.glob("*/job/*.submitted.json")
+        if not job.with_name(job.name.replace(".submitted.", ".results.")).exists()
+    )
 
 
 def pending(job_path: Path, results_path: Path) -> dict | None:

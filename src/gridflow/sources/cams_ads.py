@@ -43,6 +43,8 @@ SCHEMA = {
         "publish_delay_minutes": {"type": "number", "minimum": 0},
         "key_variable": {"type": "string", "description": "the environment variable of the key"},
         "wait_seconds": {"type": "number", "minimum": 0, "description": "a run's wait for a job"},
+        "give_up_hours": {"type": "number", "exclusiveMinimum": 0, "description": "then resubmit"},
+        "max_jobs_in_flight": {"type": "integer", "minimum": 1},
     },
     "required": ["dataset", "variables", "cycles"],
 }
@@ -58,6 +60,9 @@ class CamsAds(Family):
         "publish_delay_minutes": 600,
         "key_variable": "ADS_API_KEY",
         "wait_seconds": 600,
+        # the ADS runs a few requests per user at once and queues the rest for hours
+        "give_up_hours": 12,
+        "max_jobs_in_flight": 4,
         "select": "all",
     }
 
@@ -97,6 +102,7 @@ class CamsAds(Family):
         where["family"] = self.src["family"]
         where["key_variable"] = self.src["key_variable"]
         where["wait_seconds"] = self.src["wait_seconds"]
+        where["give_up_hours"] = self.src["give_up_hours"]
         return where
 
     def locate(self, cycle: datetime, step: str) -> dict:
@@ -107,6 +113,7 @@ class CamsAds(Family):
         start = now - timedelta(hours=self.src["window_hours"])
         hour = now.replace(minute=0, second=0, microsecond=0)
         ready, waiting = [], []
+        self._new_jobs = 0  # jobs this plan will submit, counted against the cap
         while hour >= start:
             if hour.hour in self.src["cycles"]:
                 r, w = self.cycle(hour, now, lister)
@@ -117,15 +124,24 @@ class CamsAds(Family):
 
     def cycle(self, cycle: datetime, now: datetime, lister: Lister):
         at = cycle + timedelta(minutes=self.src["publish_delay_minutes"])
+        root = Path(lister.cache_root or ".")
+        flying = jobs.in_flight(root / paths.SOURCES / self.name) + getattr(self, "_new_jobs", 0)
         ready, waiting = [], []
         for step in self.steps:
             if at > now:
                 waiting.append(Target(self.name, cycle, step, at, "not due yet"))
                 continue
+            names = dict(root=root, source=self.name, cycle=paths.cycle_id(cycle), step=step)
+            submitted = Path(paths.JOB.format(**names)).exists()
             state = self._upstream(cycle, step, lister)
             if state:
                 waiting.append(Target(self.name, cycle, step, at, state))
+            elif not submitted and flying >= self.src["max_jobs_in_flight"]:
+                why = f"held back: {flying} jobs in flight (max_jobs_in_flight)"
+                waiting.append(Target(self.name, cycle, step, at, why))
             else:
+                flying += not submitted
+                self._new_jobs = getattr(self, "_new_jobs", 0) + (not submitted)
                 ready.append(Target(self.name, cycle, step, at))
         return ready, waiting
 
