@@ -42,12 +42,17 @@ SCHEMA = {
         "cycles": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}},
         "publish_delay_minutes": {"type": "number", "minimum": 0},
         "key_variable": {"type": "string", "description": "the environment variable of the key"},
+        "format": {"enum": sorted(DATA_FORMATS), "description": "GRIB (default) or NetCDF"},
         "wait_seconds": {"type": "number", "minimum": 0, "description": "a run's wait for a job"},
         "give_up_hours": {"type": "number", "exclusiveMinimum": 0, "description": "then resubmit"},
         "max_jobs_in_flight": {"type": "integer", "minimum": 1},
     },
     "required": ["dataset", "variables", "cycles"],
 }
+
+
+# what the ADS calls the formats gridflow reads (a single NetCDF, never a zip of several)
+DATA_FORMATS = {"grib2": "grib", "netcdf_cf": "netcdf"}
 
 
 class CamsAds(Family):
@@ -79,7 +84,7 @@ class CamsAds(Family):
             "type": [step],
             "time": [f"{cycle:%H}:00"],
             "leadtime_hour": [str(h) for h in schedule.parse_hours(hours)],
-            "data_format": "grib",
+            "data_format": DATA_FORMATS[self.raw_format],
         }
         if self.src.get("model"):  # the European dataset's; the global one has none
             inputs["model"] = [self.src["model"]]
