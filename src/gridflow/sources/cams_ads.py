@@ -19,6 +19,10 @@ from gridflow.sources.base import Family
 from gridflow.sources.forecast import HOURS
 from gridflow.targets import Lister, Target
 
+# what the ADS calls the formats gridflow reads (a single NetCDF, never a zip of several)
+DATA_FORMATS = {"grib2": "grib", "netcdf_cf": "netcdf"}
+
+
 SCHEMA = {
     "properties": {
         "dataset": {"type": "string", "minLength": 1, "description": "the ADS dataset id"},
@@ -49,10 +53,6 @@ SCHEMA = {
     },
     "required": ["dataset", "variables", "cycles"],
 }
-
-
-# what the ADS calls the formats gridflow reads (a single NetCDF, never a zip of several)
-DATA_FORMATS = {"grib2": "grib", "netcdf_cf": "netcdf"}
 
 
 class CamsAds(Family):
