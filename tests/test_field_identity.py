@@ -129,6 +129,38 @@ def test_fields_differing_only_in_a_descriptor_stay_apart(variants, tmp_path):
         assert np.array_equal(got, want)
 
 
+def test_constituents_eccodes_cannot_name_keep_their_code(samples, tmp_path):
+    """CAMS Europe's PM2.5 and PM10 (mass density, constituents 40009 and 40008)."""
+    with open(samples / "chem-cams.grib", "rb") as fh:
+        base = eccodes.codes_grib_new_from_file(fh)
+    raw = tmp_path / "pm.grib2"
+    with open(raw, "wb") as out:
+        for constituent in (40009, 40008, 5):
+            h = eccodes.codes_clone(base)
+            for key, value in (("parameterCategory", 20), ("parameterNumber", 0)):
+                eccodes.codes_set(h, key, value)
+            eccodes.codes_set(h, "constituentType", constituent)
+            out.write(eccodes.codes_get_message(h))
+            eccodes.codes_release(h)
+    eccodes.codes_release(base)
+    _, table = _shred(raw, tmp_path)
+    assert list(_by_descriptor(table)) == [
+        "chemical=40009",
+        "chemical=40008",
+        "chemical=Nitrogen dioxide",
+    ]
+
+
+def test_cells_are_chosen_and_named_with_their_descriptor(samples):
+    from gridflow import cells
+
+    raw = samples / "chem-cams.grib"
+    thresholds = {"MASSMR:chemical=Ozone": [1e-8, 2e-8, 3e-8, 4e-8]}
+    chosen = list(cells.file_cells(raw, build_inventory(raw), list(thresholds), thresholds))
+    assert [c.variable for c in chosen] == ["MASSMR:chemical=Ozone"]
+    assert set(chosen[0].severity.tolist()) <= {0, 1, 2, 3, 4} and len(chosen[0].value) == 84
+
+
 def test_point_query_names_each_field_and_chooses_one(samples, tmp_path):
     raw = samples / "chem-cams.grib"
     _, table = _shred(raw, tmp_path)

@@ -95,6 +95,12 @@ def field_cells(
     )
 
 
+def cell_variable(entry) -> str:
+    """What a field's cells are called: its variable, with its descriptors when it has any
+    (`MASSDEN:chemical=Ozone`), so constituents of one variable stay apart in PostGIS too."""
+    return ":".join((entry.variable, *entry.extra))
+
+
 def file_cells(
     raw: Path,
     entries: list,
@@ -103,11 +109,13 @@ def file_cells(
     bbox=None,
     stride: int = 1,
 ) -> Iterator[Cells]:
+    """Cells of the fields named in `variables`, by variable (`PMTF`) or with descriptors
+    (`MASSDEN:chemical=Ozone`); severity from the thresholds of that same name."""
     for entry, handle in named_fields(raw, entries, f"{raw}.idx"):
-        if entry.variable in variables:
-            if entry.variable not in thresholds:
-                raise CellError(
-                    f"no severity thresholds for {entry.variable} "
-                    f"(sinks.postgis.thresholds.{entry.variable})"
-                )
-            yield field_cells(handle, entry.variable, thresholds[entry.variable], bbox, stride)
+        name = cell_variable(entry)
+        if name not in variables and entry.variable not in variables:
+            continue
+        chosen = name if name in thresholds else entry.variable
+        if chosen not in thresholds:
+            raise CellError(f"no severity thresholds for {name} (sinks.postgis.thresholds)")
+        yield field_cells(handle, name, thresholds[chosen], bbox, stride)

@@ -104,9 +104,11 @@ def _chemical(handle) -> list[str]:
     # aerosol templates define constituentType too, as another name of the aerosol type
     if not _defined(handle, "constituentType") or _defined(handle, "aerosolType"):
         return []
-    if _defined(handle, "chemName"):
-        return [f"chemical={eccodes.codes_get(handle, 'chemName')}"]
-    return [f"chemical={_long(handle, 'constituentType')}"]  # code table 4.230
+    name = eccodes.codes_get(handle, "chemName") if _defined(handle, "chemName") else ""
+    if name and name != "unknown":
+        return [f"chemical={name}"]
+    # eccodes cannot name it (CAMS's PM2.5 and PM10 are 40009 and 40008): code table 4.230
+    return [f"chemical={_long(handle, 'constituentType')}"]
 
 
 def _aerosol(handle) -> list[str]:
