@@ -134,7 +134,7 @@ def fetch_spec(wildcards):
 
 def job_results(wildcards):
     """A job source's fetch waits for the job's results file; other sources need nothing."""
-    if not hasattr(source_of(wildcards.source, CFG), "request"):
+    if not source_of(wildcards.source, CFG).runs_jobs:
         return {}
     names = dict(root=ROOT, source=wildcards.source, cycle=wildcards.cycle)
     return {"results": paths.JOB_RESULTS.format(**names, step=wildcards.step)}

@@ -22,6 +22,9 @@ class Family:
     format: ClassVar[str] = "grib2"
     defaults: ClassVar[dict] = {}
     schema: ClassVar[dict] = {"properties": {}, "required": []}
+    # True: each target is made by a job on an asynchronous service (gridflow.jobs), and the
+    # family has `request(cycle, step)` and `service(operating)`
+    runs_jobs: ClassVar[bool] = False
 
     def __init__(self, name: str, src: dict):
         self.name = name

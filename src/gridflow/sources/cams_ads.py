@@ -58,6 +58,7 @@ SCHEMA = {
 class CamsAds(Family):
     name = "cams_ads"
     schema = SCHEMA
+    runs_jobs = True
     defaults = {
         "url": "https://ads.atmosphere.copernicus.eu/api",
         "types": ["forecast"],
