@@ -9,19 +9,18 @@ from pathlib import Path
 
 from gridflow import inventory
 from gridflow.errors import FetchError, ShredError
-from gridflow.formats.base import Fetched, FieldRows, Format
+from gridflow.formats.base import NETCDF_MEDIA_TYPES, Fetched, FieldRows, Format, download_whole
 
 
 class AbiNetcdf(Format):
     name = "abi_netcdf"
     extension = "nc"
-    media_types = ("application/netcdf", "application/x-netcdf")
+    media_types = NETCDF_MEDIA_TYPES
 
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
         from gridflow import abi_read
 
-        with open(tmp, "wb") as fh:
-            remote.download(spec.key, fh)
+        download_whole(remote, spec, tmp)
         wanted = [s.strip(":").split(":", 1) for s in spec.select]
         try:
             start = abi_read.verify(tmp, [w[0] for w in wanted], remote.where(spec.key))

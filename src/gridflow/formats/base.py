@@ -36,6 +36,15 @@ class FieldRows:
     table: pa.Table
 
 
+NETCDF_MEDIA_TYPES = ("application/netcdf", "application/x-netcdf")
+
+
+def download_whole(remote, spec, tmp: Path) -> None:
+    """The whole object into `tmp` (its size is checked by the transport)."""
+    with open(tmp, "wb") as fh:
+        remote.download(spec.key, fh)
+
+
 class Format:
     name: ClassVar[str]  # as sources name it (`format:` of a family)
     extension: ClassVar[str]  # of the raw file under the data root

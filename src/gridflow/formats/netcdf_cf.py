@@ -19,7 +19,7 @@ import numpy as np
 
 from gridflow import inventory
 from gridflow.errors import FetchError, ShredError
-from gridflow.formats.base import Fetched, FieldRows, Format
+from gridflow.formats.base import NETCDF_MEDIA_TYPES, Fetched, FieldRows, Format, download_whole
 
 LAT, LON = ("latitude", "lat"), ("longitude", "lon")
 MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
@@ -89,11 +89,10 @@ def _open(path: Path, origin: str):
 class NetcdfCf(Format):
     name = "netcdf_cf"
     extension = "nc"
-    media_types = ("application/netcdf", "application/x-netcdf")
+    media_types = NETCDF_MEDIA_TYPES
 
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
-        with open(tmp, "wb") as fh:
-            remote.download(spec.key, fh)
+        download_whole(remote, spec, tmp)
         origin = remote.where(spec.key)
         with _open(tmp, origin) as ds:
             if not (_axis(ds, LAT) and _axis(ds, LON)):
