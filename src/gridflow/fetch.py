@@ -65,9 +65,6 @@ class Operating:
     def from_dict(cls, data: dict) -> Operating:
         return cls(data["url"], Settings(**data.get("settings", {})))
 
-    def to_dict(self) -> dict:
-        return {"url": self.url, "settings": asdict(self.settings)}
-
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()

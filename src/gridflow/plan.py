@@ -45,9 +45,8 @@ class Plan:
         return "\n".join(lines)
 
 
-def lister(cfg: dict, name: str) -> Lister:
+def lister(cfg: dict, family) -> Lister:
     """How one plan looks at a source: few retries (a plan must not hang on a dead mirror)."""
-    family = source_of(name, cfg)
     where = family.operating(cfg["fetch"])
     settings = Settings(
         **{**where["settings"], "max_retries": min(where["settings"]["max_retries"], 2)}
@@ -61,14 +60,16 @@ def lister(cfg: dict, name: str) -> Lister:
 
 def cycle_status(cfg: dict, name: str, cycle: datetime, now: datetime):
     """(ready, waiting) of one cycle (or scan) of one source: a rebuild asked for by name."""
-    return source_of(name, cfg).cycle(cycle, now, lister(cfg, name))
+    family = source_of(name, cfg)
+    return family.cycle(cycle, now, lister(cfg, family))
 
 
 def plan(cfg: dict, now: datetime) -> Plan:
     result = Plan([], [], {})
     for name in cfg["sources_enabled"]:
         try:
-            ready, waiting = source_of(name, cfg).window(now, lister(cfg, name))
+            family = source_of(name, cfg)
+            ready, waiting = family.window(now, lister(cfg, family))
         except TransportError as exc:
             result.unreachable[name] = str(exc)
             continue

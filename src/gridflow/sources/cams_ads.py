@@ -72,6 +72,10 @@ class CamsAds(Family):
         "select": "all",
     }
 
+    def __init__(self, name: str, src: dict):
+        super().__init__(name, src)
+        self._new_jobs = 0  # jobs the current plan will submit, counted against the cap
+
     @property
     def steps(self) -> list[str]:
         return list(self.src["types"])
@@ -119,7 +123,7 @@ class CamsAds(Family):
         start = now - timedelta(hours=self.src["window_hours"])
         hour = now.replace(minute=0, second=0, microsecond=0)
         ready, waiting = [], []
-        self._new_jobs = 0  # jobs this plan will submit, counted against the cap
+        self._new_jobs = 0
         while hour >= start:
             if hour.hour in self.src["cycles"]:
                 r, w = self.cycle(hour, now, lister)
@@ -131,15 +135,16 @@ class CamsAds(Family):
     def cycle(self, cycle: datetime, now: datetime, lister: Lister):
         at = cycle + timedelta(minutes=self.src["publish_delay_minutes"])
         root = Path(lister.cache_root or ".")
-        flying = jobs.in_flight(root / paths.SOURCES / self.name) + getattr(self, "_new_jobs", 0)
+        flying = jobs.in_flight(root / paths.SOURCES / self.name) + self._new_jobs
         ready, waiting = [], []
         for step in self.steps:
             if at > now:
                 waiting.append(Target(self.name, cycle, step, at, "not due yet"))
                 continue
             names = dict(root=root, source=self.name, cycle=paths.cycle_id(cycle), step=step)
-            submitted = Path(paths.JOB.format(**names)).exists()
-            state = self._upstream(cycle, step, lister)
+            job, results = Path(paths.JOB.format(**names)), Path(paths.JOB_RESULTS.format(**names))
+            submitted = job.exists()
+            state = self._upstream(job, results)
             if state:
                 waiting.append(Target(self.name, cycle, step, at, state))
             elif not submitted and flying >= self.src["max_jobs_in_flight"]:
@@ -147,16 +152,14 @@ class CamsAds(Family):
                 waiting.append(Target(self.name, cycle, step, at, why))
             else:
                 flying += not submitted
-                self._new_jobs = getattr(self, "_new_jobs", 0) + (not submitted)
+                self._new_jobs += not submitted
                 ready.append(Target(self.name, cycle, step, at))
         return ready, waiting
 
-    def _upstream(self, cycle: datetime, step: str, lister: Lister) -> str | None:
+    def _upstream(self, job_path: Path, results_path: Path) -> str | None:
         """'running upstream since ...' for a job submitted here and not finished, else None
         (no job yet, or one that finished: the run submits or collects it)."""
-        root = Path(lister.cache_root or ".")
-        names = dict(root=root, source=self.name, cycle=paths.cycle_id(cycle), step=step)
-        job = jobs.pending(Path(paths.JOB.format(**names)), Path(paths.JOB_RESULTS.format(**names)))
+        job = jobs.pending(job_path, results_path)
         if job is None:
             return None
         try:
