@@ -28,8 +28,8 @@ $(DEMO_CONFIG): | setup
 	  --ads-url http://127.0.0.1:$(DEMO_ADS_PORT)/api
 
 demo: setup $(DEMO_CONFIG)
-	$(BIN)/python -m devkit.ads_standin --result samples/chem-cams.grib --port $(DEMO_ADS_PORT) \
-	  > $(DEMO_DIR)/ads.log 2>&1 & ads=$$!; trap "kill $$ads" EXIT; \
+	$(BIN)/python -m devkit.ads_standin --port $(DEMO_ADS_PORT) --result grib=samples/chem-cams.grib \
+	  --result netcdf=samples/test_adaptor.cams_regional_fc.nc > $(DEMO_DIR)/ads.log 2>&1 & ads=$$!; trap "kill $$ads" EXIT; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "stand-in ADS" $(DEMO_DIR)/ads.log && break; \
 	  sleep 0.5; done; \
 	  ADS_API_KEY=$(DEMO_ADS_KEY) timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake \
@@ -44,8 +44,11 @@ demo: setup $(DEMO_CONFIG)
 	gridflow latest --configfile $(DEMO_CONFIG) --source mrms \
 	  --variable ReflectivityAtLowestAltitude --level "500 m above mean sea level" \
 	  --lat 33.45 --lon -112.07
-	@echo "== CAMS ozone mass mixing ratio near Paris (48.86N 2.35E), kg/kg, through ADS jobs:"
-	gridflow point --configfile $(DEMO_CONFIG) --source cams_europe --variable MASSMR \
+	@echo "== CAMS European PM10 analysis at Brighton (50.82N 0.14W), ug/m3, through an ADS job:"
+	gridflow point --configfile $(DEMO_CONFIG) --source cams_europe --variable pm10_conc \
+	  --level "0 m above ground" --lat 50.82 --lon -0.14
+	@echo "== CAMS ozone mass mixing ratio near Paris (48.86N 2.35E), kg/kg, through an ADS job:"
+	gridflow point --configfile $(DEMO_CONFIG) --source cams_global --variable MASSMR \
 	  --level "1 hybrid level" --descriptor "chemical=Ozone" --lat 48.86 --lon 2.35
 
 test: setup

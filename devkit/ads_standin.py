@@ -2,7 +2,9 @@
 does (POST .../processes/{id}/execution, GET /jobs/{id}, GET /jobs/{id}/results), with the
 problem JSON answers of the real service, and the results' downloads (ranged GETs, no key, as
 the real object store). Used by the tests and `make demo`:
-`python -m devkit.ads_standin --result samples/chem-cams.grib --port 18765`.
+`python -m devkit.ads_standin --result grib=samples/chem-cams.grib --port 18765`.
+
+Each job returns the file given for its request's `data_format` (grib, netcdf, netcdf_zip).
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ from pathlib import Path
 
 KEY = "ads-test-key-0123"
 LICENCE_URL = "{base}/datasets/{dataset}?tab=download#manage-licences"
+MEDIA_TYPES = {
+    "grib": ("application/x-grib", "grib"),
+    "netcdf": ("application/netcdf", "nc"),
+    "netcdf_zip": ("application/zip", "zip"),
+}
 
 
 class AdsServer:
-    def __init__(self, result: Path, port: int = 0):
-        """`result` is the file every successful job returns."""
-        self.result = Path(result)
+    def __init__(self, result: Path | dict[str, Path], port: int = 0):
+        """`result`: the file a successful job returns, by data format (a path alone: grib)."""
+        given = result if isinstance(result, dict) else {"grib": result}
+        self.results = {kind: Path(path) for kind, path in given.items()}
+        self.expired = False  # downloads answer 404, as results do after about a day
+        self.dismissed: list[str] = []
         self.jobs: dict[str, dict] = {}
         self.submissions: list[dict] = []
         self.polls_to_finish = 2  # status calls answered accepted/running before success
@@ -103,9 +113,22 @@ class AdsServer:
             def do_HEAD(self):
                 self._download(body=False)
 
+            def do_DELETE(self):
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if not self._authorised():
+                    return
+                if server.jobs.pop(parts[-1], None) is None:
+                    return self._problem(404, "job not found")
+                server.dismissed.append(parts[-1])
+                self._reply(200, {"jobID": parts[-1], "status": "dismissed"})
+
             def _download(self, body: bool = True):
-                """The result file under any name, as an object store serves it."""
-                data = server.result.read_bytes()
+                """A job's result, as an object store serves it."""
+                job = server.jobs.get(self.path.rsplit("/", 1)[-1].split(".")[0])
+                if job is None or server.expired:
+                    return self._problem(404, "results expired")
+                path = server.result_for(job)
+                data = path.read_bytes()
                 start, end, status = 0, len(data), 200
                 wanted = self.headers.get("Range")
                 if wanted and wanted.startswith("bytes="):
@@ -113,7 +136,7 @@ class AdsServer:
                     start, end, status = int(first), min(int(last) + 1, len(data)), 206
                 self.send_response(status)
                 self.send_header("Content-Length", str(end - start))
-                self.send_header("Content-Type", "application/x-grib")
+                self.send_header("Content-Type", server.media_type(job)[0])
                 self.send_header("ETag", f'"{len(data)}"')
                 self.send_header("Last-Modified", formatdate(server.started, usegmt=True))
                 if status == 206:
@@ -171,21 +194,25 @@ class AdsServer:
                     return self._problem(400, "The job has been rejected", "QoS limits reached")
                 if state != "successful":
                     return self._problem(404, "job results not ready", f"status is '{state}'")
-                href = f"/api/download/{job_id}.grib"  # relative, as the client resolves it
-                size = server.result.stat().st_size
-                self._reply(
-                    200,
-                    {
-                        "asset": {
-                            "value": {"type": "application/x-grib", "href": href, "file:size": size}
-                        }
-                    },
-                )
+                kind, ext = server.media_type(job)
+                href = f"/api/download/{job_id}.{ext}"  # relative, as the client resolves it
+                size = server.result_for(job).stat().st_size
+                value = {"type": kind, "href": href, "file:size": size}
+                self._reply(200, {"asset": {"value": value}})
 
         self.started = time.time()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _format(self, job: dict) -> str:
+        return job["request"].get("inputs", {}).get("data_format", "grib")
+
+    def result_for(self, job: dict) -> Path:
+        return self.results[self._format(job)]
+
+    def media_type(self, job: dict) -> tuple[str, str]:
+        return MEDIA_TYPES[self._format(job)]
 
     def state(self, job: dict) -> str:
         if job["rejected"]:
@@ -205,11 +232,18 @@ class AdsServer:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m devkit.ads_standin", description=__doc__)
-    p.add_argument("--result", required=True, help="the file every job returns (real GRIB)")
+    p.add_argument(
+        "--result",
+        action="append",
+        required=True,
+        metavar="FORMAT=FILE",
+        help="the file jobs of a data format (grib, netcdf, netcdf_zip) return; repeatable",
+    )
     p.add_argument("--port", type=int, default=18765)
     p.add_argument("--seconds", type=float, default=1800, help="stop after this long")
     args = p.parse_args()
-    with AdsServer(Path(args.result), args.port) as server:
+    results = dict(item.split("=", 1) for item in args.result)
+    with AdsServer({kind: Path(path) for kind, path in results.items()}, args.port) as server:
         print(f"stand-in ADS at {server.url} (key {KEY})", flush=True)
         time.sleep(args.seconds)
 

@@ -184,9 +184,17 @@ def build(
         overrides["sources"]["goes16"] = DEMO_GOES | {
             "url": f"file://{(out / 'noaa-goes16').resolve()}"
         }
-    if ads_url:
-        overrides.setdefault("sources_enabled", ["gfs", "hrrr"]).append("cams_europe")
+    if ads_url:  # both CAMS datasets: the European analysis as NetCDF, the global as GRIB
+        overrides.setdefault("sources_enabled", ["gfs", "hrrr"]).extend(
+            ["cams_europe", "cams_global"]
+        )
         overrides["sources"]["cams_europe"] = {
+            "url": ads_url,
+            "types": ["analysis"],
+            "format": "netcdf_cf",
+            "window_hours": 12,
+        }
+        overrides["sources"]["cams_global"] = {
             "url": ads_url,
             "leadtime_hours": "0",
             "window_hours": 12,

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import eccodes
+import netCDF4
 import numpy as np
+import psycopg
 import pytest
 import yaml
 from tests_support import REPO
@@ -23,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 CYCLE = "2025031200"
 RESULT = "chem-cams.grib"
+REGIONAL = "test_adaptor.cams_regional_fc.nc"  # a real CAMS European analysis, PM10
 
 
 @pytest.fixture
@@ -31,7 +36,7 @@ def ads(samples, tmp_path):
         yield ads
 
 
-def _run(tmp_path: Path, ads: AdsServer, key: str = KEY, **cams):
+def _run(tmp_path: Path, ads: AdsServer, key: str = KEY, env: dict | None = None, **cams):
     cfg = tmp_path / "c.yaml"
     source = {
         "url": ads.url,
@@ -44,7 +49,7 @@ def _run(tmp_path: Path, ads: AdsServer, key: str = KEY, **cams):
     settings = {"now": "2025-03-12T06:00:00Z", "data_root": "data", "fetch": {"settle_seconds": 0}}
     settings |= {"sources_enabled": ["cams_europe"], "sources": {"cams_europe": source}}
     cfg.write_text(yaml.safe_dump(settings))
-    env = {**os.environ, "ADS_API_KEY": key}
+    env = {**os.environ, "ADS_API_KEY": key, **(env or {})}
     return run_snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(cfg), env=env)
 
 
@@ -172,3 +177,65 @@ def test_a_licence_not_accepted_or_a_bad_key_is_one_clear_line(tmp_path, ads):
     assert "authentication failed" in _log(tmp_path, "submit_job")
     assert "not-the-key" not in _log(tmp_path, "submit_job")
     assert not ads.submissions
+
+
+def test_expired_results_are_submitted_again(tmp_path, ads):
+    ads.expired = True  # the job succeeds, and its download is already gone
+    gone = _run(tmp_path, ads)
+    assert gone.returncode != 0
+    assert "have expired upstream; it is submitted again by the next run" in _log(tmp_path, "fetch")
+    assert not list((_cycle(tmp_path) / "job").glob("*.json"))
+    ads.expired = False
+    again = _run(tmp_path, ads)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(ads.submissions) == 2
+    assert (_cycle(tmp_path) / "loaded" / "clickhouse" / "forecast.json").exists()
+
+
+def test_a_job_given_up_is_deleted_upstream(tmp_path, ads):
+    ads.polls_to_finish = 10_000
+    run = _run(tmp_path, ads, give_up_hours=1e-9, wait_seconds=1)
+    assert run.returncode != 0
+    assert "given up; it is submitted again by the next run" in _log(tmp_path, "await_job")
+    assert len(ads.dismissed) == 1 and not ads.jobs
+    assert not (_cycle(tmp_path) / "job" / "forecast.submitted.json").exists()
+
+
+@pytest.mark.postgres
+def test_cams_netcdf_loads_cells_and_scores_a_route(samples, tmp_path, postgres):
+    from gridflow.sinks import postgis
+
+    name = "t" + uuid.uuid4().hex[:10]
+    postgres.psql(f"CREATE DATABASE {name}")
+    db = postgres.dsn(db=name)
+    with postgis.connect(db) as conn:
+        postgis.migrate(conn, REPO / "migrations" / "postgres")
+        conn.execute(  # along the coast at Brighton, inside the sample's 11 x 11 box
+            "INSERT INTO saved_routes (name, variable, origin, destination) VALUES ('brighton', "
+            "'pm10_conc:model=ENSEMBLE', ST_SetSRID(ST_MakePoint(-0.30, 50.83), 4326), "
+            "ST_SetSRID(ST_MakePoint(0.10, 50.80), 4326))"
+        )
+        conn.commit()
+    with AdsServer({"netcdf": samples / REGIONAL}) as netcdf_ads:
+        run = _run(
+            tmp_path,
+            netcdf_ads,
+            format="netcdf_cf",
+            types=["analysis"],
+            postgis={"variables": ["pm10_conc"]},
+            env={"GRIDFLOW_PG_DSN": db},
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert netcdf_ads.submissions[0]["inputs"]["data_format"] == "netcdf"
+    with netCDF4.Dataset(samples / REGIONAL) as ds:
+        want = ds.variables["pm10_conc"][0, 0].compressed()
+    with psycopg.connect(db) as conn:
+        got = conn.execute(
+            "SELECT variable, count(*), sum(value), max(severity), min(timestamp) "
+            "FROM pollution_grid GROUP BY variable"
+        ).fetchall()
+        route = conn.execute("SELECT last_cells, last_mean FROM saved_routes").fetchone()
+    assert len(got) == 1 and got[0][0] == "pm10_conc:model=ENSEMBLE"
+    assert got[0][1] == want.size and got[0][2] == pytest.approx(float(want.sum(dtype=float)))
+    assert got[0][4] == datetime(2020, 1, 2, 12, tzinfo=UTC)
+    assert route[0] > 0 and route[1] > 0

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import io
 import shutil
+import zipfile
 from datetime import UTC, datetime
 
 import netCDF4
@@ -16,6 +18,14 @@ from gridflow.shred import shred
 
 REGIONAL = "test_adaptor.cams_regional_fc.nc"
 EAC4 = "cams_eac4_232f85b4_tco3_tcwv.nc"
+
+
+def _zipped(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def _fetch_and_shred(samples, tmp_path, name, payload: bytes | None = None):
@@ -34,7 +44,10 @@ def _fetch_and_shred(samples, tmp_path, name, payload: bytes | None = None):
 
 def test_cams_regional_hours_count_from_the_base_date(samples, tmp_path):
     idx, rows = _fetch_and_shred(samples, tmp_path, REGIONAL)
-    assert idx == "1:0:d=2020010100:pm10_conc:0 m above ground:36 hour fcst:time=0:level_index=0:\n"
+    assert idx == (
+        "1:0:d=2020010100:pm10_conc:0 m above ground:36 hour fcst:model=ENSEMBLE:time=0:"
+        "level_index=0:\n"
+    )
     with netCDF4.Dataset(samples / REGIONAL) as ds:
         want = ds.variables["pm10_conc"][0, 0].astype(np.float32)
         lats, lons = ds.variables["latitude"][:], ds.variables["longitude"][:]
@@ -59,9 +72,48 @@ def test_cf_times_and_packed_values(samples, tmp_path):
 
 @pytest.mark.parametrize(
     "payload, says",
-    [(b"PK\x03\x04zipped", "a zip of several NetCDF files"), (b"<html>", "not a NetCDF file")],
+    [
+        (b"PK\x03\x04zipped", "a broken zip"),
+        (b"<html>", "not a NetCDF file"),
+        (_zipped({"a.nc": b"<html>error</html>"}), r"\(a.nc\): not a NetCDF file"),
+    ],
 )
 def test_what_is_not_one_netcdf_grid_is_refused(samples, tmp_path, payload, says):
     with pytest.raises(FetchError, match=says):
         _fetch_and_shred(samples, tmp_path, "bad.nc", payload)
     assert not (tmp_path / "out" / "x.nc.json").exists()
+
+
+def test_a_zip_of_several_netcdf_files_loads_every_member(samples, tmp_path):
+    payload = _zipped({n: (samples / n).read_bytes() for n in (REGIONAL, EAC4)})
+    idx, rows = _fetch_and_shred(samples, tmp_path, "both.zip", payload)
+    assert f":member={REGIONAL}:" in idx and f":member={EAC4}:" in idx
+    for name, variable, index in ((REGIONAL, "pm10_conc", (0, 0)), (EAC4, "tcwv", (0,))):
+        with netCDF4.Dataset(samples / name) as ds:
+            want = ds.variables[variable][index].astype(np.float32).filled(np.nan).ravel()
+        first = [r for r in rows if r["variable"] == variable]
+        got = np.array([r["value"] for r in first[: want.size]], dtype=np.float32)
+        assert np.array_equal(got, want, equal_nan=True), name
+    assert {r["descriptor"] for r in rows if r["variable"] == "pm10_conc"} == {"model=ENSEMBLE"}
+    assert {r["descriptor"] for r in rows if r["variable"] == "tcwv"} == {""}
+
+
+def test_netcdf_cells_have_the_grid_footprint_and_severity(samples, tmp_path):
+    from gridflow.formats import netcdf_cf
+    from gridflow.inventory import parse
+
+    _fetch_and_shred(samples, tmp_path, REGIONAL)
+    raw = tmp_path / "out" / "x.nc"
+    entries = parse((tmp_path / "out" / "x.nc.idx").read_text())
+    spec = {"variables": ["pm10_conc"], "thresholds": {"pm10_conc": [40, 50, 100, 150]}}
+    (cells,) = netcdf_cf.NetcdfCf().cells(raw, entries, spec)
+    with netCDF4.Dataset(samples / REGIONAL) as ds:
+        want = ds.variables["pm10_conc"][0, 0]
+    assert cells.variable == "pm10_conc:model=ENSEMBLE"
+    assert cells.timestamp == datetime(2020, 1, 2, 12, tzinfo=UTC)
+    assert np.array_equal(cells.value, want.compressed().astype(np.float64))
+    assert list(cells.severity) == list(np.searchsorted([40, 50, 100, 150], cells.value, "right"))
+    import shapely
+
+    first = shapely.from_wkb(cells.wkb[0])
+    assert first.bounds == pytest.approx((-0.5, 50.9, -0.4, 51.0), abs=1e-3)

@@ -11,6 +11,7 @@ by default) and never written anywhere. 429 answers are retried after their Retr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from urllib.parse import urljoin
@@ -117,6 +118,11 @@ class DataStore:
         return Asset(
             urljoin(f"{self.url}{path}", value["href"]), value.get("file:size"), value.get("type")
         )
+
+    def dismiss(self, job_id: str) -> None:
+        """Delete a job upstream (best effort: a job already gone is fine)."""
+        with contextlib.suppress(TransportError):
+            self._call("DELETE", f"/retrieve/v1/jobs/{job_id}")
 
     def failure(self, job_id: str, status: Status) -> tuple[str, str]:
         if status.state == "dismissed":

@@ -48,23 +48,21 @@ def severity(values: np.ndarray, thresholds: list[float]) -> np.ndarray:
     )
 
 
-def field_cells(
-    handle, variable: str, thresholds: list[float], bbox=None, stride: int = 1
+def grid_cells(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    values: np.ndarray,
+    valid: np.ndarray,
+    timestamp: datetime,
+    variable: str,
+    thresholds: list[float],
+    bbox=None,
+    stride: int = 1,
 ) -> Cells:
-    ni = eccodes.codes_get(handle, "Ni", int)
-    nj = eccodes.codes_get(handle, "Nj", int)
-    if ni <= 0 or nj <= 0 or ni * nj != eccodes.codes_get(handle, "numberOfDataPoints", int):
-        raise CellError(f"{variable}: cells need a full 2-D grid (Ni x Nj)")
-    eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
-    values = eccodes.codes_get_values(handle).reshape(nj, ni)[::stride, ::stride]
-    try:
-        lat = eccodes.codes_get_array(handle, "latitudes").reshape(nj, ni)[::stride, ::stride]
-        lon = eccodes.codes_get_array(handle, "longitudes").reshape(nj, ni)[::stride, ::stride]
-    except eccodes.CodesInternalError as exc:
-        grid = eccodes.codes_get(handle, "gridType", str)
-        raise CellError(
-            f"{variable}: eccodes cannot place the {grid} grid's points ({exc})"
-        ) from None
+    """Cells of one 2-D field from the latitude/longitude of each of its points (any grid,
+    projected or a satellite swath); `valid` marks the points that have a value."""
+    lat, lon = lat[::stride, ::stride], lon[::stride, ::stride]
+    values, keep = values[::stride, ::stride], valid[::stride, ::stride].copy()
     lon = np.rad2deg(np.unwrap(np.deg2rad(((lon + 180) % 360) - 180), axis=1))
     clat, clon = _corners(lat), _corners(lon)
     ring = np.stack(
@@ -77,22 +75,51 @@ def field_cells(
         ],
         axis=2,
     )  # (rows, cols, 5, 2)
-    keep = values < MISSING_SENTINEL * 0.999
     if bbox:
         west, south, east, north = bbox
         plon = ((lon + 180) % 360) - 180
         keep &= (lat >= south) & (lat <= north) & (plon >= west) & (plon <= east)
-    polygons = shapely.polygons(ring[keep])
-    polygons = shapely.set_srid(polygons, 4326)
-    ref, step = field_times(handle)
+    polygons = shapely.set_srid(shapely.polygons(ring[keep]), 4326)
     kept = values[keep]
     return Cells(
-        timestamp=ref + timedelta(minutes=step),
+        timestamp=timestamp,
         variable=variable,
         wkb=shapely.to_wkb(polygons, include_srid=True),
         value=kept.astype(np.float64),
         severity=severity(kept, thresholds),
     )
+
+
+def field_cells(
+    handle, variable: str, thresholds: list[float], bbox=None, stride: int = 1
+) -> Cells:
+    ni = eccodes.codes_get(handle, "Ni", int)
+    nj = eccodes.codes_get(handle, "Nj", int)
+    if ni <= 0 or nj <= 0 or ni * nj != eccodes.codes_get(handle, "numberOfDataPoints", int):
+        raise CellError(f"{variable}: cells need a full 2-D grid (Ni x Nj)")
+    eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
+    values = eccodes.codes_get_values(handle).reshape(nj, ni)
+    try:
+        lat = eccodes.codes_get_array(handle, "latitudes").reshape(nj, ni)
+        lon = eccodes.codes_get_array(handle, "longitudes").reshape(nj, ni)
+    except eccodes.CodesInternalError as exc:
+        grid = eccodes.codes_get(handle, "gridType", str)
+        raise CellError(
+            f"{variable}: eccodes cannot place the {grid} grid's points ({exc})"
+        ) from None
+    ref, step = field_times(handle)
+    valid = values < MISSING_SENTINEL * 0.999
+    when = ref + timedelta(minutes=step)
+    return grid_cells(lat, lon, values, valid, when, variable, thresholds, bbox, stride)
+
+
+def thresholds_for(name: str, variable: str, thresholds: dict[str, list[float]]) -> list[float]:
+    """The severity thresholds of a field, by its full name (`MASSDEN:chemical=Ozone`) or its
+    variable; a chosen field without any is a configuration error."""
+    chosen = name if name in thresholds else variable
+    if chosen not in thresholds:
+        raise CellError(f"no severity thresholds for {name} (sinks.postgis.thresholds)")
+    return thresholds[chosen]
 
 
 def cell_variable(entry) -> str:
@@ -115,7 +142,6 @@ def file_cells(
         name = cell_variable(entry)
         if name not in variables and entry.variable not in variables:
             continue
-        chosen = name if name in thresholds else entry.variable
-        if chosen not in thresholds:
-            raise CellError(f"no severity thresholds for {name} (sinks.postgis.thresholds)")
-        yield field_cells(handle, name, thresholds[chosen], bbox, stride)
+        yield field_cells(
+            handle, name, thresholds_for(name, entry.variable, thresholds), bbox, stride
+        )

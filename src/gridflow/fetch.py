@@ -25,9 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import uuid6
 
-from gridflow import formats, inventory, sources
+from gridflow import formats, inventory, jobs, sources
 from gridflow.errors import FetchError
-from gridflow.transport import Remote, Settings
+from gridflow.transport import NotPublished, Remote, Settings
 
 __all__ = ["FetchError", "FetchSpec", "Operating", "fetch"]
 
@@ -130,7 +130,12 @@ def fetch(
     try:
         if spec.name_pattern:
             spec = replace(spec, key=_resolve_key(remote, spec), name_pattern=None)
-        upstream = remote.head(spec.key)
+        try:
+            upstream = remote.head(spec.key)
+        except NotPublished as exc:
+            if made is None:
+                raise
+            raise jobs.results_expired(results, made, str(exc)) from None
         kept = fmt.fetch(remote, spec, tmp, upstream, family)
         if made is not None:
             _check_asset(made, upstream.size, fmt, remote.where(spec.key))

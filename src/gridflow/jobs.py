@@ -109,6 +109,7 @@ def wait(
                 + "; it is submitted again by the next run"
             )
         if give_up_hours is not None and _age_hours(job) > give_up_hours:
+            service.dismiss(job["job_id"])  # so it does not hold a place in the queue
             job_path.unlink(missing_ok=True)
             raise JobFailed(
                 f"{service.name} job {job['job_id']} still {status.state} after "
@@ -124,6 +125,23 @@ def wait(
             )
         time.sleep(min(pause, left))
         pause = min(pause * 1.5, 60.0)
+
+
+def job_file_of(results_path: Path) -> Path:
+    return results_path.with_name(results_path.name.replace(".results.", ".submitted."))
+
+
+def results_expired(results_path: Path, made: dict, why: str) -> JobFailed:
+    """The service's results are kept for a while only (about a day on the ADS): when the asset
+    is gone, both job files go, so the next run submits the request again."""
+    job_file_of(results_path).unlink(missing_ok=True)
+    results_path.unlink(missing_ok=True)
+    job = made["job"]
+    return JobFailed(
+        f"{why}: the results of {job['service']} job {job['job_id']} (finished "
+        f"{made.get('finished') or '?'}) have expired upstream; it is submitted again by the "
+        "next run"
+    )
 
 
 def in_flight(job_folder: Path) -> int:

@@ -3,6 +3,11 @@ data variables on 1-D `latitude`/`longitude` axes (`lat`/`lon` too), with an opt
 and `level` dimension. Each 2-D slice (variable, level, time) is one field; missing values
 (`_FillValue`, `missing_value`, NaN) become NULL.
 
+A zip (what the ADS sends when a request spans several models or types) is read member by
+member; each member's fields carry its name in the inventory (`member=...`). A file whose
+`source` attribute names its model (`Data from ENSEMBLE model`, the ADS's CAMS European files)
+gives its fields the descriptor `model=ENSEMBLE`, so two models' fields stay apart.
+
 Times: CF units (`hours since 1900-01-01`) give each slice its own reference time (step 0);
 the ADS's CAMS European files count plain `hours` from a base date named in the variable's
 long name (`ANALYSIS time from 20200101`): that date is the reference, the hours the step.
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -68,47 +73,112 @@ def _level(ds, index: int | None) -> str:
     return f"{value:g} m above ground" if getattr(level, "units", "") == "m" else f"level {value:g}"
 
 
-def _open(path: Path, origin: str):
+def _datasets(path: Path, origin: str) -> Iterator[tuple[str, object]]:
+    """(zip member name or "", open dataset) of each NetCDF file in `path`."""
+    import zipfile
+
     import netCDF4
 
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head[:2] == b"PK":
-        raise FetchError(
-            f"{origin}: a zip of several NetCDF files (the ADS sends one when a request spans "
-            "several models or types): request one model and type per source"
-        )
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = [(m.filename, archive.read(m)) for m in archive.infolist()]
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise FetchError(f"{origin}: a broken zip ({exc}); cut short?") from None
+        members = [(name, data) for name, data in members if not name.endswith("/")]
+        if not members:
+            raise FetchError(f"{origin}: an empty zip")
+        for name, data in members:
+            where = f"{origin} ({name})"
+            if not data.startswith(MAGIC):
+                raise FetchError(f"{where}: not a NetCDF file (starts with {data[:8]!r})")
+            try:
+                ds = netCDF4.Dataset(name, memory=data)
+            except OSError as exc:
+                raise FetchError(f"{where}: NetCDF cannot open the member ({exc})") from None
+            with ds:
+                yield name, ds
+        return
     if not head.startswith(MAGIC):
         raise FetchError(f"{origin}: not a NetCDF file (starts with {head[:8]!r})")
     try:
-        return netCDF4.Dataset(path)
+        ds = netCDF4.Dataset(path)
     except OSError as exc:
         raise FetchError(f"{origin}: NetCDF cannot open the file ({exc}); cut short?") from None
+    with ds:
+        yield "", ds
+
+
+def _descriptor(ds) -> str:
+    model = re.search(r"Data from (\S+) model", str(getattr(ds, "source", "")))
+    return f"model={model.group(1)}" if model else ""
+
+
+def _grid(ds) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) of every point, row-major, longitudes in [-180, 180)."""
+    from gridflow.gridgeo import normalise_lon
+
+    lats = np.asarray(ds.variables[_axis(ds, LAT)][:], dtype=np.float64)
+    lons = normalise_lon(np.asarray(ds.variables[_axis(ds, LON)][:], dtype=np.float64))
+    return lats, lons
+
+
+def _slice(ds, entry, origin: str):
+    """(values, missing) of an entry's 2-D slice."""
+    extra = dict(part.split("=", 1) for part in entry.extra if "=" in part)
+    t = int(extra["time"])
+    level = int(extra["level_index"]) if extra["level_index"] else None
+    var = ds.variables[entry.variable]
+    index = tuple(
+        t if d == "time" else level if d == "level" else slice(None) for d in var.dimensions
+    )
+    grid = np.ma.masked_invalid(np.ma.asarray(var[index], dtype=np.float32))
+    lats, lons = (len(ds.variables[_axis(ds, a)]) for a in (LAT, LON))
+    if grid.shape != (lats, lons):
+        raise ShredError(f"{origin}: {entry.line()}: {grid.shape} is not latitude x longitude")
+    return grid.filled(np.nan), np.ma.getmaskarray(grid), t
+
+
+def _by_member(entries) -> dict[str, list]:
+    members: dict[str, list] = {}
+    for entry in entries:
+        extra = dict(part.split("=", 1) for part in entry.extra if "=" in part)
+        members.setdefault(extra.get("member", ""), []).append(entry)
+    return members
 
 
 class NetcdfCf(Format):
     name = "netcdf_cf"
     extension = "nc"
-    media_types = NETCDF_MEDIA_TYPES
+    media_types = (*NETCDF_MEDIA_TYPES, "application/zip")
 
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
         download_whole(remote, spec, tmp)
         origin = remote.where(spec.key)
-        with _open(tmp, origin) as ds:
+        entries = []
+        for member, ds in _datasets(tmp, origin):
+            where = f"{origin} ({member})" if member else origin
             if not (_axis(ds, LAT) and _axis(ds, LON)):
-                raise FetchError(f"{origin}: no latitude and longitude axes")
+                raise FetchError(f"{where}: no latitude and longitude axes")
             try:
-                times = _times(ds, origin)
+                times = _times(ds, where)
             except ShredError as exc:
                 raise FetchError(str(exc)) from None
-            entries = []
+            descriptor = (_descriptor(ds),) if _descriptor(ds) else ()
             for name, level in _fields(ds):
                 ds.variables[name][:]  # read through once: a cut file fails here
                 for t, (ref, step) in enumerate(times):
                     n = len(entries) + 1
                     date = f"d={ref:%Y%m%d%H}"
                     fcst = "anl" if step == 0 else f"{step // 60} hour fcst"
-                    extra = (f"time={t}", f"level_index={'' if level is None else level}")
+                    extra = (
+                        *descriptor,
+                        f"time={t}",
+                        f"level_index={'' if level is None else level}",
+                        *((f"member={member}",) if member else ()),
+                    )
                     entries.append(
                         inventory.IdxEntry(str(n), 0, date, name, _level(ds, level), fcst, extra)
                     )
@@ -118,36 +188,26 @@ class NetcdfCf(Format):
 
     def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
         from gridflow import rows
-        from gridflow.gridgeo import cell_key, normalise_lon
+        from gridflow.gridgeo import cell_key
 
-        with _open(raw, str(raw)) as ds:
-            times = _times(ds, str(raw))
-            lats = np.asarray(ds.variables[_axis(ds, LAT)][:], dtype=np.float64)
-            lons = normalise_lon(np.asarray(ds.variables[_axis(ds, LON)][:], dtype=np.float64))
+        wanted = _by_member(entries)
+        for member, ds in _datasets(raw, str(raw)):
+            if member not in wanted:
+                continue
+            origin = f"{raw} ({member})" if member else str(raw)
+            times = _times(ds, origin)
+            lats, lons = _grid(ds)
             lat, lon = np.repeat(lats, len(lons)), np.tile(lons, len(lats))
             keep = np.ones(len(lat), bool)
             if options.bbox is not None:
                 west, south, east, north = options.bbox
                 keep = (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
             cell = cell_key(lat, lon)
-            for entry in entries:
-                extra = dict(part.split("=", 1) for part in entry.extra)
-                t = int(extra["time"])
-                level = int(extra["level_index"]) if extra["level_index"] else None
-                var = ds.variables[entry.variable]
-                index = tuple(
-                    t if d == "time" else level if d == "level" else slice(None)
-                    for d in var.dimensions
-                )
-                grid = np.ma.masked_invalid(np.ma.asarray(var[index], dtype=np.float32))
-                if grid.shape != (len(lats), len(lons)):
-                    raise ShredError(
-                        f"{raw}: {entry.line()}: {grid.shape} is not latitude x longitude"
-                    )
-                values = grid.filled(np.nan).ravel()
-                missing = np.ma.getmaskarray(grid).ravel()
+            descriptor = _descriptor(ds)
+            for entry in wanted[member]:
+                values, missing, t = _slice(ds, entry, origin)
                 ref, step = times[t]
-                field = (entry.variable, entry.level, entry.forecast, "")
+                field = (entry.variable, entry.level, entry.forecast, descriptor)
                 table = rows.field_table(
                     meta,
                     field,
@@ -156,10 +216,38 @@ class NetcdfCf(Format):
                     lat[keep],
                     lon[keep],
                     cell[keep],
-                    values[keep],
-                    missing[keep],
+                    values.ravel()[keep],
+                    missing.ravel()[keep],
                 )
                 yield FieldRows(entry.line(), (*field, ref, step), table)
+
+    def cells(self, raw: Path, entries, spec: dict) -> Iterator:
+        from gridflow import cells
+
+        wanted = _by_member(entries)
+        for member, ds in _datasets(raw, str(raw)):
+            origin = f"{raw} ({member})" if member else str(raw)
+            times = _times(ds, origin)
+            lats, lons = _grid(ds)
+            lat, lon = np.meshgrid(lats, lons, indexing="ij")
+            descriptor = _descriptor(ds)
+            for entry in wanted.get(member, []):
+                name = f"{entry.variable}:{descriptor}" if descriptor else entry.variable
+                if name not in spec["variables"] and entry.variable not in spec["variables"]:
+                    continue
+                values, missing, t = _slice(ds, entry, origin)
+                ref, step = times[t]
+                yield cells.grid_cells(
+                    lat,
+                    lon,
+                    values,
+                    ~missing,
+                    ref + timedelta(minutes=step),
+                    name,
+                    cells.thresholds_for(name, entry.variable, spec["thresholds"]),
+                    spec.get("bbox"),
+                    spec.get("stride", 1),
+                )
 
 
 FORMAT = NetcdfCf
