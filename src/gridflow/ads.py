@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 import requests
 
 from gridflow.errors import UsageError
-from gridflow.jobs import Asset, Status
+from gridflow.jobs import Asset, Status, Submitted
 from gridflow.transport import TransportError
 
 USER_AGENT = "gridflow (ecmwf-datastores protocol)"
@@ -98,7 +98,7 @@ class DataStore:
         )
         if response.status_code not in (200, 201):
             raise self._refused(response, f"the request for {dataset}")
-        return response.json()["jobID"]
+        return Submitted(response.json()["jobID"])
 
     def status(self, job_id: str) -> Status:
         response = self._call("GET", f"/retrieve/v1/jobs/{job_id}")
@@ -109,15 +109,14 @@ class DataStore:
         body = response.json()
         return Status(body["status"], body.get("updated") or body.get("created"))
 
-    def results(self, job_id: str) -> Asset:
+    def results(self, job_id: str) -> list[Asset]:
         path = f"/retrieve/v1/jobs/{job_id}/results"
         response = self._call("GET", path)
         if response.status_code != 200:
             raise self._refused(response, f"the results of job {job_id}")
         value = response.json()["asset"]["value"]
-        return Asset(
-            urljoin(f"{self.url}{path}", value["href"]), value.get("file:size"), value.get("type")
-        )
+        href = urljoin(f"{self.url}{path}", value["href"])
+        return [Asset(href, value.get("file:size"), value.get("type"))]
 
     def dismiss(self, job_id: str) -> None:
         """Delete a job upstream (best effort: a job already gone is fine)."""

@@ -62,9 +62,35 @@ def grid_cells(
     """Cells of one 2-D field from the latitude/longitude of each of its points (any grid,
     projected or a satellite swath); `valid` marks the points that have a value."""
     lat, lon = lat[::stride, ::stride], lon[::stride, ::stride]
-    values, keep = values[::stride, ::stride], valid[::stride, ::stride].copy()
+    keep = valid[::stride, ::stride].copy()
+    if bbox:  # on the points themselves
+        west, south, east, north = bbox
+        plon = ((lon + 180) % 360) - 180
+        keep &= (lat >= south) & (lat <= north) & (plon >= west) & (plon <= east)
     lon = np.rad2deg(np.unwrap(np.deg2rad(((lon + 180) % 360) - 180), axis=1))
-    clat, clon = _corners(lat), _corners(lon)
+    return corner_cells(
+        _corners(lat),
+        _corners(lon),
+        values[::stride, ::stride],
+        keep,
+        timestamp,
+        variable,
+        thresholds,
+    )
+
+
+def corner_cells(
+    clat: np.ndarray,
+    clon: np.ndarray,
+    values: np.ndarray,
+    valid: np.ndarray,
+    timestamp: datetime,
+    variable: str,
+    thresholds: list[float],
+    bbox=None,
+) -> Cells:
+    """Cells from the (rows+1, cols+1) corners of a field's points (a raster's own transform
+    gives them exactly)."""
     ring = np.stack(
         [
             np.stack([clon[:-1, :-1], clat[:-1, :-1]], axis=-1),
@@ -75,10 +101,12 @@ def grid_cells(
         ],
         axis=2,
     )  # (rows, cols, 5, 2)
+    keep = valid.copy()
     if bbox:
         west, south, east, north = bbox
-        plon = ((lon + 180) % 360) - 180
-        keep &= (lat >= south) & (lat <= north) & (plon >= west) & (plon <= east)
+        lat = (clat[:-1, :-1] + clat[1:, 1:]) / 2
+        lon = (((clon[:-1, :-1] + clon[1:, 1:]) / 2 + 180) % 360) - 180
+        keep &= (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
     polygons = shapely.set_srid(shapely.polygons(ring[keep]), 4326)
     kept = values[keep]
     return Cells(

@@ -75,11 +75,12 @@ def cmd_job_await(args) -> None:
     service, where = _job_service(args.source)
     seconds = args.seconds if args.seconds is not None else where.get("wait_seconds", 600)
     done = jobs.wait(service, Path(args.job), Path(args.out), seconds, where.get("give_up_hours"))
-    asset = done["asset"]
+    made = "; ".join(
+        f"{a['href']} ({a['size'] if a['size'] is not None else '?'} bytes, {a['type']})"
+        for a in done["assets"]
+    )
     print(
-        f"{service.name} job {done['job']['job_id']} done: {asset['href']} "
-        f"({asset['size']} bytes, {asset['type']})",
-        file=sys.stderr,
+        f"{service.name} job {done['job']['job_id']} done: {made or 'no outputs'}", file=sys.stderr
     )
 
 

@@ -18,7 +18,8 @@ import json
 import os
 import posixpath
 import re
-from dataclasses import asdict, dataclass, replace
+import zipfile
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +28,7 @@ import uuid6
 
 from gridflow import formats, inventory, jobs, sources
 from gridflow.errors import FetchError
-from gridflow.transport import NotPublished, Remote, Settings
+from gridflow.transport import NotPublished, ObjectInfo, Remote, Settings
 
 __all__ = ["FetchError", "FetchSpec", "Operating", "fetch"]
 
@@ -60,10 +61,11 @@ class Operating:
 
     url: str
     settings: Settings = Settings()
+    source: dict = field(default_factory=dict)  # all of the source's operating settings
 
     @classmethod
     def from_dict(cls, data: dict) -> Operating:
-        return cls(data["url"], Settings(**data.get("settings", {})))
+        return cls(data["url"], Settings(**data.get("settings", {})), data)
 
 
 def _sha256(path: Path) -> str:
@@ -91,22 +93,45 @@ def _resolve_key(remote: Remote, spec: FetchSpec) -> str:
     return max(matches, key=matches.get)
 
 
-def _made_by_job(spec: FetchSpec, where: Operating, results: Path):
-    """The spec and location of an object a job made: its results file names the asset."""
-    made = json.loads(results.read_text())
-    href = urlsplit(made["asset"]["href"])
-    origin = urlunsplit((href.scheme, href.netloc, posixpath.dirname(href.path), "", ""))
-    key = posixpath.basename(href.path) + (f"?{href.query}" if href.query else "")
-    return replace(spec, key=key), replace(where, url=origin), made
+def _asset_place(href: str) -> tuple[str, str]:
+    """(location, key) of an asset URL, as a Remote reads it."""
+    parts = urlsplit(href)
+    origin = urlunsplit((parts.scheme, parts.netloc, posixpath.dirname(parts.path), "", ""))
+    return origin, posixpath.basename(parts.path) + (f"?{parts.query}" if parts.query else "")
 
 
-def _check_asset(made: dict, size: int, fmt, origin: str) -> None:
-    asset = made["asset"]
+def _check_asset(asset: dict, size: int, fmt, origin: str) -> None:
     if asset.get("size") is not None and asset["size"] != size:
         raise FetchError(f"{origin}: the service advertised {asset['size']} bytes and sent {size}")
     if asset.get("type") and fmt.media_types and asset["type"] not in fmt.media_types:
         kinds = ", ".join(fmt.media_types)
         raise FetchError(f"{origin}: the service sent {asset['type']}, not {fmt.name} ({kinds})")
+
+
+def _asset_remote(href: str, where: Operating, family) -> tuple[Remote, str]:
+    origin, key = _asset_place(href)
+    return Remote(origin, where.settings, family.asset_headers(where.source)), key
+
+
+def _several_assets(assets: list[dict], where: Operating, family, fmt, tmp: Path, results: Path):
+    """A job's outputs (none, or more than one) as one zip, each checked, then inspected."""
+    total = 0
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for asset in assets:
+            remote, key = _asset_remote(asset["href"], where, family)
+            part = tmp.with_name(tmp.name + ".asset")
+            try:
+                with open(part, "wb") as fh:
+                    info = remote.download(key, fh)
+            except NotPublished as exc:
+                made = json.loads(results.read_text())
+                raise jobs.results_expired(results, made, str(exc)) from None
+            _check_asset(asset, info.size, fmt, remote.where(key))
+            archive.write(part, posixpath.basename(urlsplit(asset["href"]).path))
+            part.unlink()
+            total += info.size
+    first = assets[0]["href"] if assets else None
+    return fmt.inspect(tmp, first or str(results)), ObjectInfo("", total, None, None), first
 
 
 def fetch(
@@ -117,12 +142,15 @@ def fetch(
     out_sidecar: Path,
     results: Path | None = None,
 ):
-    made = None
-    if results is not None:
-        spec, where, made = _made_by_job(spec, where, results)
-    remote = Remote(where.url, where.settings)
     fmt = formats.get(spec.format)
     family = sources.family_class(spec.family)
+    made = json.loads(results.read_text()) if results is not None else None
+    assets = made["assets"] if made is not None else None
+    if assets is not None and len(assets) == 1:  # a job's one output: read where it is
+        origin, key = _asset_place(assets[0]["href"])
+        spec, where = replace(spec, key=key), replace(where, url=origin)
+    headers = family.asset_headers(where.source) if made is not None else None
+    remote = Remote(where.url, where.settings, headers)
     out_raw.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_raw.with_name(out_raw.name + ".partial")
     idx_tmp = out_idx.with_name(out_idx.name + ".partial")
@@ -130,21 +158,25 @@ def fetch(
     try:
         if spec.name_pattern:
             spec = replace(spec, key=_resolve_key(remote, spec), name_pattern=None)
-        try:
-            upstream = remote.head(spec.key)
-        except NotPublished as exc:
-            if made is None:
-                raise
-            raise jobs.results_expired(results, made, str(exc)) from None
-        kept = fmt.fetch(remote, spec, tmp, upstream, family)
-        if made is not None:
-            _check_asset(made, upstream.size, fmt, remote.where(spec.key))
+        url = remote.where(spec.key)
+        if assets is not None and len(assets) != 1:
+            kept, upstream, url = _several_assets(assets, where, family, fmt, tmp, results)
+        else:
+            try:
+                upstream = remote.head(spec.key)
+            except NotPublished as exc:
+                if made is None:
+                    raise
+                raise jobs.results_expired(results, made, str(exc)) from None
+            kept = fmt.fetch(remote, spec, tmp, upstream, family)
+            if made is not None:
+                _check_asset(assets[0], upstream.size, fmt, url)
         sidecar = {
             "source": spec.source,
             "raw_key": spec.raw_key,
             "format": spec.format,
             "key": spec.key,
-            "url": remote.where(spec.key),
+            "url": url,
             "idx_url": remote.where(spec.idx_key) if spec.idx_key else None,
             "mirror": remote.url,
             "etag": upstream.etag,
@@ -163,6 +195,7 @@ def fetch(
             job = made["job"]
             sidecar["job"] = {k: job[k] for k in ("service", "job_id", "submitted_at")}
             sidecar["request"] = job["request"]
+            sidecar["assets"] = [asset["href"] for asset in assets]
         idx_tmp.write_text(inventory.format_lines(kept.entries))
         side_tmp.write_text(json.dumps(sidecar, indent=1) + "\n")
         os.replace(tmp, out_raw)

@@ -4,8 +4,11 @@ killed at any point resumes where it was, and a request is never submitted twice
 
 - the job file (`job/<step>.submitted.json`): the service's job id, the exact request, and
   when it was submitted;
-- the results file (`job/<step>.results.json`): once the job succeeded, the asset (URL, size,
-  type) and the job it came from.
+- the results file (`job/<step>.results.json`): once the job succeeded, its assets (URL, size,
+  type of each; a job may make none, one or several) and the job it came from.
+
+A service that answers some requests at once (Harmony's synchronous replies) returns the
+assets with the submission; the wait step then writes the results file without polling.
 
 A job that fails or is rejected is reported with the service's own title and detail, and its
 job file is removed, so the next scheduled run submits it again (never in a loop). A job still
@@ -46,6 +49,16 @@ class Asset:
     type: str | None
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A service's answer to a submission: the job, and its assets when it answered at once."""
+
+    job_id: str
+    assets: list[Asset] | None = None
+    body: bytes | None = None  # a reply that carried the data itself
+    body_type: str | None = None
+
+
 WAITING = ("accepted", "running")
 DONE = "successful"
 
@@ -63,13 +76,21 @@ def submit(service, request: dict, out: Path) -> dict:
         job = json.loads(out.read_text())
         if job.get("request") == request:
             return job
-    job_id = service.submit(request)
+    submitted = service.submit(request)
     job = {
         "service": service.name,
-        "job_id": job_id,
+        "job_id": submitted.job_id,
         "request": request,
         "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    assets = submitted.assets
+    if submitted.body is not None:  # kept beside the job file, fetched from there
+        reply = out.with_name(out.name.replace(".submitted.json", ".reply"))
+        reply.parent.mkdir(parents=True, exist_ok=True)
+        reply.write_bytes(submitted.body)
+        assets = [Asset(reply.resolve().as_uri(), len(submitted.body), submitted.body_type)]
+    if assets is not None:
+        job["assets"] = [asset.__dict__ for asset in assets]
     _write(out, job)
     return job
 
@@ -93,11 +114,19 @@ def wait(
     job = json.loads(job_path.read_text())
     deadline = time.monotonic() + seconds
     pause = first_poll
+    if "assets" in job:  # answered at once when submitted
+        results = {"assets": job["assets"], "job": job, "finished": job["submitted_at"]}
+        _write(out, results)
+        return results
     while True:
         status = service.status(job["job_id"])
         if status.state == DONE:
-            asset = service.results(job["job_id"])
-            results = {"asset": asset.__dict__, "job": job, "finished": status.since}
+            assets = service.results(job["job_id"])
+            results = {
+                "assets": [asset.__dict__ for asset in assets],
+                "job": job,
+                "finished": status.since,
+            }
             _write(out, results)
             return results
         if status.state not in WAITING:
@@ -132,8 +161,8 @@ def job_file_of(results_path: Path) -> Path:
 
 
 def results_expired(results_path: Path, made: dict, why: str) -> JobFailed:
-    """The service's results are kept for a while only (about a day on the ADS): when the asset
-    is gone, both job files go, so the next run submits the request again."""
+    """The service's results are kept for a while only (about a day on the ADS, 30 days on
+    Harmony): when an asset is gone, both job files go, so the next run submits it again."""
     job_file_of(results_path).unlink(missing_ok=True)
     results_path.unlink(missing_ok=True)
     job = made["job"]

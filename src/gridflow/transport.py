@@ -69,7 +69,8 @@ def _info(meta) -> ObjectInfo:
 class Remote:
     """One source location. Keys are paths relative to the URL."""
 
-    def __init__(self, url: str, settings: Settings | None = None):
+    def __init__(self, url: str, settings: Settings | None = None, headers: dict | None = None):
+        """`headers` go with every HTTP request (a service's bearer token: never logged)."""
         self.url = url.rstrip("/")
         self.settings = settings or Settings()
         parts = urlsplit(self.url)
@@ -97,6 +98,8 @@ class Remote:
                 raise TransportError(f"{self.url}: no such directory")
             self.store = LocalStore(root)
         elif parts.scheme in ("http", "https"):
+            if headers:
+                opts["default_headers"] = headers
             self.store = HTTPStore.from_url(self.url, client_options=opts, retry_config=retry)
         else:
             raise TransportError(

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from gridflow.errors import GridflowError
+from gridflow.errors import FetchError, GridflowError
 from gridflow.inventory import IdxEntry
 
 
@@ -39,6 +39,22 @@ class FieldRows:
 NETCDF_MEDIA_TYPES = ("application/netcdf", "application/x-netcdf")
 
 
+def members(path: Path, origin: str) -> list[tuple[str, bytes | None]]:
+    """The files a raw file holds: itself (`("", None)`), or the name and bytes of each member
+    of a zip (the ADS's zip of several NetCDF files, a job's several outputs kept as one)."""
+    import zipfile
+
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"PK":
+            return [("", None)]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            found = [(m.filename, archive.read(m)) for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FetchError(f"{origin}: a broken zip ({exc}); cut short?") from None
+    return found
+
+
 def download_whole(remote, spec, tmp: Path) -> None:
     """The whole object into `tmp` (its size is checked by the transport)."""
     with open(tmp, "wb") as fh:
@@ -52,7 +68,12 @@ class Format:
 
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
         """Download `spec`'s object into `tmp`, verified; raise FetchError naming the URL."""
-        raise NotImplementedError
+        download_whole(remote, spec, tmp)
+        return self.inspect(tmp, remote.where(spec.key))
+
+    def inspect(self, path: Path, origin: str) -> Fetched:
+        """Verify a whole file (or the zip of a job's several outputs) and list its fields."""
+        raise FetchError(f"{origin}: {self.name} files cannot be checked as whole downloads")
 
     def fields(
         self, raw: Path, entries: list[IdxEntry], meta: dict, options

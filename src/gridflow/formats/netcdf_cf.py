@@ -24,7 +24,7 @@ import numpy as np
 
 from gridflow import inventory
 from gridflow.errors import FetchError, ShredError
-from gridflow.formats.base import NETCDF_MEDIA_TYPES, Fetched, FieldRows, Format, download_whole
+from gridflow.formats.base import NETCDF_MEDIA_TYPES, Fetched, FieldRows, Format, members
 
 LAT, LON = ("latitude", "lat"), ("longitude", "lon")
 MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
@@ -75,40 +75,26 @@ def _level(ds, index: int | None) -> str:
 
 def _datasets(path: Path, origin: str) -> Iterator[tuple[str, object]]:
     """(zip member name or "", open dataset) of each NetCDF file in `path`."""
-    import zipfile
-
     import netCDF4
 
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if head[:2] == b"PK":
+    found = members(path, origin)
+    if not found:
+        raise FetchError(f"{origin}: an empty zip")
+    for name, data in found:
+        where = f"{origin} ({name})" if name else origin
+        if data is None:
+            with open(path, "rb") as fh:
+                head = fh.read(8)
+        else:
+            head = data[:8]
+        if not head.startswith(MAGIC):
+            raise FetchError(f"{where}: not a NetCDF file (starts with {head!r})")
         try:
-            with zipfile.ZipFile(path) as archive:
-                members = [(m.filename, archive.read(m)) for m in archive.infolist()]
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise FetchError(f"{origin}: a broken zip ({exc}); cut short?") from None
-        members = [(name, data) for name, data in members if not name.endswith("/")]
-        if not members:
-            raise FetchError(f"{origin}: an empty zip")
-        for name, data in members:
-            where = f"{origin} ({name})"
-            if not data.startswith(MAGIC):
-                raise FetchError(f"{where}: not a NetCDF file (starts with {data[:8]!r})")
-            try:
-                ds = netCDF4.Dataset(name, memory=data)
-            except OSError as exc:
-                raise FetchError(f"{where}: NetCDF cannot open the member ({exc})") from None
-            with ds:
-                yield name, ds
-        return
-    if not head.startswith(MAGIC):
-        raise FetchError(f"{origin}: not a NetCDF file (starts with {head[:8]!r})")
-    try:
-        ds = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise FetchError(f"{origin}: NetCDF cannot open the file ({exc}); cut short?") from None
-    with ds:
-        yield "", ds
+            ds = netCDF4.Dataset(path) if data is None else netCDF4.Dataset(name, memory=data)
+        except OSError as exc:
+            raise FetchError(f"{where}: NetCDF cannot open it ({exc}); cut short?") from None
+        with ds:
+            yield name, ds
 
 
 def _descriptor(ds) -> str:
@@ -154,11 +140,9 @@ class NetcdfCf(Format):
     extension = "nc"
     media_types = (*NETCDF_MEDIA_TYPES, "application/zip")
 
-    def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
-        download_whole(remote, spec, tmp)
-        origin = remote.where(spec.key)
+    def inspect(self, path: Path, origin: str) -> Fetched:
         entries = []
-        for member, ds in _datasets(tmp, origin):
+        for member, ds in _datasets(path, origin):
             where = f"{origin} ({member})" if member else origin
             if not (_axis(ds, LAT) and _axis(ds, LON)):
                 raise FetchError(f"{where}: no latitude and longitude axes")
@@ -184,7 +168,7 @@ class NetcdfCf(Format):
                     )
         if not entries:
             raise FetchError(f"{origin}: no variable on the latitude/longitude grid")
-        return Fetched(entries, len(entries), [(0, tmp.stat().st_size)])
+        return Fetched(entries, len(entries), [(0, path.stat().st_size)])
 
     def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
         from gridflow import rows

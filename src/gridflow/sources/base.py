@@ -90,6 +90,12 @@ class Family:
             },
         }
 
+    @staticmethod
+    def asset_headers(operating: dict) -> dict | None:
+        """Headers a job's outputs are downloaded with (a family whose service wants its token
+        on downloads says so); None for the plain, anonymous GETs most stores take."""
+        return None
+
     def shred_options(self, step) -> dict:
         """The shred's options for one step: which points are kept, which values are missing."""
         return {k: self.src[k] for k in SHRED_KEYS if k in self.src}

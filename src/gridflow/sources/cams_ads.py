@@ -1,25 +1,18 @@
 """CAMS air quality from the Copernicus Atmosphere Data Store (ADS): one request per cycle and
 product type (forecast, analysis), run as a job on the ADS (gridflow.jobs, gridflow.ads), its
-GRIB result downloaded, checked against the advertised size and type, and decoded like any
-GRIB file: every constituent a field of its own (`chemical=...` descriptors).
-
-A cycle is due a publication delay after its run; a job submitted earlier and still queued or
-running upstream is reported as waiting ("running upstream since ...") and polled again by the
-next run, never submitted twice.
+GRIB or NetCDF result downloaded, checked against the advertised size and type, and decoded
+like any file of its format: every constituent a field of its own (`chemical=...`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
-from gridflow import jobs, paths, schedule
-from gridflow.errors import GridflowError
-from gridflow.sources.base import Family
+from gridflow import schedule
 from gridflow.sources.forecast import HOURS
-from gridflow.targets import Lister, Target
+from gridflow.sources.job_service import JOB_KEYS, JobFamily
 
-# what the ADS calls the formats gridflow reads (a single NetCDF, never a zip of several)
+# what the ADS calls the formats gridflow reads
 DATA_FORMATS = {"grib2": "grib", "netcdf_cf": "netcdf"}
 
 
@@ -43,22 +36,17 @@ SCHEMA = {
             "maxItems": 4,
             "items": {"type": "number"},
         },
-        "cycles": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}},
-        "publish_delay_minutes": {"type": "number", "minimum": 0},
         "key_variable": {"type": "string", "description": "the environment variable of the key"},
         "format": {"enum": sorted(DATA_FORMATS), "description": "GRIB (default) or NetCDF"},
-        "wait_seconds": {"type": "number", "minimum": 0, "description": "a run's wait for a job"},
-        "give_up_hours": {"type": "number", "exclusiveMinimum": 0, "description": "then resubmit"},
-        "max_jobs_in_flight": {"type": "integer", "minimum": 1},
+        **JOB_KEYS,
     },
     "required": ["dataset", "variables", "cycles"],
 }
 
 
-class CamsAds(Family):
+class CamsAds(JobFamily):
     name = "cams_ads"
     schema = SCHEMA
-    runs_jobs = True
     defaults = {
         "url": "https://ads.atmosphere.copernicus.eu/api",
         "types": ["forecast"],
@@ -72,16 +60,11 @@ class CamsAds(Family):
         "select": "all",
     }
 
-    def __init__(self, name: str, src: dict):
-        super().__init__(name, src)
-        self._new_jobs = 0  # jobs the current plan will submit, counted against the cap
-
     @property
     def steps(self) -> list[str]:
         return list(self.src["types"])
 
     def request(self, cycle: datetime, step: str) -> dict:
-        """The exact ADS request of one cycle and type (it lands in the job file and sidecar)."""
         hours = "0" if step == "analysis" else self.src["leadtime_hours"]
         inputs = {
             "variable": list(self.src["variables"]),
@@ -101,74 +84,13 @@ class CamsAds(Family):
 
     @staticmethod
     def service(operating: dict):
-        """The job service, from the source's operating settings."""
         from gridflow.ads import DataStore
 
         settings = operating["settings"]
         return DataStore(operating["url"], operating["key_variable"], settings["timeout_seconds"])
 
     def operating(self, fetch_cfg: dict) -> dict:
-        where = super().operating(fetch_cfg)
-        where["family"] = self.src["family"]
-        where["key_variable"] = self.src["key_variable"]
-        where["wait_seconds"] = self.src["wait_seconds"]
-        where["give_up_hours"] = self.src["give_up_hours"]
-        return where
-
-    def locate(self, cycle: datetime, step: str) -> dict:
-        # the object is wherever the job's results say; the request decides its bytes
-        return {"key": "", "request": self.request(cycle, step)}
-
-    def window(self, now: datetime, lister: Lister):
-        start = now - timedelta(hours=self.src["window_hours"])
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        ready, waiting = [], []
-        self._new_jobs = 0
-        while hour >= start:
-            if hour.hour in self.src["cycles"]:
-                r, w = self.cycle(hour, now, lister)
-                ready += r
-                waiting += w
-            hour -= timedelta(hours=1)
-        return sorted(ready, key=lambda t: t.cycle), sorted(waiting, key=lambda t: t.cycle)
-
-    def cycle(self, cycle: datetime, now: datetime, lister: Lister):
-        at = cycle + timedelta(minutes=self.src["publish_delay_minutes"])
-        root = Path(lister.cache_root or ".")
-        flying = jobs.in_flight(root / paths.SOURCES / self.name) + self._new_jobs
-        ready, waiting = [], []
-        for step in self.steps:
-            if at > now:
-                waiting.append(Target(self.name, cycle, step, at, "not due yet"))
-                continue
-            names = dict(root=root, source=self.name, cycle=paths.cycle_id(cycle), step=step)
-            job, results = Path(paths.JOB.format(**names)), Path(paths.JOB_RESULTS.format(**names))
-            submitted = job.exists()
-            state = self._upstream(job, results)
-            if state:
-                waiting.append(Target(self.name, cycle, step, at, state))
-            elif not submitted and flying >= self.src["max_jobs_in_flight"]:
-                why = f"held back: {flying} jobs in flight (max_jobs_in_flight)"
-                waiting.append(Target(self.name, cycle, step, at, why))
-            else:
-                flying += not submitted
-                self._new_jobs += not submitted
-                ready.append(Target(self.name, cycle, step, at))
-        return ready, waiting
-
-    def _upstream(self, job_path: Path, results_path: Path) -> str | None:
-        """'running upstream since ...' for a job submitted here and not finished, else None
-        (no job yet, or one that finished: the run submits or collects it)."""
-        job = jobs.pending(job_path, results_path)
-        if job is None:
-            return None
-        try:
-            status = self.service(self.operating({})).status(job["job_id"])
-        except GridflowError:
-            return None  # the wait step says what is wrong
-        if status.state in jobs.WAITING:
-            return f"{status.state} upstream since {status.since or job['submitted_at']}"
-        return None
+        return {**super().operating(fetch_cfg), "key_variable": self.src["key_variable"]}
 
 
 FAMILY = CamsAds

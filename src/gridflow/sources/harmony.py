@@ -1,0 +1,117 @@
+"""NASA Harmony (TEMPO air quality and any Earthdata collection Harmony serves): one request
+per hour and product, for the last completed hour (`subset=time("H:00":"H:59:59")`), the
+configured bounding box and one output format, run as a Harmony job (gridflow.jobs,
+gridflow.harmony) or answered at once, with an Earthdata token (gridflow.earthdata).
+
+Products name their collection by concept id: ids are resolved once, when the source is
+configured (`config/sources/tempo.yaml` holds TEMPO's), never looked up per run. A job that
+made several files (an hour that spans two scans) is kept as one zip of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from gridflow.sources.job_service import JOB_KEYS, JobFamily
+
+# the output formats Harmony is asked for, by the format plug-in that reads them
+MEDIA_TYPES = {"geotiff": "image/tiff", "tempo_netcdf": "application/netcdf"}
+
+SCHEMA = {
+    "properties": {
+        "products": {
+            "description": "step name -> the collection (concept id) and variable asked for",
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "collection": {"type": "string", "pattern": "^C[0-9]+-[A-Z_]+$"},
+                    "short_name": {"type": "string"},
+                    "variable": {"type": "string", "minLength": 1},
+                },
+                "required": ["collection", "variable"],
+                "additionalProperties": False,
+            },
+        },
+        "bbox": {
+            "description": "[west, south, east, north] in degrees",
+            "type": "array",
+            "minItems": 4,
+            "maxItems": 4,
+            "items": {"type": "number"},
+        },
+        "format": {"enum": sorted(MEDIA_TYPES)},
+        "edl_url": {"type": "string", "description": "Earthdata Login, for its tokens"},
+        "force_async": {"type": "boolean", "description": "always a job, never a sync reply"},
+        **JOB_KEYS,
+    },
+    "required": ["products", "bbox", "cycles"],
+}
+
+
+class HarmonyFamily(JobFamily):
+    name = "harmony"
+    format = "tempo_netcdf"
+    schema = SCHEMA
+    defaults = {
+        "url": "https://harmony.earthdata.nasa.gov",
+        "edl_url": "https://urs.earthdata.nasa.gov",
+        # TEMPO's hourly scans land in Harmony within about an hour of their end
+        "publish_delay_minutes": 120,
+        "force_async": False,
+        "wait_seconds": 600,
+        "give_up_hours": 6,
+        "max_jobs_in_flight": 6,
+        "select": "all",
+    }
+
+    @property
+    def steps(self) -> list[str]:
+        return list(self.src["products"])
+
+    def due(self, cycle: datetime) -> datetime:
+        # the cycle is an hour of observations: due once it has ended, plus the delay
+        return cycle + timedelta(hours=1, minutes=self.src["publish_delay_minutes"])
+
+    def request(self, cycle: datetime, step: str) -> dict:
+        product = self.src["products"][step]
+        west, south, east, north = self.src["bbox"]
+        end = cycle + timedelta(hours=1) - timedelta(seconds=1)
+        params = {
+            "subset": [
+                f"lat({south:g}:{north:g})",
+                f"lon({west:g}:{east:g})",
+                f'time("{cycle:%Y-%m-%dT%H:%M:%SZ}":"{end:%Y-%m-%dT%H:%M:%SZ}")',
+            ],
+            "format": MEDIA_TYPES[self.raw_format],
+            "skipPreview": "true",
+        }
+        if self.src["force_async"]:
+            params["forceAsync"] = "true"
+        return {
+            "collection": product["collection"],
+            "variable": product["variable"],
+            "params": params,
+        }
+
+    @staticmethod
+    def service(operating: dict):
+        from gridflow.earthdata import Tokens
+        from gridflow.harmony import Harmony
+
+        timeout = operating["settings"]["timeout_seconds"]
+        return Harmony(operating["url"], Tokens(operating["edl_url"], timeout), timeout)
+
+    @staticmethod
+    def asset_headers(operating: dict) -> dict | None:
+        from gridflow.earthdata import Tokens
+
+        timeout = operating["settings"]["timeout_seconds"]
+        return {"Authorization": f"Bearer {Tokens(operating['edl_url'], timeout).bearer()}"}
+
+    def operating(self, fetch_cfg: dict) -> dict:
+        return {**super().operating(fetch_cfg), "edl_url": self.src["edl_url"]}
+
+
+FAMILY = HarmonyFamily

@@ -1,0 +1,155 @@
+"""TEMPO files as Harmony returns them: a GeoTIFF in UTM 11N (lat/lon from its own transform
+and CRS, equal to pyproj's), a GeoTIFF with its quality-flag companion, a Level-2 swath in
+NetCDF4 (missing as NaN), and an all-fill granule that loads zero rows without an error."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import netCDF4
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import rasterio
+from pyproj import Transformer
+
+from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
+from gridflow.inventory import parse
+from gridflow.shred import ShredOptions, shred
+
+UTM = "tempo_vcd_troposphere_utm11_clipped.tif"
+LA_VCD = "casestudy3_la_tempo_vcd_troposphere_utm11_clipped.tif"
+LA_QA = "casestudy3_la_tempo_qa_main_utm11_clipped.tif"
+SWATH = "TEMPO_NO2_L2_V03_20240601T211614Z_S012G02_cut.nc4"
+ALL_FILL = "TEMPO_NO2_L2_V03_20240328T154353Z_S008G01.nc4"
+
+
+def _load(tmp_path, name: str, payload: bytes, fmt: str, options: ShredOptions | None = None):
+    mirror = tmp_path / "m"
+    mirror.mkdir(exist_ok=True)
+    (mirror / name).write_bytes(payload)
+    ext = "tif" if fmt == "geotiff" else "nc4"
+    spec = FetchSpec("tempo", "harmony", fmt, name, None, f"raw/tempo/x.{ext}")
+    out = tmp_path / "out"
+    raw = out / f"x.{ext}"
+    fetch(spec, Operating(f"file://{mirror}"), raw, out / "x.idx", out / "x.json")
+    shred(raw, out / "x.idx", out / "x.json", out / "x.parquet", options or ShredOptions())
+    return raw, parse((out / "x.idx").read_text()), pq.read_table(out / "x.parquet").to_pylist()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _pixels(path, rows, cols):
+    """pyproj's lat/lon of pixel positions of a raster."""
+    with rasterio.open(path) as ds:
+        a, b, c, d, e, f = tuple(ds.transform)[:6]
+        x, y = a * cols + b * rows + c, d * cols + e * rows + f
+        to_wgs84 = Transformer.from_crs(ds.crs.to_wkt(), "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(x, y)
+    return np.asarray(lat), np.asarray(lon)
+
+
+def test_a_utm_geotiff_is_placed_by_its_own_transform(samples, tmp_path):
+    _, entries, rows = _load(tmp_path, UTM, (samples / UTM).read_bytes(), "geotiff")
+    assert [e.variable for e in entries] == ["vertical_column_troposphere"]
+    assert entries[0].level == "troposphere"
+    with rasterio.open(samples / UTM) as ds:
+        band = ds.read(1)
+        valid = band != ds.nodata
+    r, c = np.nonzero(valid)
+    assert len(rows) == valid.sum() == 4578
+    lat, lon = _pixels(samples / UTM, r + 0.5, c + 0.5)
+    assert np.allclose([x["lat"] for x in rows], lat.astype(np.float32), atol=1e-5)
+    assert np.allclose([x["lon"] for x in rows], lon.astype(np.float32), atol=1e-5)
+    assert [x["value"] for x in rows] == band[valid].astype(np.float32).tolist()
+    assert rows[0]["ref_time"] == datetime(2025, 1, 9, 18, 45, 4, tzinfo=UTC)
+
+
+def test_the_quality_companion_keeps_good_pixels_only(samples, tmp_path):
+    with rasterio.open(samples / LA_QA) as ds:
+        profile, flags = ds.profile, ds.read(1)
+    flags[0, 0] = 2  # one valid pixel marked bad
+    edited = io.BytesIO()
+    with rasterio.io.MemoryFile() as memory:
+        with memory.open(**profile) as out:
+            out.write(flags, 1)
+            out.update_tags(**{"/product/main_data_quality_flag#long_name": "main data quality"})
+        edited.write(memory.read())
+    payload = _zip({LA_VCD: (samples / LA_VCD).read_bytes(), LA_QA: edited.getvalue()})
+    _, entries, rows = _load(tmp_path, "hour.zip", payload, "geotiff")
+    assert [e.variable for e in entries] == ["vertical_column_troposphere"]  # the flag is no field
+    with rasterio.open(samples / LA_VCD) as ds:
+        band = ds.read(1)
+        keep = (band != ds.nodata) & (flags == 0)
+    assert len(rows) == keep.sum() == 6
+    assert sorted(x["value"] for x in rows) == sorted(band[keep].astype(np.float32).tolist())
+
+
+def test_a_level2_swath_keeps_every_finite_pixel(samples, tmp_path):
+    _, entries, rows = _load(tmp_path, SWATH, (samples / SWATH).read_bytes(), "tempo_netcdf")
+    assert [e.variable for e in entries] == ["vertical_column_stratosphere"]
+    with netCDF4.Dataset(samples / SWATH) as ds:
+        values = np.ma.filled(ds["product"]["vertical_column_stratosphere"][:], np.nan)
+        lat = ds["geolocation"]["latitude"][:]
+        lon = ds["geolocation"]["longitude"][:]
+    keep = np.isfinite(values)
+    assert len(rows) == keep.sum() > 30000
+    assert [x["value"] for x in rows] == values[keep].astype(np.float32).tolist()
+    assert [x["lat"] for x in rows] == lat[keep].astype(np.float32).tolist()
+    assert np.allclose([x["lon"] for x in rows], lon[keep], atol=1e-4)
+    assert rows[0]["ref_time"] == datetime(2024, 6, 1, 21, 16, 14, tzinfo=UTC)
+
+
+def test_an_all_fill_granule_loads_zero_rows(samples, tmp_path):
+    _, entries, rows = _load(tmp_path, ALL_FILL, (samples / ALL_FILL).read_bytes(), "tempo_netcdf")
+    assert {e.variable for e in entries} == {
+        "vertical_column_troposphere",
+        "vertical_column_stratosphere",
+        "vertical_column_troposphere_uncertainty",
+    }
+    assert rows == []
+
+
+@pytest.mark.parametrize(
+    "fmt, payload, says",
+    [
+        ("geotiff", b"<html>Service Unavailable</html>", "not a GeoTIFF GDAL can read"),
+        ("tempo_netcdf", b"<html>Service Unavailable</html>", "not a NetCDF4 file"),
+        ("geotiff", b"PK\x03\x04cut", "a broken zip"),
+    ],
+)
+def test_what_is_not_tempo_is_refused_leaving_nothing(tmp_path, fmt, payload, says):
+    with pytest.raises(FetchError, match=says):
+        _load(tmp_path, "bad", payload, fmt)
+    assert not list((tmp_path / "out").glob("x.*"))
+
+
+def test_geotiff_cells_are_the_exact_pixel_footprints(samples, tmp_path):
+    from gridflow.formats.geotiff import GeoTiff
+
+    raw, entries, _ = _load(tmp_path, UTM, (samples / UTM).read_bytes(), "geotiff")
+    spec = {
+        "variables": ["vertical_column_troposphere"],
+        "thresholds": {"vertical_column_troposphere": [5e15, 1e16, 2e16, 4e16]},
+    }
+    (cells,) = GeoTiff().cells(raw, entries, spec)
+    import shapely
+
+    with rasterio.open(samples / UTM) as ds:
+        valid = ds.read(1) != ds.nodata
+    r, c = np.argwhere(valid)[0]
+    lat, lon = _pixels(
+        samples / UTM, np.array([r, r, r + 1, r + 1]), np.array([c, c + 1, c + 1, c])
+    )
+    ring = np.asarray(shapely.from_wkb(cells.wkb[0]).exterior.coords)[:4]
+    assert np.allclose(ring[:, 1], lat, atol=1e-9) and np.allclose(ring[:, 0], lon, atol=1e-9)
+    assert len(cells.value) == valid.sum()
+    assert set(np.unique(cells.severity)) <= {0, 1, 2, 3, 4}
