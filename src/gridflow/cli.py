@@ -216,6 +216,7 @@ def cmd_load_postgis(args) -> None:
                 with contextlib.closing(batches):
                     rows = postgis.load_cells(conn, sidecar, batches)
                 postgis.record_load(conn, sidecar["run_id"], "postgis.pollution_grid", rows)
+            postgis.record_update(conn, sidecar, cycle, rows)
     marker = {
         "table": "pollution_grid",
         "dsn": redact(resolve(args.dsn)),

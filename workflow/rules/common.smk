@@ -161,6 +161,8 @@ def postgis_spec(wildcards):
         "stride": cells.get("stride", 1),
         "thresholds": CFG["sinks"]["postgis"].get("thresholds", {}),
     }
+    if "dqf_keep" in src:  # quality flags kept (TEMPO): the cells keep what the rows keep
+        spec["dqf_keep"] = src["dqf_keep"]
     return json.dumps(spec, sort_keys=True)
 
 

@@ -41,6 +41,7 @@ SCHEMA = {
         "created_at",
     },
     "catalog.loads": {"raw_file_id", "sink", "rows", "loaded_at"},
+    "catalog.source_updates": {"source", "cycle", "raw_file_id", "cells", "loaded_at"},
     "public.pollution_grid": {c.strip('"') for c in CELL_COLUMNS} | {"created_at"},
     "public.saved_routes": {
         "id",
@@ -191,6 +192,20 @@ def record_load(conn: psycopg.Connection, raw_file_id: str, sink: str, rows: int
         "INSERT INTO catalog.loads (raw_file_id, sink, rows) VALUES (%s, %s, %s) "
         "ON CONFLICT (raw_file_id, sink) DO UPDATE SET rows = EXCLUDED.rows, loaded_at = now()",
         (raw_file_id, sink, rows),
+    )
+
+
+def record_update(conn: psycopg.Connection, sidecar: dict, cycle: datetime, cells: int) -> None:
+    """The source's newest successful load (catalog.source_updates)."""
+    conn.execute(
+        """
+        INSERT INTO catalog.source_updates (source, cycle, raw_file_id, cells)
+        VALUES (%s, %s, %s, %s)
+        ON CONFLICT (source) DO UPDATE SET cycle = EXCLUDED.cycle,
+            raw_file_id = EXCLUDED.raw_file_id, cells = EXCLUDED.cells, loaded_at = now()
+        WHERE catalog.source_updates.cycle <= EXCLUDED.cycle
+        """,
+        (sidecar["source"], cycle, sidecar["run_id"], cells),
     )
 
 

@@ -20,17 +20,18 @@ MEDIA_TYPES = {"geotiff": "image/tiff", "tempo_netcdf": "application/netcdf"}
 SCHEMA = {
     "properties": {
         "products": {
-            "description": "step name -> the collection (concept id) and variable asked for",
-            "type": "object",
-            "minProperties": 1,
-            "additionalProperties": {
+            "description": "the steps: each a name, the collection (concept id) and variable",
+            "type": "array",
+            "minItems": 1,
+            "items": {
                 "type": "object",
                 "properties": {
+                    "name": {"type": "string", "pattern": "^[a-z0-9_]+$"},
                     "collection": {"type": "string", "pattern": "^C[0-9]+-[A-Z_]+$"},
                     "short_name": {"type": "string"},
                     "variable": {"type": "string", "minLength": 1},
                 },
-                "required": ["collection", "variable"],
+                "required": ["name", "collection", "variable"],
                 "additionalProperties": False,
             },
         },
@@ -44,6 +45,12 @@ SCHEMA = {
         "format": {"enum": sorted(MEDIA_TYPES)},
         "edl_url": {"type": "string", "description": "Earthdata Login, for its tokens"},
         "force_async": {"type": "boolean", "description": "always a job, never a sync reply"},
+        "dqf_keep": {
+            "description": "main_data_quality_flag values whose pixels are kept (default [0])",
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "integer"},
+        },
         **JOB_KEYS,
     },
     "required": ["products", "bbox", "cycles"],
@@ -68,14 +75,14 @@ class HarmonyFamily(JobFamily):
 
     @property
     def steps(self) -> list[str]:
-        return list(self.src["products"])
+        return [product["name"] for product in self.src["products"]]
 
     def due(self, cycle: datetime) -> datetime:
         # the cycle is an hour of observations: due once it has ended, plus the delay
         return cycle + timedelta(hours=1, minutes=self.src["publish_delay_minutes"])
 
     def request(self, cycle: datetime, step: str) -> dict:
-        product = self.src["products"][step]
+        product = next(p for p in self.src["products"] if p["name"] == step)
         west, south, east, north = self.src["bbox"]
         end = cycle + timedelta(hours=1) - timedelta(seconds=1)
         params = {
@@ -109,6 +116,10 @@ class HarmonyFamily(JobFamily):
 
         timeout = operating["settings"]["timeout_seconds"]
         return {"Authorization": f"Bearer {Tokens(operating['edl_url'], timeout).bearer()}"}
+
+    def shred_options(self, step) -> dict:
+        kept = {"dqf_keep": self.src["dqf_keep"]} if "dqf_keep" in self.src else {}
+        return {**super().shred_options(step), **kept}
 
     def operating(self, fetch_cfg: dict) -> dict:
         return {**super().operating(fetch_cfg), "edl_url": self.src["edl_url"]}
