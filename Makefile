@@ -11,6 +11,9 @@ SNAKEMAKE_TIMEOUT ?= 1800
 # the demo's stand-in Copernicus ADS (devkit/ads_standin.py) and the key it accepts
 DEMO_ADS_PORT ?= 18765
 DEMO_ADS_KEY := ads-test-key-0123
+# the demo's stand-in NASA Harmony and Earthdata Login (devkit/harmony_standin.py), its login
+DEMO_HARMONY_PORT ?= 18766
+DEMO_EARTHDATA := EARTHDATA_USERNAME=gridflow EARTHDATA_PASSWORD=earthdata-test-password
 
 .PHONY: setup demo test lint bench bench-purge clean
 
@@ -25,14 +28,18 @@ $(VENV)/.installed: pyproject.toml
 $(DEMO_CONFIG): | setup
 	$(BIN)/python -m devkit.demo --out $(DEMO_DIR)/mirror --now $(DEMO_NOW) \
 	  --config-out $(DEMO_CONFIG) --data-root $(DEMO_DIR)/data \
-	  --ads-url http://127.0.0.1:$(DEMO_ADS_PORT)/api
+	  --ads-url http://127.0.0.1:$(DEMO_ADS_PORT)/api \
+	  --harmony-url http://127.0.0.1:$(DEMO_HARMONY_PORT)
 
 demo: setup $(DEMO_CONFIG)
 	$(BIN)/python -m devkit.ads_standin --port $(DEMO_ADS_PORT) --result grib=samples/chem-cams.grib \
-	  --result netcdf=samples/test_adaptor.cams_regional_fc.nc > $(DEMO_DIR)/ads.log 2>&1 & ads=$$!; trap "kill $$ads" EXIT; \
-	  for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "stand-in ADS" $(DEMO_DIR)/ads.log && break; \
-	  sleep 0.5; done; \
-	  ADS_API_KEY=$(DEMO_ADS_KEY) timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake \
+	  --result netcdf=samples/test_adaptor.cams_regional_fc.nc > $(DEMO_DIR)/ads.log 2>&1 & ads=$$!; \
+	  $(BIN)/python -m devkit.harmony_standin --port $(DEMO_HARMONY_PORT) \
+	  --file samples/tempo_vcd_troposphere_utm11_clipped.tif > $(DEMO_DIR)/harmony.log 2>&1 & \
+	  harmony=$$!; trap "kill $$ads $$harmony" EXIT; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "stand-in ADS" $(DEMO_DIR)/ads.log && \
+	  grep -q "stand-in Harmony" $(DEMO_DIR)/harmony.log && break; sleep 0.5; done; \
+	  ADS_API_KEY=$(DEMO_ADS_KEY) $(DEMO_EARTHDATA) timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake \
 	  --configfile $(DEMO_CONFIG)
 	@echo "== GFS 2 m temperature at Berlin (52.52N 13.40E), every loaded run:"
 	gridflow point --configfile $(DEMO_CONFIG) --source gfs --variable TMP \
@@ -50,6 +57,9 @@ demo: setup $(DEMO_CONFIG)
 	@echo "== CAMS ozone mass mixing ratio near Paris (48.86N 2.35E), kg/kg, through an ADS job:"
 	gridflow point --configfile $(DEMO_CONFIG) --source cams_global --variable MASSMR \
 	  --level "1 hybrid level" --descriptor "chemical=Ozone" --lat 48.86 --lon 2.35
+	@echo "== TEMPO tropospheric NO2 column at Los Angeles (34.05N 118.25W), molecules/cm2, via Harmony:"
+	gridflow latest --configfile $(DEMO_CONFIG) --source tempo \
+	  --variable vertical_column_troposphere --level troposphere --lat 34.05 --lon -118.25
 
 test: setup
 	scripts/ensure-postgis

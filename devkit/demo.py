@@ -126,8 +126,10 @@ def build(
     hrrr_steps=(0, 1, 2),
     scans: bool = True,
     ads_url: str | None = None,
+    harmony_url: str | None = None,
 ) -> None:
-    """The mirror and its config; with `ads_url` (a stand-in ADS), CAMS through ADS jobs."""
+    """The mirror and its config; with `ads_url` (a stand-in ADS), CAMS through ADS jobs; with
+    `harmony_url` (a stand-in Harmony and Earthdata Login), TEMPO through Harmony."""
     clock = datetime.fromisoformat(now.replace("Z", "+00:00"))
     day = clock.replace(hour=0, minute=0, second=0, microsecond=0)
     gfs = grib_messages(samples / GFS_SAMPLE)
@@ -199,6 +201,25 @@ def build(
             "leadtime_hours": "0",
             "window_hours": 12,
         }
+    if harmony_url:  # one TEMPO hour over Los Angeles, through Harmony and Earthdata Login
+        overrides.setdefault("sources_enabled", ["gfs", "hrrr"]).append("tempo")
+        overrides["sources"]["tempo"] = {
+            "url": harmony_url,
+            "edl_url": harmony_url,
+            "format": "geotiff",
+            "products": [
+                {
+                    "name": "no2",
+                    "collection": "C2930763263-LARC_CLOUD",
+                    "short_name": "TEMPO_NO2_L3",
+                    "variable": "product/vertical_column_troposphere",
+                }
+            ],
+            "bbox": [-121.0, 32.0, -115.0, 36.0],
+            "cycles": [clock.hour - 1],
+            "publish_delay_minutes": 0,
+            "window_hours": 2,
+        }
     config_out.parent.mkdir(parents=True, exist_ok=True)
     config_out.write_text(yaml.safe_dump(overrides, sort_keys=False))
     scanned = ", 2 scans of MRMS and GOES-16" if scans else ""
@@ -220,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config-out", required=True)
     p.add_argument("--data-root", required=True)
     p.add_argument("--ads-url", help="a stand-in ADS (devkit.ads_standin): CAMS through jobs")
+    p.add_argument("--harmony-url", help="a stand-in Harmony (devkit.harmony_standin): TEMPO")
     args = p.parse_args(argv)
     build(
         Path(args.samples),
@@ -228,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.config_out),
         Path(args.data_root),
         ads_url=args.ads_url,
+        harmony_url=args.harmony_url,
     )
 
 
