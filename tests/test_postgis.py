@@ -36,7 +36,13 @@ def db(postgres):
 def test_migrations_apply_once_in_order(db):
     with postgis.connect(db) as conn:
         applied = postgis.migrate(conn, MIGRATIONS)
-        assert applied == ["001_catalog.sql", "002_cells.sql", "003_reader.sql"]
+        assert applied == [
+            "001_catalog.sql",
+            "002_cells.sql",
+            "003_reader.sql",
+            "004_source_updates.sql",
+            "005_gauges.sql",
+        ]
         assert postgis.migrate(conn, MIGRATIONS) == []
         assert conn.execute("SELECT postgis_version()").fetchone()[0]
 

@@ -15,11 +15,12 @@ from gridflow import config, formats, sources
 
 def test_every_family_and_format_is_registered():
     families = {"noaa_model", "noaa_scan", "goes_abi", "ecmwf_open_data", "cams_ads", "harmony"}
+    families |= {"mcfcd"}
     assert families <= set(sources.registry())
     assert {"grib2", "abi_netcdf", "netcdf_cf", "geotiff", "tempo_netcdf"} <= set(
         formats.registry()
     )
-    assert formats.extensions() == ["grib2", "nc", "nc4", "tif"]
+    assert formats.extensions() == ["grib2", "html", "nc", "nc4", "pdf", "tif", "xlsx"]
 
 
 def test_an_installed_package_can_add_a_family(tmp_path):

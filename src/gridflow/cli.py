@@ -93,17 +93,23 @@ def cmd_shred(args) -> None:
 
 
 def cmd_load(args) -> None:
+    from gridflow import formats
     from gridflow.sinks import clickhouse
 
     sidecar = json.loads(Path(args.sidecar).read_text())
+    table = formats.get(sidecar["format"]).table.name
     client = clickhouse.connect(args.dsn, wait_seconds=args.wait)
     try:
         clickhouse.migrate(client, operating.migrations("clickhouse", args.migrations))
-        rows = clickhouse.load(client, Path(args.parquet), sidecar["source"], sidecar["raw_key"])
+        rows = clickhouse.load(
+            client, Path(args.parquet), sidecar["source"], sidecar["raw_key"], table
+        )
+        if sidecar.get("gauge"):  # a gauge's metadata came with its record
+            clickhouse.record_gauge(client, sidecar["source"], sidecar["gauge"], sidecar["run_id"])
     finally:
         client.close()
     marker = {
-        "table": clickhouse.TABLE,
+        "table": table,
         "dsn": redact(resolve(args.dsn)),
         "rows": rows,
         "source": sidecar["source"],
@@ -114,7 +120,7 @@ def cmd_load(args) -> None:
         "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _write_marker(args.marker, marker)
-    print(f"loaded {rows} rows of {sidecar['raw_key']} into {clickhouse.TABLE}", file=sys.stderr)
+    print(f"loaded {rows} rows of {sidecar['raw_key']} into {table}", file=sys.stderr)
 
 
 def cmd_cycle_summary(args) -> None:
@@ -217,6 +223,8 @@ def cmd_load_postgis(args) -> None:
                     rows = postgis.load_cells(conn, sidecar, batches)
                 postgis.record_load(conn, sidecar["run_id"], "postgis.pollution_grid", rows)
             postgis.record_update(conn, sidecar, cycle, rows)
+            if sidecar.get("gauge"):  # a gauge's metadata came with its record
+                postgis.record_gauge(conn, sidecar["source"], sidecar["gauge"], sidecar["run_id"])
     marker = {
         "table": "pollution_grid",
         "dsn": redact(resolve(args.dsn)),
@@ -355,6 +363,21 @@ def _place_arguments(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_backfill(args) -> None:
+    from gridflow import backfill, scheduled_run
+
+    cfg = _cfg(args)
+    found = backfill.cycles(cfg, args.source, args.water_years, args.cycles)
+    wanted = backfill.targets(cfg, args.source, found)
+    print(f"backfill {args.source}: {len(wanted)} cycles", file=sys.stderr)
+    extra = args.snakemake_args[1:] if args.snakemake_args[:1] == ["--"] else args.snakemake_args
+    configs = [x for f in args.configfile or [] for x in ("--configfile", f)]
+    code = scheduled_run.run([*configs, "--keep-going", *extra, *wanted], None)
+    line, done = backfill.report(args.source, wanted)
+    print(line, file=sys.stderr)
+    raise SystemExit(code or done)
+
+
 def cmd_run(args) -> None:
     from gridflow import scheduled_run
 
@@ -396,6 +419,11 @@ def parser() -> argparse.ArgumentParser:
         _place_arguments(sp)
     sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines", store=True)
     sp.add_argument("query")
+    sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", store=True)
+    sp.add_argument("source")
+    sp.add_argument("--water-years", help="MCFCD water years, e.g. 2015-2024")
+    sp.add_argument("--cycles", help="cycle ids FIRST-LAST, e.g. 2025031200-2025031318")
+    sp.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="-- then snakemake options")
     sp = add("plan", cmd_plan, "what is published and what is waiting, per source", store=True)
     sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
     sp = sub.add_parser("db", help="database administration").add_subparsers(

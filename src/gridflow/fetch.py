@@ -191,6 +191,7 @@ def fetch(
             "run_id": str(uuid6.uuid7()),
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        sidecar.update(kept.about)
         if made is not None:  # what the service was asked, and the job that made the object
             job = made["job"]
             sidecar["job"] = {k: job[k] for k in ("service", "job_id", "submitted_at")}

@@ -1,13 +1,15 @@
-"""The rows of `grid_data` as Arrow: one schema, one way to build a field's columns.
+"""The rows gridflow stores, as Arrow: one schema per table, one way to build each.
 
-Every format decodes into these columns, so the shred, the loads and the queries never ask what
-kind of file a row came from. A field's identity is (variable, level, forecast, descriptor,
-ref_time, step): two fields of one file never share it.
+Grid formats decode into `grid_data` (GRID), gauge formats into `gauge_observations` (GAUGES),
+so the shred, the loads and the purge never ask what kind of file a row came from, only which
+table its format fills. A field's identity is (variable, level, forecast, descriptor, ref_time,
+step): two fields of one file never share it.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -81,3 +83,54 @@ def field_table(
         "raw_key": _constant(meta["raw_key"], n),
     }
     return pa.Table.from_pydict(columns, schema=SCHEMA)
+
+
+GAUGE_SCHEMA = pa.schema(
+    [
+        ("source", _dict),
+        ("gauge", pa.uint32()),
+        ("kind", _dict),  # daily (inches that Arizona day), increment (since the row before)
+        ("day", pa.date32()),  # the Arizona calendar day
+        ("time", pa.timestamp("s", tz="UTC")),  # a daily value: the end of its day, in UTC
+        ("inches", pa.float32()),  # null: no value (outage, not reported)
+        ("flags", _dict),  # outage, footnote=N, estimated, annual_total_differs, ...
+        ("origin", _dict),  # water_year_workbook, monthly_pdf, fopr, alert_page
+        ("raw_file_id", _dict),
+        ("raw_key", _dict),
+    ]
+)
+
+
+def gauge_table(meta: dict, readings) -> pa.Table:
+    """The rows of a gauge reader's `Readings` (gridflow.gauges.readings)."""
+    n = len(readings)
+    values = np.array([np.nan if v is None else v for v in readings.inches], dtype=np.float32)
+    columns = {
+        "source": _constant(meta["source"], n),
+        "gauge": pa.array(readings.gauge, pa.uint32()),
+        "kind": _constant(readings.kind, n),
+        "day": pa.array(readings.day, pa.date32()),
+        "time": pa.array(
+            [t.replace(tzinfo=None) for t in readings.time], pa.timestamp("s", tz="UTC")
+        ),
+        "inches": pa.array(values, mask=np.isnan(values)),
+        "flags": pa.array(readings.flags, pa.string()).dictionary_encode(),
+        "origin": _constant(readings.origin, n),
+        "raw_file_id": _constant(meta["run_id"], n),
+        "raw_key": _constant(meta["raw_key"], n),
+    }
+    return pa.Table.from_pydict(columns, schema=GAUGE_SCHEMA)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the store: its name, its rows' schema, the column retention is counted on."""
+
+    name: str
+    schema: pa.Schema
+    time_column: str
+
+
+GRID = Table("grid_data", SCHEMA, "ref_time")
+GAUGES = Table("gauge_observations", GAUGE_SCHEMA, "time")
+TABLES = (GRID, GAUGES)

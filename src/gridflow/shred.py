@@ -104,7 +104,7 @@ def shred(
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with pq.ParquetWriter(tmp, SCHEMA, **PARQUET_OPTIONS) as writer:
+        with pq.ParquetWriter(tmp, fmt.table.schema, **PARQUET_OPTIONS) as writer:
             for field in _distinct(fmt.fields(raw, entries, meta, options), raw):
                 pending.append(field.table)
                 rows += field.table.num_rows

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.store import HTTPStore, LocalStore, S3Store
 
+from gridflow import pacing
 from gridflow.errors import Unreachable
 
 
@@ -40,6 +41,7 @@ class Settings:
     timeout_seconds: float = 60.0
     max_retries: int = 5
     anonymous: bool = True
+    min_interval_seconds: float = 0.0  # between requests to the host (a small server's wish)
 
 
 def _client_options(settings: Settings) -> dict:
@@ -122,7 +124,40 @@ class Remote:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return TransportError(f"{self.where(key)}: {first_line}")
 
+    def _turn(self) -> None:
+        pacing.wait_turn(urlsplit(self.url).netloc or "local", self.settings.min_interval_seconds)
+
+    def _is_page(self, key: str) -> bool:
+        """A dynamic page (`showdata4.php?ID=...`): obstore would encode its `?` into the path."""
+        return self.scheme in ("http", "https") and "?" in key
+
+    def _page(self, key: str, dest=None) -> ObjectInfo:
+        """GET a page with its query string; write the body to `dest` when given."""
+        import requests
+
+        where = self.where(key)
+        try:
+            response = requests.get(where, timeout=self.settings.timeout_seconds, stream=True)
+            if response.status_code == 404:
+                raise NotPublished(f"{where}: not found")
+            if response.status_code >= 400:
+                raise TransportError(f"{where}: {response.status_code} {response.reason}")
+            written = 0
+            for chunk in response.iter_content(1 << 16):
+                written += len(chunk)
+                if dest is not None:
+                    dest.write(chunk)
+        except requests.RequestException as exc:
+            raise TransportError(f"{where}: {type(exc).__name__}") from None
+        declared = response.headers.get("Content-Length")
+        if declared is not None and int(declared) != written:
+            raise TransportError(f"{where}: expected {declared} bytes and got {written}")
+        return ObjectInfo(key, written, response.headers.get("ETag"), None)
+
     def head(self, key: str) -> ObjectInfo:
+        self._turn()
+        if self._is_page(key):
+            return self._page(key)
         try:
             return _info(obstore.head(self.store, key))
         except Exception as exc:
@@ -130,6 +165,7 @@ class Remote:
 
     def list(self, prefix: str) -> dict[str, ObjectInfo]:
         """Objects directly under `prefix/` (one cheap request for S3 and local mirrors)."""
+        self._turn()
         try:
             found = obstore.list_with_delimiter(self.store, prefix.rstrip("/") + "/")
         except Exception as exc:
@@ -137,6 +173,7 @@ class Remote:
         return {m["path"]: _info(m) for m in found["objects"]}
 
     def get_text(self, key: str) -> tuple[str, ObjectInfo]:
+        self._turn()
         try:
             result = obstore.get(self.store, key)
             data = bytes(result.bytes())
@@ -149,6 +186,7 @@ class Remote:
         options: dict = {"range": (start, end)}
         if etag:
             options["if_match"] = etag
+        self._turn()
         try:
             data = bytes(obstore.get(self.store, key, options=options).bytes())
         except Exception as exc:
@@ -162,6 +200,9 @@ class Remote:
 
     def download(self, key: str, dest) -> ObjectInfo:
         """Stream the whole object into the open binary file `dest`."""
+        self._turn()
+        if self._is_page(key):
+            return self._page(key, dest)
         written = 0
         try:
             result = obstore.get(self.store, key)

@@ -8,12 +8,13 @@ A format verifies what arrived before the fetch keeps it, writes the inventory o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
 
+from gridflow import rows
 from gridflow.errors import FetchError, GridflowError
 from gridflow.inventory import IdxEntry
 
@@ -25,6 +26,7 @@ class Fetched:
     entries: list[IdxEntry]  # the kept file's inventory
     messages: int  # messages (GRIB) or variables (NetCDF) kept
     ranges: list[tuple[int, int]]  # upstream byte ranges read, [start, end)
+    about: dict = field(default_factory=dict)  # what the file says of itself, for the sidecar
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def download_whole(remote, spec, tmp: Path) -> None:
 
 class Format:
     name: ClassVar[str]  # as sources name it (`format:` of a family)
+    table: ClassVar[rows.Table] = rows.GRID  # the table its rows go to
     extension: ClassVar[str]  # of the raw file under the data root
     media_types: ClassVar[tuple[str, ...]] = ()  # what a service may call it (empty: any)
 

@@ -114,6 +114,7 @@ def _page(text: str, number: int, where: str, out: Readings) -> None:
 def read(path: Path, where: str | None = None) -> Readings:
     import pdfplumber
     from pdfminer.pdfparser import PDFSyntaxError
+    from pdfplumber.utils.exceptions import PdfminerException
 
     where = where or str(path)
     out = Readings(origin="monthly_pdf", kind="daily")
@@ -121,7 +122,7 @@ def read(path: Path, where: str | None = None) -> Readings:
         with pdfplumber.open(path) as pdf:
             for number, page in enumerate(pdf.pages, start=1):
                 _page(page.extract_text() or "", number, where, out)
-    except (PDFSyntaxError, OSError) as exc:
+    except (PDFSyntaxError, PdfminerException, OSError) as exc:
         raise GaugeFileError(f"{where}: not a PDF pdfplumber can read ({exc})") from None
     if not len(out):
         raise GaugeFileError(f"{where}: no gauge values on any page")

@@ -126,15 +126,42 @@ def near_year(month_of: date):
     return year
 
 
+# "...; estimated 28mm for the events of 10/15 & 16." names the days the estimate went to
+ESTIMATE_DAYS = re.compile(r"estimated[^;]*?(?:for|to) the events? of ([0-9/&, ]+)", re.I)
+
+
+def _estimate_days(text: str, year_of) -> list[date]:
+    m = ESTIMATE_DAYS.search(text)
+    if not m:
+        return []
+    days, month = [], None
+    for part in re.split(r"[&,]", m[1]):
+        part = part.strip()
+        if "/" in part:
+            month, _, day = part.partition("/")
+            month = int(month)
+        else:
+            day = part
+        if month and day.strip().isdigit():
+            days.append(date(year_of(month), month, int(day)))
+    return days
+
+
 def footnote_periods(number: str, text: str, year_of) -> list[tuple[int, date, date, tuple]]:
     """(gauge, first day, last day, flags) a footnote marks: the days a gauge was down, flagged
-    `footnote=N` and `estimated` when the note says the values were estimated."""
+    `footnote=N`; the days an estimate went to (`estimated 28mm for the events of 10/15 & 16`)
+    flagged `estimated` too, or the down days themselves when the note names none."""
     found = []
     for m in DOWN.finditer(text):
         gauge, m1, d1, m2, d2 = (int(g) for g in m.groups())
         first, last = date(year_of(m1), m1, d1), date(year_of(m2), m2, d2)
-        flags = (f"footnote={number}", *((ESTIMATED,) if "estimat" in text.lower() else ()))
-        found.append((gauge, first, last, flags))
+        mark = f"footnote={number}"
+        estimated = "estimat" in text.lower()
+        named = _estimate_days(text, year_of) if estimated else []
+        found.append(
+            (gauge, first, last, (mark, *((ESTIMATED,) if estimated and not named else ())))
+        )
+        found += [(gauge, day, day, (mark, ESTIMATED)) for day in named]
     return found
 
 

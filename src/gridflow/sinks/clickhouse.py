@@ -19,7 +19,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError,
 from gridflow.dsn import redact, resolve
 from gridflow.errors import Busy, GridflowError, Unreachable
 
-TABLE = "grid_data"
+TABLE = "grid_data"  # the grids' table; gauge formats name theirs (gridflow.rows)
+GAUGE_TABLE = "gauge_observations"
 BATCH_ROWS = 2_000_000
 
 
@@ -82,20 +83,40 @@ def client_is_embedded(client) -> bool:
     return type(client).__name__ == "ChdbClient"
 
 
-def rows_of(client, source: str, raw_key: str) -> int:
+def rows_of(client, source: str, raw_key: str, table: str = TABLE) -> int:
     return int(
         client.command(
-            f"SELECT count() FROM {TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
+            f"SELECT count() FROM {table} WHERE source = %(s)s AND raw_key = %(k)s",
             parameters={"s": source, "k": raw_key},
         )
     )
 
 
-def load(client, parquet: Path, source: str, raw_key: str) -> int:
+def _replaced(parquet: Path, table: str) -> tuple[str, dict]:
+    """What a load deletes first, beyond the file's own rows: for gauges, what it covers."""
+    if table != GAUGE_TABLE:
+        return "", {}
+    covered = pq.read_table(parquet, columns=["gauge", "kind", "day"])
+    if covered.num_rows == 0:
+        return "", {}
+    import pyarrow.compute as pc
+
+    days = pc.min_max(covered["day"])
+    where = " OR (kind IN %(kinds)s AND gauge IN %(gauges)s AND day BETWEEN %(d0)s AND %(d1)s)"
+    return where, {
+        "kinds": pc.unique(covered["kind"].combine_chunks().cast(pa.string())).to_pylist(),
+        "gauges": pc.unique(covered["gauge"]).to_pylist(),
+        "d0": days["min"].as_py(),
+        "d1": days["max"].as_py(),
+    }
+
+
+def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -> int:
     """Replace the rows of one raw file with the rows of its shred; returns the row count."""
+    also, covered = _replaced(parquet, table)
     client.command(
-        f"DELETE FROM {TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
-        parameters={"s": source, "k": raw_key},
+        f"DELETE FROM {table} WHERE source = %(s)s AND (raw_key = %(k)s{also})",
+        parameters={"s": source, "k": raw_key, **covered},
         settings={"lightweight_deletes_sync": 2},
     )
     expected = pq.ParquetFile(parquet).metadata.num_rows
@@ -104,38 +125,62 @@ def load(client, parquet: Path, source: str, raw_key: str) -> int:
         # chDB reads the shred straight from disk: about 6x faster than passing Arrow batches
         path = str(Path(parquet).resolve()).replace("\\", "\\\\").replace("'", "\\'")
         client.command(
-            f"INSERT INTO {TABLE} ({columns}) SELECT {columns} FROM file('{path}', Parquet)"
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM file('{path}', Parquet)"
         )
     else:
         # a server cannot see our disk; batches of ~2 M rows keep it from making a part per field
         for batch in pq.ParquetFile(parquet).iter_batches(batch_size=BATCH_ROWS):
-            client.insert_arrow(TABLE, pa.Table.from_batches([batch]).unify_dictionaries())
-    loaded = rows_of(client, source, raw_key)
+            client.insert_arrow(table, pa.Table.from_batches([batch]).unify_dictionaries())
+    loaded = rows_of(client, source, raw_key, table)
     if loaded != expected:
         raise LoadError(
-            f"{parquet}: {TABLE} holds {loaded} rows of {raw_key} after loading {expected}"
+            f"{parquet}: {table} holds {loaded} rows of {raw_key} after loading {expected}"
         )
     return loaded
 
 
+def record_gauge(client, source: str, gauge: dict, raw_file_id: str) -> None:
+    """A gauge's metadata (from its period-of-record workbook) into `gauges`, replacing the
+    older row of that gauge (ReplacingMergeTree on `updated`; queries read it FINAL)."""
+    keys = ("gauge", "name", "former_ids", "lat", "lon", "elevation_ft", "city", "location")
+    values = {"source": source, **{k: gauge[k] for k in keys}}
+    values |= {
+        "station_type": gauge["station_type"],
+        "remarks": gauge["remarks"],
+        "updated": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        "raw_file_id": raw_file_id,
+    }
+    client.insert("gauges", [list(values.values())], column_names=list(values))
+
+
 def expired(client, source: str, cutoff: datetime) -> list[dict]:
-    """What of `source` lies before `cutoff`: whole day partitions, and the rows of the day the
-    cutoff falls in."""
-    if not int(client.command(f"EXISTS TABLE {TABLE}")):
-        return []  # nothing was ever loaded
-    days = client.query(
-        f"SELECT toYYYYMMDD(ref_time) AS day, count() FROM {TABLE} "
-        "WHERE source = %(s)s AND ref_time < %(c)s GROUP BY day ORDER BY day",
-        parameters={"s": source, "c": cutoff.replace(tzinfo=None)},
-    ).result_rows
+    """What of `source` lies before `cutoff`: whole day partitions of grid_data, the rows of the
+    day the cutoff falls in, and gauge rows older than it."""
     items = []
-    for day, count in days:
-        start = datetime.strptime(str(day), "%Y%m%d").replace(tzinfo=UTC)
-        if start + timedelta(days=1) <= cutoff:
-            items.append({"kind": "partition", "target": f"({source!r}, {day})", "rows": count})
-        else:
-            where = f"source = {source!r} AND ref_time < {cutoff:%Y-%m-%dT%H:%M:%SZ}"
-            items.append({"kind": "rows", "target": where, "rows": count})
+    if int(client.command(f"EXISTS TABLE {TABLE}")):
+        days = client.query(
+            f"SELECT toYYYYMMDD(ref_time) AS day, count() FROM {TABLE} "
+            "WHERE source = %(s)s AND ref_time < %(c)s GROUP BY day ORDER BY day",
+            parameters={"s": source, "c": cutoff.replace(tzinfo=None)},
+        ).result_rows
+        for day, count in days:
+            start = datetime.strptime(str(day), "%Y%m%d").replace(tzinfo=UTC)
+            if start + timedelta(days=1) <= cutoff:
+                target = f"({source!r}, {day})"
+                items.append({"kind": "partition", "target": target, "rows": count})
+            else:
+                where = f"source = {source!r} AND ref_time < {cutoff:%Y-%m-%dT%H:%M:%SZ}"
+                items.append({"kind": "rows", "target": where, "rows": count})
+    if int(client.command(f"EXISTS TABLE {GAUGE_TABLE}")):
+        count = int(
+            client.command(
+                f"SELECT count() FROM {GAUGE_TABLE} WHERE source = %(s)s AND time < %(c)s",
+                parameters={"s": source, "c": cutoff.replace(tzinfo=None)},
+            )
+        )
+        if count:
+            where = f"{GAUGE_TABLE}: source = {source!r} AND time < {cutoff:%Y-%m-%dT%H:%M:%SZ}"
+            items.append({"kind": "gauge_rows", "target": where, "rows": count})
     return items
 
 
@@ -147,9 +192,10 @@ def expire(client, source: str, cutoff: datetime, kind: str, target: str) -> Non
             f"ALTER TABLE {TABLE} DROP PARTITION (%(s)s, %(d)s)",
             parameters={"s": source, "d": day},
         )
-    else:
-        client.command(
-            f"DELETE FROM {TABLE} WHERE source = %(s)s AND ref_time < %(c)s",
-            parameters={"s": source, "c": cutoff.replace(tzinfo=None)},
-            settings={"lightweight_deletes_sync": 2},
-        )
+        return
+    table, column = (GAUGE_TABLE, "time") if kind == "gauge_rows" else (TABLE, "ref_time")
+    client.command(
+        f"DELETE FROM {table} WHERE source = %(s)s AND {column} < %(c)s",
+        parameters={"s": source, "c": cutoff.replace(tzinfo=None)},
+        settings={"lightweight_deletes_sync": 2},
+    )

@@ -42,6 +42,7 @@ SCHEMA = {
     },
     "catalog.loads": {"raw_file_id", "sink", "rows", "loaded_at"},
     "catalog.source_updates": {"source", "cycle", "raw_file_id", "cells", "loaded_at"},
+    "public.gauges": {"source", "gauge", "name", "former_ids", "geom", "raw_file_id"},
     "public.pollution_grid": {c.strip('"') for c in CELL_COLUMNS} | {"created_at"},
     "public.saved_routes": {
         "id",
@@ -206,6 +207,27 @@ def record_update(conn: psycopg.Connection, sidecar: dict, cycle: datetime, cell
         WHERE catalog.source_updates.cycle <= EXCLUDED.cycle
         """,
         (sidecar["source"], cycle, sidecar["run_id"], cells),
+    )
+
+
+def record_gauge(conn: psycopg.Connection, source: str, gauge: dict, raw_file_id: str) -> None:
+    """A gauge as a point with its metadata; a newer import replaces the row."""
+    conn.execute(
+        """
+        INSERT INTO gauges (source, gauge, name, former_ids, id_history, station_type, city,
+            county, elevation_ft, location, remarks, data_begins, geom, raw_file_id)
+        VALUES (%(source)s, %(gauge)s, %(name)s, %(former_ids)s, %(id_history)s,
+            %(station_type)s, %(city)s, %(county)s, %(elevation_ft)s, %(location)s, %(remarks)s,
+            %(data_begins)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), %(raw_file_id)s)
+        ON CONFLICT (source, gauge) DO UPDATE SET name = EXCLUDED.name,
+            former_ids = EXCLUDED.former_ids, id_history = EXCLUDED.id_history,
+            station_type = EXCLUDED.station_type, city = EXCLUDED.city,
+            county = EXCLUDED.county, elevation_ft = EXCLUDED.elevation_ft,
+            location = EXCLUDED.location, remarks = EXCLUDED.remarks,
+            data_begins = EXCLUDED.data_begins, geom = EXCLUDED.geom,
+            raw_file_id = EXCLUDED.raw_file_id, updated_at = now()
+        """,
+        {**gauge, "source": source, "raw_file_id": raw_file_id},
     )
 
 

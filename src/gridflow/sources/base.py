@@ -8,10 +8,11 @@ with the keys every source has).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from gridflow import formats, inventory
+from gridflow.errors import UsageError
 from gridflow.targets import Lister, Target
 
 SHRED_KEYS = ("missing_values", "bbox", "stride")
@@ -35,9 +36,17 @@ class Family:
         """The format plug-in of this source's raw files."""
         return self.src.get("format", self.format)
 
-    @property
-    def extension(self) -> str:
-        return formats.registry()[self.raw_format].extension
+    def format_of(self, step) -> str:
+        """The format of one step's raw file (a family whose steps differ says so)."""
+        return self.raw_format
+
+    def extension_of(self, step) -> str:
+        return formats.registry()[self.format_of(step)].extension
+
+    def refresh_hours(self, cycle: datetime, step, now: datetime) -> float | None:
+        """How old a raw file may get before it is fetched again (a record upstream keeps
+        editing); None: it never changes once published."""
+        return None
 
     # -- targets -------------------------------------------------------------------------------
     def window(self, now: datetime, lister: Lister) -> tuple[list[Target], list[Target]]:
@@ -72,7 +81,7 @@ class Family:
         return {
             "source": self.name,
             "family": self.src["family"],
-            "format": self.raw_format,
+            "format": self.format_of(step),
             **self.locate(cycle, step),
             "idx_key": self.idx_key(cycle, step),
             "raw_key": raw_key,
@@ -89,6 +98,18 @@ class Family:
                 "anonymous": self.src.get("anonymous", True),
             },
         }
+
+    def backfill_cycles(self, first: datetime, last: datetime) -> list[datetime]:
+        """The cycles from `first` to `last` (`gridflow backfill`): the hours of `cycles`."""
+        hours = self.src.get("cycles")
+        if not hours:
+            raise UsageError(f"{self.name}: a {self.src['family']} source has no fixed cycles")
+        found, hour = [], first.replace(minute=0, second=0, microsecond=0)
+        while hour <= last:
+            if hour.hour in hours:
+                found.append(hour)
+            hour += timedelta(hours=1)
+        return found
 
     @staticmethod
     def asset_headers(operating: dict) -> dict | None:
