@@ -76,6 +76,7 @@ def test_footnoted_estimates_and_annual_disagreements_are_flagged(workbook):
     )
 
 
+@pytest.mark.slow  # editing the real workbook with openpyxl takes seconds
 def test_a_value_outside_0_to_20_inches_is_refused_naming_the_cell(samples, tmp_path):
     import openpyxl
 
@@ -88,6 +89,7 @@ def test_a_value_outside_0_to_20_inches_is_refused_naming_the_cell(samples, tmp_
         water_year_workbook.read(bad)
 
 
+@pytest.mark.slow
 def test_a_sheet_that_does_not_sum_to_its_total_is_refused(samples, tmp_path):
     import openpyxl
 

@@ -157,9 +157,23 @@ def cmd_plan(args) -> None:
         raise SystemExit(errors.UNREACHABLE)
 
 
+def _is_gauge_source(args) -> bool:
+    from gridflow import formats, rows, sources
+
+    cfg = _cfg(args)
+    if args.source not in cfg["sources"]:
+        return False
+    family = sources.source(args.source, cfg)
+    return formats.registry()[family.raw_format].table is rows.GAUGES
+
+
 def cmd_point(args) -> None:
     from gridflow import query
 
+    if _is_gauge_source(args):
+        return _gauge_point(args)
+    if not (args.variable and args.level):
+        raise UserError("--variable and --level name the field (a gauge source needs neither)")
     client, _ = _client(args, args.wait, loaded=True)
     rows = query.series(client, _field(args), args.lat, args.lon, latest=args.latest)
     if not rows:
@@ -169,6 +183,30 @@ def cmd_point(args) -> None:
             f'level FROM grid_data"` lists what is loaded'
         )
     for row in rows:
+        print(json.dumps(row))
+
+
+def _gauge_point(args) -> None:
+    from datetime import date
+
+    from gridflow import gauge_query
+
+    def day(text):
+        try:
+            return date.fromisoformat(text) if text else None
+        except ValueError:
+            raise UserError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+    client, _ = _client(args, args.wait)
+    try:
+        found = gauge_query.daily(
+            client, args.source, args.lat, args.lon, day(args.start), day(args.end), args.latest
+        )
+    finally:
+        client.close()
+    if not found:
+        raise UserError(f"no daily values of {args.source} at the nearest gauge in that range")
+    for row in found:
         print(json.dumps(row))
 
 
@@ -266,6 +304,8 @@ def cmd_trace(args) -> None:
     cfg = _cfg(args)
     if not cfg["sinks"]["postgis"]["dsn"]:
         raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
+    if not (args.variable and args.level):
+        raise UserError("--variable and --level name the field to trace")
     client, _ = _client(args, args.wait, loaded=True)
     rows = query.series(client, _field(args), args.lat, args.lon, with_lineage=True)
     with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn, postgis.reading(conn):
@@ -353,10 +393,12 @@ def _field(args):
 
 def _place_arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--source", required=True)
-    sp.add_argument("--variable", required=True, help="e.g. TMP")
-    sp.add_argument("--level", required=True, help='e.g. "2 m above ground"')
+    sp.add_argument("--variable", help="e.g. TMP (grids)")
+    sp.add_argument("--level", help='e.g. "2 m above ground" (grids)')
     sp.add_argument("--lat", type=float, required=True)
     sp.add_argument("--lon", type=float, required=True)
+    sp.add_argument("--start", help="gauges: the first day, YYYY-MM-DD")
+    sp.add_argument("--end", help="gauges: the last day, YYYY-MM-DD")
     sp.add_argument(
         "--descriptor",
         help='only the field with this descriptor, e.g. "chemical=Ozone" or "ENS=+1"',
@@ -370,7 +412,7 @@ def cmd_backfill(args) -> None:
     found = backfill.cycles(cfg, args.source, args.water_years, args.cycles)
     wanted = backfill.targets(cfg, args.source, found)
     print(f"backfill {args.source}: {len(wanted)} cycles", file=sys.stderr)
-    extra = args.snakemake_args[1:] if args.snakemake_args[:1] == ["--"] else args.snakemake_args
+    extra = args.snakemake_args
     configs = [x for f in args.configfile or [] for x in ("--configfile", f)]
     code = scheduled_run.run([*configs, "--keep-going", *extra, *wanted], None)
     line, done = backfill.report(args.source, wanted)
@@ -423,7 +465,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("source")
     sp.add_argument("--water-years", help="MCFCD water years, e.g. 2015-2024")
     sp.add_argument("--cycles", help="cycle ids FIRST-LAST, e.g. 2025031200-2025031318")
-    sp.add_argument("snakemake_args", nargs=argparse.REMAINDER, help="-- then snakemake options")
+    sp.set_defaults(snakemake_args=[])  # `gridflow backfill ... -- <snakemake options>`
     sp = add("plan", cmd_plan, "what is published and what is waiting, per source", store=True)
     sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
     sp = sub.add_parser("db", help="database administration").add_subparsers(
@@ -504,6 +546,11 @@ def parser() -> argparse.ArgumentParser:
 def _parse(argv: list[str]) -> argparse.Namespace:
     """argparse cannot pass options it does not know through (`run`'s Snakemake options), so
     `run` takes its own option and hands the rest to Snakemake untouched."""
+    if argv[:1] == ["backfill"] and "--" in argv:  # what follows `--` is Snakemake's
+        cut = argv.index("--")
+        args = parser().parse_args(argv[:cut])
+        args.snakemake_args = argv[cut + 1 :]
+        return args
     if argv[:1] != ["run"] or {"-h", "--help"} & set(argv[1:2]):
         return parser().parse_args(argv)
     rest, every = argv[1:], None

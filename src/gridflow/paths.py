@@ -23,7 +23,6 @@ ROUTES_MARKER = CYCLE_DIR + "/loaded/routes/{step}.json"
 CYCLE = CYCLE_DIR + "/cycle.json"
 JOB = CYCLE_DIR + "/job/{step}.submitted.json"  # a job on an asynchronous service
 JOB_RESULTS = CYCLE_DIR + "/job/{step}.results.json"
-REFRESH = CYCLE_DIR + "/job/{step}.refresh"  # touched when an edited record is due again
 LOG = CYCLE_DIR + "/logs/{rule}/{step}.log"
 FETCH_LOG = CYCLE_DIR + "/logs/fetch/{step}.{fmt}.log"  # its output's wildcards, fmt too
 CYCLE_LOG = CYCLE_DIR + "/logs/cycle.log"

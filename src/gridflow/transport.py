@@ -124,8 +124,8 @@ class Remote:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return TransportError(f"{self.where(key)}: {first_line}")
 
-    def _turn(self) -> None:
-        pacing.wait_turn(urlsplit(self.url).netloc or "local", self.settings.min_interval_seconds)
+    def _turn(self):
+        return pacing.turn(urlsplit(self.url).netloc or "local", self.settings.min_interval_seconds)
 
     def _is_page(self, key: str) -> bool:
         """A dynamic page (`showdata4.php?ID=...`): obstore would encode its `?` into the path."""
@@ -155,28 +155,28 @@ class Remote:
         return ObjectInfo(key, written, response.headers.get("ETag"), None)
 
     def head(self, key: str) -> ObjectInfo:
-        self._turn()
-        if self._is_page(key):
-            return self._page(key)
-        try:
-            return _info(obstore.head(self.store, key))
-        except Exception as exc:
-            raise self._fail(key, exc) from exc
+        with self._turn():
+            if self._is_page(key):
+                return self._page(key)
+            try:
+                return _info(obstore.head(self.store, key))
+            except Exception as exc:
+                raise self._fail(key, exc) from exc
 
     def list(self, prefix: str) -> dict[str, ObjectInfo]:
         """Objects directly under `prefix/` (one cheap request for S3 and local mirrors)."""
-        self._turn()
         try:
-            found = obstore.list_with_delimiter(self.store, prefix.rstrip("/") + "/")
+            with self._turn():
+                found = obstore.list_with_delimiter(self.store, prefix.rstrip("/") + "/")
         except Exception as exc:
             raise self._fail(prefix, exc) from exc
         return {m["path"]: _info(m) for m in found["objects"]}
 
     def get_text(self, key: str) -> tuple[str, ObjectInfo]:
-        self._turn()
         try:
-            result = obstore.get(self.store, key)
-            data = bytes(result.bytes())
+            with self._turn():
+                result = obstore.get(self.store, key)
+                data = bytes(result.bytes())
         except Exception as exc:
             raise self._fail(key, exc) from exc
         return data.decode("ascii", errors="replace"), _info(result.meta)
@@ -186,9 +186,9 @@ class Remote:
         options: dict = {"range": (start, end)}
         if etag:
             options["if_match"] = etag
-        self._turn()
         try:
-            data = bytes(obstore.get(self.store, key, options=options).bytes())
+            with self._turn():
+                data = bytes(obstore.get(self.store, key, options=options).bytes())
         except Exception as exc:
             raise self._fail(key, exc) from exc
         if len(data) != end - start:
@@ -200,17 +200,17 @@ class Remote:
 
     def download(self, key: str, dest) -> ObjectInfo:
         """Stream the whole object into the open binary file `dest`."""
-        self._turn()
-        if self._is_page(key):
-            return self._page(key, dest)
-        written = 0
-        try:
-            result = obstore.get(self.store, key)
-            for chunk in result:
-                dest.write(chunk)
-                written += len(chunk)
-        except Exception as exc:
-            raise self._fail(key, exc) from exc
+        with self._turn():
+            if self._is_page(key):
+                return self._page(key, dest)
+            written = 0
+            try:
+                result = obstore.get(self.store, key)
+                for chunk in result:
+                    dest.write(chunk)
+                    written += len(chunk)
+            except Exception as exc:
+                raise self._fail(key, exc) from exc
         info = _info(result.meta)
         if written != info.size:
             raise TransportError(

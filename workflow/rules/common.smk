@@ -4,10 +4,9 @@ import os
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 from gridflow import config as gfconfig
-from gridflow import formats, operating, paths, refresh
+from gridflow import formats, operating, paths
 from gridflow import plan as gfplan
 from gridflow.sources import source as source_of
 from gridflow.storage import Bucket
@@ -139,21 +138,6 @@ def job_results(wildcards):
         return {}
     names = dict(root=ROOT, source=wildcards.source, cycle=wildcards.cycle)
     return {"results": paths.JOB_RESULTS.format(**names, step=wildcards.step)}
-
-
-def refresh_stamp(wildcards):
-    """A record upstream keeps editing (MCFCD's): its stamp, touched once the raw file is older
-    than the family's refresh_hours, makes the fetch and what follows run again."""
-    cycle = paths.parse_cycle(wildcards.cycle)
-    step = paths.parse_step(wildcards.step)
-    hours = source_of(wildcards.source, CFG).refresh_hours(cycle, step, NOW)
-    if hours is None:
-        return {}
-    names = dict(root=ROOT, source=wildcards.source, cycle=wildcards.cycle, step=wildcards.step)
-    sidecar = Path(paths.SIDECAR.format(**names, fmt=wildcards.fmt))
-    # a file's age is counted on the real clock, whatever `now` the run pretends it is
-    stamp = refresh.stamp(Path(paths.REFRESH.format(**names)), sidecar, hours, refresh.clock())
-    return {"refresh": local(str(stamp))}
 
 
 def job_request(wildcards):

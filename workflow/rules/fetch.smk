@@ -3,7 +3,6 @@ rule fetch:
     with its inventory and sidecar. For a job source, the object the job made."""
     input:
         unpack(job_results),
-        unpack(refresh_stamp),
     output:
         raw=pattern(paths.RAW),
         idx=pattern(paths.RAW_IDX),

@@ -43,11 +43,6 @@ class Family:
     def extension_of(self, step) -> str:
         return formats.registry()[self.format_of(step)].extension
 
-    def refresh_hours(self, cycle: datetime, step, now: datetime) -> float | None:
-        """How old a raw file may get before it is fetched again (a record upstream keeps
-        editing); None: it never changes once published."""
-        return None
-
     # -- targets -------------------------------------------------------------------------------
     def window(self, now: datetime, lister: Lister) -> tuple[list[Target], list[Target]]:
         """(ready, waiting) in the catch-up window ending at `now`."""

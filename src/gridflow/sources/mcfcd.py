@@ -10,9 +10,13 @@ starts, `2022100100` for water year 2023). Its steps:
   workbook with its metadata (`alert/Rain/FOPR/{gauge}_FOPR.xlsx`), and `live_{gauge}`, its
   live ALERT page (`php/showdata4.php?ID={gauge}&NM=1000`).
 
-MCFCD edits its records, so files are fetched again once older than their `refresh_hours`:
-the current year's workbook daily, the previous years' weekly, period-of-record workbooks
-monthly, live pages hourly.
+MCFCD edits its records, so a record still being edited is fetched again each period of its
+`refresh_hours` (the current year's workbook daily, the previous years' weekly,
+period-of-record workbooks monthly, live pages hourly): its step carries the period it belongs
+to (`workbook.r2023061500`), so a new period is a new target, the plan and `snakemake -n` show
+it pending, and its load replaces the rows the older copy loaded. Closed years' records have
+no period (`pdf_11`). The older copies stay in the cycle folder as the audit trail of MCFCD's
+corrections, until the cycle is purged.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ SCHEMA = {
 }
 
 
+def _kind(step) -> str:
+    return str(step).split(".", 1)[0].split("_", 1)[0]
+
+
 def water_year(day: datetime) -> int:
     return day.year + 1 if day.month >= 10 else day.year
 
@@ -85,7 +93,7 @@ class Mcfcd(Family):
     }
 
     def format_of(self, step) -> str:
-        return FORMATS[str(step).split("_", 1)[0]]
+        return FORMATS[_kind(step)]
 
     def _year_steps(self, year: int, now: datetime) -> list[tuple[str, datetime]]:
         """(step, due) of a water year's record files."""
@@ -108,8 +116,10 @@ class Mcfcd(Family):
                 steps += [(f"fopr_{gauge}", cycle), (f"live_{gauge}", cycle)]
         ready, waiting = [], []
         for step, due in steps:
+            period = self._period(cycle, step, now)
+            step = f"{step}.r{period:%Y%m%d%H}" if period else step
             if due <= now:
-                ready.append(Target(self.name, cycle, step, due))
+                ready.append(Target(self.name, cycle, step, max(due, period or due)))
             else:
                 waiting.append(Target(self.name, cycle, step, due, "not published yet"))
         return ready, waiting
@@ -129,7 +139,7 @@ class Mcfcd(Family):
 
     def key(self, cycle: datetime, step) -> str:
         year = water_year(cycle)
-        kind, _, rest = str(step).partition("_")
+        kind, _, rest = str(step).split(".", 1)[0].partition("_")
         if kind == "workbook":
             return f"alert/Rain/pcp_WY_{year}.xlsx"
         if kind == "pdf":
@@ -140,19 +150,19 @@ class Mcfcd(Family):
             return f"alert/Rain/FOPR/{rest}_FOPR.xlsx"
         return f"php/showdata4.php?ID={rest}&NM=1000"
 
-    def refresh_hours(self, cycle: datetime, step, now: datetime) -> float | None:
+    def _period(self, cycle: datetime, step, now: datetime) -> datetime | None:
+        """The start of the refresh period `now` is in, for a record still being edited."""
         hours = self.src["refresh_hours"]
-        kind = str(step).split("_", 1)[0]
-        if kind in ("fopr", "live"):
-            return hours[kind]
-        if kind == "pdf":
-            return None  # a monthly report of a closed year is history
+        kind = _kind(step)
         year = water_year(cycle)
-        if year == water_year(now):
-            return hours["current"]
-        if year >= water_year(now) - self.src["water_years_back"]:
-            return hours["previous"]
-        return None
+        if kind in ("fopr", "live"):
+            every = hours[kind]
+        elif kind == "pdf" or year < water_year(now) - self.src["water_years_back"]:
+            return None  # a closed year's record is history
+        else:
+            every = hours["current" if year == water_year(now) else "previous"]
+        seconds = every * 3600
+        return datetime.fromtimestamp(now.timestamp() // seconds * seconds, UTC)
 
     def operating(self, fetch_cfg: dict) -> dict:
         where = super().operating(fetch_cfg)
