@@ -14,6 +14,8 @@ DEMO_ADS_KEY := ads-test-key-0123
 # the demo's stand-in NASA Harmony and Earthdata Login (devkit/harmony_standin.py), its login
 DEMO_HARMONY_PORT ?= 18766
 DEMO_EARTHDATA := EARTHDATA_USERNAME=gridflow EARTHDATA_PASSWORD=earthdata-test-password
+# the demo's stand-in MCFCD web server (devkit/mcfcd_standin.py) with the real gauge records
+DEMO_MCFCD_PORT ?= 18767
 
 .PHONY: setup demo test lint bench bench-purge clean
 
@@ -29,18 +31,22 @@ $(DEMO_CONFIG): | setup
 	$(BIN)/python -m devkit.demo --out $(DEMO_DIR)/mirror --now $(DEMO_NOW) \
 	  --config-out $(DEMO_CONFIG) --data-root $(DEMO_DIR)/data \
 	  --ads-url http://127.0.0.1:$(DEMO_ADS_PORT)/api \
-	  --harmony-url http://127.0.0.1:$(DEMO_HARMONY_PORT)
+	  --harmony-url http://127.0.0.1:$(DEMO_HARMONY_PORT) \
+	  --mcfcd-url http://127.0.0.1:$(DEMO_MCFCD_PORT)
 
 demo: setup $(DEMO_CONFIG)
 	$(BIN)/python -m devkit.ads_standin --port $(DEMO_ADS_PORT) --result grib=samples/chem-cams.grib \
 	  --result netcdf=samples/test_adaptor.cams_regional_fc.nc > $(DEMO_DIR)/ads.log 2>&1 & ads=$$!; \
 	  $(BIN)/python -m devkit.harmony_standin --port $(DEMO_HARMONY_PORT) \
 	  --file samples/tempo_vcd_troposphere_utm11_clipped.tif > $(DEMO_DIR)/harmony.log 2>&1 & \
-	  harmony=$$!; trap "kill $$ads $$harmony" EXIT; \
+	  harmony=$$!; $(BIN)/python -m devkit.mcfcd_standin --port $(DEMO_MCFCD_PORT) \
+	  > $(DEMO_DIR)/mcfcd.log 2>&1 & mcfcd=$$!; trap "kill $$ads $$harmony $$mcfcd" EXIT; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "stand-in ADS" $(DEMO_DIR)/ads.log && \
-	  grep -q "stand-in Harmony" $(DEMO_DIR)/harmony.log && break; sleep 0.5; done; \
+	  grep -q "stand-in Harmony" $(DEMO_DIR)/harmony.log && \
+	  grep -q "stand-in MCFCD" $(DEMO_DIR)/mcfcd.log && break; sleep 0.5; done; \
 	  ADS_API_KEY=$(DEMO_ADS_KEY) $(DEMO_EARTHDATA) timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake \
-	  --configfile $(DEMO_CONFIG)
+	  --configfile $(DEMO_CONFIG) && \
+	  timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake --configfile $(DEMO_DIR)/demo-gauges.yaml
 	@echo "== GFS 2 m temperature at Berlin (52.52N 13.40E), every loaded run:"
 	gridflow point --configfile $(DEMO_CONFIG) --source gfs --variable TMP \
 	  --level "2 m above ground" --lat 52.52 --lon 13.40
@@ -60,6 +66,13 @@ demo: setup $(DEMO_CONFIG)
 	@echo "== TEMPO tropospheric NO2 column at Los Angeles (34.05N 118.25W), molecules/cm2, via Harmony:"
 	gridflow latest --configfile $(DEMO_CONFIG) --source tempo \
 	  --variable vertical_column_troposphere --level troposphere --lat 34.05 --lon -118.25
+	@echo "== MCFCD rain gauge nearest Scottsdale (33.61N 111.87W), inches per Arizona day, Jan 2023:"
+	gridflow point --configfile $(DEMO_DIR)/demo-gauges.yaml --source mcfcd \
+	  --lat 33.61 --lon -111.87 --start 2023-01-14 --end 2023-01-17
+	@echo "== and MRMS radar at that gauge (the demo's MRMS scans are of 2025-03-12):"
+	gridflow latest --configfile $(DEMO_CONFIG) --source mrms \
+	  --variable ReflectivityAtLowestAltitude --level "500 m above mean sea level" \
+	  --lat 33.61006 --lon -111.86545
 
 test: setup
 	scripts/ensure-postgis

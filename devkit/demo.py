@@ -127,9 +127,11 @@ def build(
     scans: bool = True,
     ads_url: str | None = None,
     harmony_url: str | None = None,
+    mcfcd_url: str | None = None,
 ) -> None:
     """The mirror and its config; with `ads_url` (a stand-in ADS), CAMS through ADS jobs; with
-    `harmony_url` (a stand-in Harmony and Earthdata Login), TEMPO through Harmony."""
+    `harmony_url` (a stand-in Harmony and Earthdata Login), TEMPO through Harmony; with
+    `mcfcd_url` (a stand-in MCFCD), a second config for the rain gauges (demo-gauges.yaml)."""
     clock = datetime.fromisoformat(now.replace("Z", "+00:00"))
     day = clock.replace(hour=0, minute=0, second=0, microsecond=0)
     gfs = grib_messages(samples / GFS_SAMPLE)
@@ -222,6 +224,16 @@ def build(
         }
     config_out.parent.mkdir(parents=True, exist_ok=True)
     config_out.write_text(yaml.safe_dump(overrides, sort_keys=False))
+    if mcfcd_url:  # the real gauge records are of water year 2023: a run of their own clock
+        gauges = {
+            "now": "2023-06-15T12:00:00Z",
+            "data_root": str(data_root),
+            "fetch": {"settle_seconds": 0},
+            "sources_enabled": ["mcfcd"],
+            "sources": {"mcfcd": {"url": mcfcd_url, "water_years_back": 0, "gauges": [59700]}},
+        }
+        gauges_out = config_out.with_name("demo-gauges.yaml")
+        gauges_out.write_text(yaml.safe_dump(gauges, sort_keys=False))
     scanned = ", 2 scans of MRMS and GOES-16" if scans else ""
     print(
         f"demo mirror: {len(cycles)} cycles of GFS and HRRR{scanned} under {out}; "
@@ -242,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-root", required=True)
     p.add_argument("--ads-url", help="a stand-in ADS (devkit.ads_standin): CAMS through jobs")
     p.add_argument("--harmony-url", help="a stand-in Harmony (devkit.harmony_standin): TEMPO")
+    p.add_argument("--mcfcd-url", help="a stand-in MCFCD (devkit.mcfcd_standin): rain gauges")
     args = p.parse_args(argv)
     build(
         Path(args.samples),
@@ -251,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.data_root),
         ads_url=args.ads_url,
         harmony_url=args.harmony_url,
+        mcfcd_url=args.mcfcd_url,
     )
 
 
