@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from urllib.parse import urljoin
 
 import requests
 
+from gridflow import service_http
 from gridflow.errors import UsageError
 from gridflow.jobs import Asset, Status, Submitted
 from gridflow.transport import TransportError
 
 USER_AGENT = "gridflow (ecmwf-datastores protocol)"
-RETRIES = 4
-LONGEST_RETRY_AFTER = 600.0
 
 
 class ServiceRefused(UsageError):
@@ -57,30 +55,15 @@ class DataStore:
         return key
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
-        where = f"{self.url}{path}"
-        headers = {"PRIVATE-TOKEN": self._key()}
-        pause = 1.0
-        for attempt in range(RETRIES + 1):
-            try:
-                response = self.session.request(
-                    method, where, headers=headers, timeout=self.timeout, **kwargs
-                )
-            except requests.RequestException as exc:
-                if attempt == RETRIES:
-                    raise TransportError(f"{where}: {type(exc).__name__}") from None
-                time.sleep(pause)
-                pause *= 2
-                continue
-            if response.status_code == 429 and attempt < RETRIES:
-                wait = float(response.headers.get("Retry-After") or pause)
-                time.sleep(min(wait, LONGEST_RETRY_AFTER))
-                continue
-            if response.status_code >= 500 and attempt < RETRIES:
-                time.sleep(pause)
-                pause *= 2
-                continue
-            return response
-        return response
+        key = self._key()
+        return service_http.call(
+            self.session,
+            method,
+            f"{self.url}{path}",
+            lambda: {"PRIVATE-TOKEN": key},
+            self.timeout,
+            **kwargs,
+        )
 
     def _refused(self, response: requests.Response, what: str) -> ServiceRefused:
         title, detail = _problem(response)

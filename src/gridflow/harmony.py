@@ -13,19 +13,17 @@ Errors are Harmony's JSON (`{"code": "harmony.<Class>", "description": "Error: .
 from __future__ import annotations
 
 import contextlib
-import time
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from gridflow import service_http
 from gridflow.earthdata import EarthdataRefused, Tokens
 from gridflow.errors import UsageError
 from gridflow.jobs import Asset, Status, Submitted
 from gridflow.transport import TransportError
 
 USER_AGENT = "gridflow (harmony-py protocol)"
-RETRIES = 3
-LONGEST_RETRY_AFTER = 600.0
 # Harmony's job states in the words of gridflow.jobs
 STATES = {
     "accepted": "accepted",
@@ -66,38 +64,16 @@ class Harmony:
         self.session.headers["User-Agent"] = USER_AGENT
 
     def _call(self, method: str, where: str, **kwargs) -> requests.Response:
-        pause, renewed = 1.0, False
-        for attempt in range(RETRIES + 1):
-            headers = {"Authorization": f"Bearer {self.tokens.bearer()}"}
-            try:
-                response = self.session.request(
-                    method,
-                    where,
-                    headers=headers,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    **kwargs,
-                )
-            except requests.RequestException as exc:
-                if attempt == RETRIES:
-                    raise TransportError(f"{where}: {type(exc).__name__}") from None
-                time.sleep(pause)
-                pause *= 2
-                continue
-            if response.status_code == 401 and not renewed:
-                self.tokens.refused(self.url)  # a new token (or a clear refusal), then again
-                renewed = True
-                continue
-            if response.status_code == 429 and attempt < RETRIES:
-                wait = float(response.headers.get("Retry-After") or pause)
-                time.sleep(min(wait, LONGEST_RETRY_AFTER))
-                continue
-            if response.status_code >= 500 and attempt < RETRIES:
-                time.sleep(pause)
-                pause *= 2
-                continue
-            return response
-        return response
+        return service_http.call(
+            self.session,
+            method,
+            where,
+            lambda: {"Authorization": f"Bearer {self.tokens.bearer()}"},
+            self.timeout,
+            renew=lambda: self.tokens.refused(self.url),  # a new token, or a clear refusal
+            allow_redirects=False,
+            **kwargs,
+        )
 
     def _refusal(self, response: requests.Response, what: str) -> UsageError:
         kind = EarthdataRefused if response.status_code == 401 else HarmonyRefused

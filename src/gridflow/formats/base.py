@@ -57,6 +57,28 @@ def members(path: Path, origin: str) -> list[tuple[str, bytes | None]]:
     return found
 
 
+def netcdf_members(path: Path, origin: str, magic: tuple[bytes, ...], kind: str):
+    """(zip member name or "", open netCDF4 dataset) of each file a raw file holds, each
+    checked to start like `kind` (NetCDF, NetCDF4) before it is opened."""
+    import netCDF4
+
+    for name, data in members(path, origin):
+        where = f"{origin} ({name})" if name else origin
+        if data is None:
+            with open(path, "rb") as fh:
+                head = fh.read(8)
+        else:
+            head = data[:8]
+        if not head.startswith(magic):
+            raise FetchError(f"{where}: not a {kind} file (starts with {head!r})")
+        try:
+            ds = netCDF4.Dataset(path) if data is None else netCDF4.Dataset(name, memory=data)
+        except OSError as exc:
+            raise FetchError(f"{where}: NetCDF cannot open it ({exc}); cut short?") from None
+        with ds:
+            yield name, ds
+
+
 def download_whole(remote, spec, tmp: Path) -> None:
     """The whole object into `tmp` (its size is checked by the transport)."""
     with open(tmp, "wb") as fh:

@@ -89,6 +89,13 @@ def column_level(variable: str) -> str:
     return "entire atmosphere"
 
 
+def column_entry(number: int, when: datetime, variable: str, extra: tuple) -> inventory.IdxEntry:
+    """The inventory line of an observed column (a TEMPO product variable or band)."""
+    return inventory.IdxEntry(
+        str(number), 0, f"d={when:%Y%m%d%H}", variable, column_level(variable), "anl", extra
+    )
+
+
 def _grid_key(ds) -> tuple:
     return (ds.crs.to_string() if ds.crs else None, tuple(ds.transform), ds.shape)
 
@@ -149,17 +156,7 @@ class GeoTiff(Format):
                     raise FetchError(f"{where}: the raster has no CRS: its pixels cannot be placed")
                 ds.read(band)  # read through once: a cut file fails here
                 extra = (f"band={band}", *((f"member={member}",) if member else ()))
-                entries.append(
-                    inventory.IdxEntry(
-                        str(len(entries) + 1),
-                        0,
-                        f"d={when:%Y%m%d%H}",
-                        variable,
-                        column_level(variable),
-                        "anl",
-                        extra,
-                    )
-                )
+                entries.append(column_entry(len(entries) + 1, when, variable, extra))
         return Fetched(entries, len(entries), [(0, path.stat().st_size)])
 
     def _chosen(self, raw: Path, entries):

@@ -24,7 +24,14 @@ import numpy as np
 
 from gridflow import inventory
 from gridflow.errors import FetchError, ShredError
-from gridflow.formats.base import NETCDF_MEDIA_TYPES, Fetched, FieldRows, Format, members
+from gridflow.formats.base import (
+    NETCDF_MEDIA_TYPES,
+    Fetched,
+    FieldRows,
+    Format,
+    members,
+    netcdf_members,
+)
 
 LAT, LON = ("latitude", "lat"), ("longitude", "lon")
 MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
@@ -75,26 +82,9 @@ def _level(ds, index: int | None) -> str:
 
 def _datasets(path: Path, origin: str) -> Iterator[tuple[str, object]]:
     """(zip member name or "", open dataset) of each NetCDF file in `path`."""
-    import netCDF4
-
-    found = members(path, origin)
-    if not found:
+    if not members(path, origin):
         raise FetchError(f"{origin}: an empty zip")
-    for name, data in found:
-        where = f"{origin} ({name})" if name else origin
-        if data is None:
-            with open(path, "rb") as fh:
-                head = fh.read(8)
-        else:
-            head = data[:8]
-        if not head.startswith(MAGIC):
-            raise FetchError(f"{where}: not a NetCDF file (starts with {head!r})")
-        try:
-            ds = netCDF4.Dataset(path) if data is None else netCDF4.Dataset(name, memory=data)
-        except OSError as exc:
-            raise FetchError(f"{where}: NetCDF cannot open it ({exc}); cut short?") from None
-        with ds:
-            yield name, ds
+    yield from netcdf_members(path, origin, MAGIC, "NetCDF")
 
 
 def _descriptor(ds) -> str:

@@ -18,34 +18,18 @@ from pathlib import Path
 
 import numpy as np
 
-from gridflow import inventory
 from gridflow.errors import FetchError, ShredError
-from gridflow.formats.base import NETCDF_MEDIA_TYPES, Fetched, FieldRows, Format, members
-from gridflow.formats.geotiff import GOOD, QUALITY, column_level
+from gridflow.formats.base import NETCDF_MEDIA_TYPES, Fetched, FieldRows, Format, netcdf_members
+from gridflow.formats.geotiff import GOOD, QUALITY, column_entry
 
 HDF5 = b"\x89HDF\r\n\x1a\n"
 
 
 def _granules(path: Path, origin: str) -> Iterator[tuple[str, object]]:
-    """(zip member or "", open dataset) of each granule in the raw file."""
-    import netCDF4
-
-    for name, data in members(path, origin):
-        where = f"{origin} ({name})" if name else origin
-        if data is None:
-            with open(path, "rb") as fh:
-                head = fh.read(8)
-        else:
-            head = data[:8]
-        if head != HDF5:
-            raise FetchError(f"{where}: not a NetCDF4 file (starts with {head!r})")
-        try:
-            ds = netCDF4.Dataset(path) if data is None else netCDF4.Dataset(name, memory=data)
-        except OSError as exc:
-            raise FetchError(f"{where}: NetCDF cannot open it ({exc}); cut short?") from None
-        with ds:
-            ds.set_auto_mask(True)
-            yield name, ds
+    """(zip member or "", open dataset) of each granule in the raw file (none: no granule)."""
+    for name, ds in netcdf_members(path, origin, (HDF5,), "NetCDF4"):
+        ds.set_auto_mask(True)
+        yield name, ds
 
 
 def _geolocation(ds, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -112,17 +96,7 @@ class TempoNetcdf(Format):
             for variable in _products(ds, lat.shape):
                 ds["product"][variable][:]  # read through once: a cut file fails here
                 extra = (f"member={member}",) if member else ()
-                entries.append(
-                    inventory.IdxEntry(
-                        str(len(entries) + 1),
-                        0,
-                        f"d={when:%Y%m%d%H}",
-                        variable,
-                        column_level(variable),
-                        "anl",
-                        extra,
-                    )
-                )
+                entries.append(column_entry(len(entries) + 1, when, variable, extra))
         return Fetched(entries, len(entries), [(0, path.stat().st_size)])
 
     def _each(self, raw: Path, entries):
