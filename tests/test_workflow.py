@@ -232,3 +232,19 @@ def test_gfs_file_without_idx_loads_every_field_equal_to_gdal(samples, mirror_di
         ulps = np.abs(np.float32(got).view(np.int32) - np.float32(want).view(np.int32))
         assert ulps.size == 0 or ulps.max() <= 1, (key, got, want)
     assert nulls > 0  # the soil fields' land mask is checked too
+
+
+def test_status_shows_each_source_and_alerts_when_stale(demo_run):
+    workdir, cfg_path, _, _ = demo_run
+    shown = gridflow("status", "--configfile", str(cfg_path), "--json")
+    assert shown.returncode == 0, shown.stderr
+    report = {s["source"]: s for s in json.loads(shown.stdout)["sources"]}
+    assert report["gfs"]["loaded"] + report["hrrr"]["loaded"] == 6
+    assert report["gfs"]["waiting"] == 2 and report["gfs"]["failed"] == 0
+    assert report["gfs"]["next_expected"] == "2025-03-12T15:45:00+00:00"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["sources"]["gfs"]["stale_after_hours"] = 1  # its newest complete run is hours old
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    stale = gridflow("status", "--configfile", str(cfg_path))
+    assert stale.returncode == 1
+    assert stale.stdout.splitlines()[1].startswith("gfs STALE")

@@ -405,6 +405,19 @@ def _place_arguments(sp: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_status(args) -> None:
+    from gridflow import plan, status
+
+    cfg = _cfg(args)
+    if args.now:
+        cfg["now"] = args.now
+    now = gfconfig.now(cfg)
+    report = status.collect(cfg, plan.plan(cfg, now), now)
+    print(json.dumps(report, indent=1) if args.json else status.table(report))
+    if any(s["stale"] for s in report["sources"]):
+        raise SystemExit(1)
+
+
 def cmd_backfill(args) -> None:
     from gridflow import backfill, scheduled_run
 
@@ -461,6 +474,9 @@ def parser() -> argparse.ArgumentParser:
         _place_arguments(sp)
     sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines", store=True)
     sp.add_argument("query")
+    sp = add("status", cmd_status, "per source: newest cycle, lag, loaded, failed", store=True)
+    sp.add_argument("--json", action="store_true", help="the report as JSON, for machines")
+    sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
     sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", store=True)
     sp.add_argument("source")
     sp.add_argument("--water-years", help="MCFCD water years, e.g. 2015-2024")
