@@ -42,3 +42,8 @@ onstart:
 
 onsuccess:
     after_ingest_purge()
+    write_metrics("success")
+
+
+onerror:
+    write_metrics("error")

@@ -248,3 +248,27 @@ def test_status_shows_each_source_and_alerts_when_stale(demo_run):
     stale = gridflow("status", "--configfile", str(cfg_path))
     assert stale.returncode == 1
     assert stale.stdout.splitlines()[1].startswith("gfs STALE")
+
+
+def test_every_run_writes_prometheus_metrics(demo_run):
+    workdir, cfg_path, _, _ = demo_run
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["metrics"] = {"textfile": str(workdir / "textfile" / "gridflow.prom")}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    again = snakemake(workdir, "--configfile", str(cfg_path))
+    assert again.returncode == 0, again.stderr[-2000:]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (workdir / "textfile" / "gridflow.prom").read_text()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("gridflow_runs", (("outcome", "success"),))] == 1
+    assert samples[("gridflow_files", (("source", "gfs"), ("state", "loaded")))] >= 1
+    loaded = sum(v for (n, labels), v in samples.items() if n == "gridflow_rows_loaded")
+    assert loaded == sum(SMALL_DEMO_ROWS.values())
+    assert samples[("gridflow_rule_jobs", (("rule", "fetch"),))] == 6
+    fetched = samples[("gridflow_fetched_bytes", (("source", "hrrr"),))]
+    assert 0 < fetched < samples[("gridflow_upstream_bytes", (("source", "hrrr"),))]

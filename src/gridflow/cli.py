@@ -418,6 +418,18 @@ def cmd_status(args) -> None:
         raise SystemExit(1)
 
 
+def cmd_metrics(args) -> None:
+    from gridflow import metrics, plan, status
+
+    cfg = _cfg(args) if not args.config_json else json.loads(args.config_json)
+    now = gfconfig.now(cfg)
+    report = status.collect(cfg, plan.plan(cfg, now), now)
+    went = metrics.write(cfg, report, Path(args.workdir), args.outcome)
+    if not went:
+        raise UserError("no metrics.textfile or metrics.pushgateway is configured")
+    print(f"metrics written to {', '.join(went)}", file=sys.stderr)
+
+
 def cmd_backfill(args) -> None:
     from gridflow import backfill, scheduled_run
 
@@ -477,6 +489,10 @@ def parser() -> argparse.ArgumentParser:
     sp = add("status", cmd_status, "per source: newest cycle, lag, loaded, failed", store=True)
     sp.add_argument("--json", action="store_true", help="the report as JSON, for machines")
     sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
+    sp = add("metrics", cmd_metrics, "write Prometheus metrics (after a run)", store=True)
+    sp.add_argument("--config-json", help="the workflow's resolved config (the rules pass it)")
+    sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
+    sp.add_argument("--outcome", default="success", choices=["success", "error"])
     sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", store=True)
     sp.add_argument("source")
     sp.add_argument("--water-years", help="MCFCD water years, e.g. 2015-2024")

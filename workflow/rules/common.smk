@@ -1,3 +1,4 @@
+import atexit
 import functools
 import json
 import os
@@ -65,7 +66,9 @@ def shred_output():
 
 def raw_files(wildcards):
     """The fetched raw file, its inventory and sidecar, in the source's own format."""
-    fmt = source_of(wildcards.source, CFG).extension_of(paths.parse_step(wildcards.step))
+    fmt = source_of(wildcards.source, CFG).extension_of(
+        paths.parse_step(wildcards.step)
+    )
     return {
         name: template.format(
             root=ROOT,
@@ -161,7 +164,9 @@ def postgis_spec(wildcards):
         "stride": cells.get("stride", 1),
         "thresholds": CFG["sinks"]["postgis"].get("thresholds", {}),
     }
-    if "dqf_keep" in src:  # quality flags kept (TEMPO): the cells keep what the rows keep
+    if (
+        "dqf_keep" in src
+    ):  # quality flags kept (TEMPO): the cells keep what the rows keep
         spec["dqf_keep"] = src["dqf_keep"]
     return json.dumps(spec, sort_keys=True)
 
@@ -175,6 +180,39 @@ def keep_bucket_alive():
     """The S3 plugin deletes a bucket when it removes its last object: a marker prevents it."""
     if STORAGE_PREFIX:
         Bucket(STORAGE_PREFIX).keep_alive()
+
+
+# a run with nothing to do calls no hook: a success
+RUN_OUTCOME = {"outcome": "success"}
+WORKDIR = (
+    os.getcwd()
+)  # the run's working directory (--directory), as the Snakefile loads
+
+
+def write_metrics(outcome):
+    """The run's outcome, for the metrics written when Snakemake exits."""
+    RUN_OUTCOME["outcome"] = outcome
+
+
+def _metrics_at_exit():
+    """With `metrics.textfile` or `metrics.pushgateway`, every run (one with nothing to do
+    too, which calls no hook) ends by writing metrics; a failure to write them is reported,
+    never the run's own outcome."""
+    if workflow.dryrun:
+        return
+    config = json.dumps(CFG)
+    command = ["gridflow", "metrics", "--config-json", config, "--workdir", WORKDIR]
+    # at exit Snakemake has left --directory again: the run's paths are relative to it
+    ran = subprocess.run([*command, "--outcome", RUN_OUTCOME["outcome"]], cwd=WORKDIR)
+    if ran.returncode:
+        print("gridflow: the metrics were not written (see above)", file=sys.stderr)
+
+
+if workflow.is_main_process and (
+    (CFG.get("metrics") or {}).get("textfile")
+    or (CFG.get("metrics") or {}).get("pushgateway")
+):
+    atexit.register(_metrics_at_exit)
 
 
 def after_ingest_purge():
