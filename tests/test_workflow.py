@@ -272,3 +272,52 @@ def test_every_run_writes_prometheus_metrics(demo_run):
     assert samples[("gridflow_rule_jobs", (("rule", "fetch"),))] == 6
     fetched = samples[("gridflow_fetched_bytes", (("source", "hrrr"),))]
     assert 0 < fetched < samples[("gridflow_upstream_bytes", (("source", "hrrr"),))]
+
+
+def test_verify_finds_rows_deleted_by_hand_and_repairs_exactly_them(demo_run):
+    workdir, cfg_path, _, _ = demo_run
+    markers = sorted((workdir / "data" / "cycles").glob("*/*/loaded/clickhouse/*.json"))
+    victim = json.loads(markers[0].read_text())
+    client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
+    try:
+        client.command(
+            "DELETE FROM grid_data WHERE raw_key = %(k)s AND value > 280",
+            parameters={"k": victim["raw_key"]},
+            settings={"lightweight_deletes_sync": 2},
+        )
+        stray = client.query_df(
+            "SELECT * FROM grid_data WHERE raw_key = %(k)s LIMIT 5",
+            parameters={"k": victim["raw_key"]},
+        )
+        stray["raw_key"] = "cycles/gfs/nowhere/raw/f000.grib2"  # rows no marker stands for
+        client.insert_df("grid_data", stray)
+    finally:
+        client.close()
+    found = gridflow("verify", "--configfile", str(cfg_path))
+    assert found.returncode == 1
+    assert found.stdout.splitlines() == [
+        line
+        for line in found.stdout.splitlines()
+        if line.startswith("gfs ") or line.startswith("hrrr ")
+    ]
+    assert f"{victim['raw_key']}: " in found.stdout and "rows are there" in found.stdout
+    assert "cycles/gfs/nowhere/raw/f000.grib2: 5 rows whose raw file has no load marker" in (
+        found.stdout
+    )
+    others = {m: m.stat().st_mtime for m in markers[1:]}
+    repaired = gridflow(
+        "verify",
+        "--repair",
+        "--configfile",
+        str(cfg_path),
+        "--",
+        "--directory",
+        str(workdir),
+        "-s",
+        str(REPO / "Snakefile"),
+    )
+    assert repaired.returncode == 0, repaired.stderr[-2000:]
+    assert {m: m.stat().st_mtime for m in markers[1:]} == others  # nothing else was touched
+    clean = gridflow("verify", "--configfile", str(cfg_path))
+    assert clean.returncode == 0, clean.stdout
+    assert rows_by_source(workdir) == SMALL_DEMO_ROWS

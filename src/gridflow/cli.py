@@ -430,6 +430,32 @@ def cmd_metrics(args) -> None:
     print(f"metrics written to {', '.join(went)}", file=sys.stderr)
 
 
+def cmd_verify(args) -> None:
+    from gridflow import scheduled_run, verify
+
+    cfg = _cfg(args)
+    client, _ = _client(args, args.wait)
+    try:
+        findings = verify.rows(cfg, client)
+        if args.sha256:
+            findings += verify.raw_bytes(cfg)
+        for finding in findings:
+            print(verify.describe(finding))
+        if not findings:
+            print("verify: the markers, the raw files and the store agree", file=sys.stderr)
+            return
+        if not args.repair:
+            print(f"verify: {len(findings)} problem(s); --repair rebuilds them", file=sys.stderr)
+            raise SystemExit(1)
+        targets = verify.repair(findings, client)
+    finally:
+        client.close()
+    print(f"verify: rebuilding {len(targets)} target(s)", file=sys.stderr)
+    if targets:
+        configs = [x for f in args.configfile or [] for x in ("--configfile", f)]
+        raise SystemExit(scheduled_run.run([*configs, *args.snakemake_args, *targets], None))
+
+
 def cmd_backfill(args) -> None:
     from gridflow import backfill, scheduled_run
 
@@ -451,7 +477,7 @@ def cmd_run(args) -> None:
     snakemake_args = args.snakemake_args
     if snakemake_args[:1] == ["--"]:
         snakemake_args = snakemake_args[1:]
-    raise SystemExit(scheduled_run.run(snakemake_args, args.every))
+    raise SystemExit(scheduled_run.run(snakemake_args, args.every, verify=True))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -493,6 +519,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--config-json", help="the workflow's resolved config (the rules pass it)")
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
     sp.add_argument("--outcome", default="success", choices=["success", "error"])
+    sp = add("verify", cmd_verify, "reconcile markers, raw files and the store", store=True)
+    sp.add_argument("--sha256", action="store_true", help="also check every raw file's bytes")
+    sp.add_argument("--repair", action="store_true", help="rebuild exactly what is wrong")
+    sp.set_defaults(snakemake_args=[])  # `gridflow verify --repair ... -- <snakemake options>`
     sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", store=True)
     sp.add_argument("source")
     sp.add_argument("--water-years", help="MCFCD water years, e.g. 2015-2024")
@@ -578,7 +608,7 @@ def parser() -> argparse.ArgumentParser:
 def _parse(argv: list[str]) -> argparse.Namespace:
     """argparse cannot pass options it does not know through (`run`'s Snakemake options), so
     `run` takes its own option and hands the rest to Snakemake untouched."""
-    if argv[:1] == ["backfill"] and "--" in argv:  # what follows `--` is Snakemake's
+    if argv[:1] in (["backfill"], ["verify"]) and "--" in argv:  # after `--`: Snakemake's
         cut = argv.index("--")
         args = parser().parse_args(argv[:cut])
         args.snakemake_args = argv[cut + 1 :]

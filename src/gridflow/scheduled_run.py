@@ -77,13 +77,54 @@ def clear_stale_lock(workdir: Path, snakemake_args: list[str]) -> None:
         raise RunError(f"`snakemake --unlock` failed in {workdir}")
 
 
-def run(snakemake_args: list[str], every: float | None = None) -> int:
+def _configfiles(snakemake_args: list[str]) -> list[str]:
+    found, taking = [], False
+    for arg in snakemake_args:
+        if arg in ("--configfile", "--configfiles"):
+            taking = True
+        elif arg.startswith("-"):
+            taking = False
+        elif taking:
+            found.append(arg)
+    return found
+
+
+def cheap_verify(snakemake_args: list[str]) -> None:
+    """Row counts per file against the markers before the run (gridflow verify's cheap form):
+    what disagrees is said, and `gridflow verify --repair` rebuilds it. Never stops the run."""
+    from gridflow import config, verify
+    from gridflow.errors import GridflowError
+    from gridflow.sinks import clickhouse
+
+    try:
+        cfg = config.load_files(_configfiles(snakemake_args), ".")
+        client = clickhouse.connect(cfg["sinks"]["clickhouse"]["dsn"], wait_seconds=5)
+        try:
+            findings = verify.rows(cfg, client)
+        finally:
+            client.close()
+    except (GridflowError, OSError) as exc:
+        print(f"gridflow run: rows not verified ({exc})", file=sys.stderr)
+        return
+    for finding in findings[:10]:
+        print(f"gridflow run: verify: {verify.describe(finding)}", file=sys.stderr)
+    if findings:
+        print(
+            f"gridflow run: verify: {len(findings)} file(s) disagree with their markers; "
+            "`gridflow verify --repair` rebuilds them",
+            file=sys.stderr,
+        )
+
+
+def run(snakemake_args: list[str], every: float | None = None, verify: bool = False) -> int:
     interval = every or _positive_int("GRIDFLOW_POLL_INTERVAL")
     command = snakemake_command(snakemake_args)
     workdir = workdir_of(snakemake_args)
     with run_lock.exclusive_run(workdir):
         while True:
             clear_stale_lock(workdir, snakemake_args)
+            if verify:
+                cheap_verify(snakemake_args)
             code = _run(command)
             if not interval:
                 return code
