@@ -234,8 +234,15 @@ def test_gfs_file_without_idx_loads_every_field_equal_to_gdal(samples, mirror_di
     assert nulls > 0  # the soil fields' land mask is checked too
 
 
-def test_status_shows_each_source_and_alerts_when_stale(demo_run):
+def test_status_metrics_and_verify_watch_the_same_run(demo_run):
+    """One run watched three ways (one run: each costs the demo's half minute)."""
     workdir, cfg_path, _, _ = demo_run
+    _status_shows_each_source_and_alerts_when_stale(workdir, cfg_path)
+    _every_run_writes_prometheus_metrics(workdir, cfg_path)
+    _verify_finds_rows_deleted_by_hand_and_repairs_exactly_them(workdir, cfg_path)
+
+
+def _status_shows_each_source_and_alerts_when_stale(workdir, cfg_path):
     shown = gridflow("status", "--configfile", str(cfg_path), "--json")
     assert shown.returncode == 0, shown.stderr
     report = {s["source"]: s for s in json.loads(shown.stdout)["sources"]}
@@ -248,10 +255,11 @@ def test_status_shows_each_source_and_alerts_when_stale(demo_run):
     stale = gridflow("status", "--configfile", str(cfg_path))
     assert stale.returncode == 1
     assert stale.stdout.splitlines()[1].startswith("gfs STALE")
+    cfg["sources"]["gfs"].pop("stale_after_hours")
+    cfg_path.write_text(yaml.safe_dump(cfg))
 
 
-def test_every_run_writes_prometheus_metrics(demo_run):
-    workdir, cfg_path, _, _ = demo_run
+def _every_run_writes_prometheus_metrics(workdir, cfg_path):
     cfg = yaml.safe_load(cfg_path.read_text())
     cfg["metrics"] = {"textfile": str(workdir / "textfile" / "gridflow.prom")}
     cfg_path.write_text(yaml.safe_dump(cfg))
@@ -274,8 +282,7 @@ def test_every_run_writes_prometheus_metrics(demo_run):
     assert 0 < fetched < samples[("gridflow_upstream_bytes", (("source", "hrrr"),))]
 
 
-def test_verify_finds_rows_deleted_by_hand_and_repairs_exactly_them(demo_run):
-    workdir, cfg_path, _, _ = demo_run
+def _verify_finds_rows_deleted_by_hand_and_repairs_exactly_them(workdir, cfg_path):
     markers = sorted((workdir / "data" / "cycles").glob("*/*/loaded/clickhouse/*.json"))
     victim = json.loads(markers[0].read_text())
     client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
