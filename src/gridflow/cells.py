@@ -48,6 +48,15 @@ def severity(values: np.ndarray, thresholds: list[float]) -> np.ndarray:
     )
 
 
+def _inside(lat: np.ndarray, lon: np.ndarray, bbox) -> np.ndarray | bool:
+    """Which points lie in [west, south, east, north] (everything without a bbox)."""
+    if not bbox:
+        return True
+    west, south, east, north = bbox
+    lon = ((lon + 180) % 360) - 180
+    return (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
+
+
 def grid_cells(
     lat: np.ndarray,
     lon: np.ndarray,
@@ -62,11 +71,7 @@ def grid_cells(
     """Cells of one 2-D field from the latitude/longitude of each of its points (any grid,
     projected or a satellite swath); `valid` marks the points that have a value."""
     lat, lon = lat[::stride, ::stride], lon[::stride, ::stride]
-    keep = valid[::stride, ::stride].copy()
-    if bbox:  # on the points themselves
-        west, south, east, north = bbox
-        plon = ((lon + 180) % 360) - 180
-        keep &= (lat >= south) & (lat <= north) & (plon >= west) & (plon <= east)
+    keep = valid[::stride, ::stride] & _inside(lat, lon, bbox)  # on the points themselves
     lon = np.rad2deg(np.unwrap(np.deg2rad(((lon + 180) % 360) - 180), axis=1))
     return corner_cells(
         _corners(lat),
@@ -101,12 +106,8 @@ def corner_cells(
         ],
         axis=2,
     )  # (rows, cols, 5, 2)
-    keep = valid.copy()
-    if bbox:
-        west, south, east, north = bbox
-        lat = (clat[:-1, :-1] + clat[1:, 1:]) / 2
-        lon = (((clon[:-1, :-1] + clon[1:, 1:]) / 2 + 180) % 360) - 180
-        keep &= (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
+    centre = ((clat[:-1, :-1] + clat[1:, 1:]) / 2, (clon[:-1, :-1] + clon[1:, 1:]) / 2)
+    keep = valid & _inside(*centre, bbox)
     polygons = shapely.set_srid(shapely.polygons(ring[keep]), 4326)
     kept = values[keep]
     return Cells(

@@ -68,7 +68,7 @@ class Operating:
         return cls(data["url"], Settings(**data.get("settings", {})), data)
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -187,7 +187,7 @@ def fetch(
             "messages": kept.messages,
             "fields": len(kept.entries),
             "size": tmp.stat().st_size,
-            "sha256": _sha256(tmp),
+            "sha256": sha256_of(tmp),
             "run_id": str(uuid6.uuid7()),
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

@@ -14,12 +14,12 @@ days replaces them on purpose (gridflow.sinks.clickhouse).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from gridflow import paths
+from gridflow.fetch import sha256_of
 from gridflow.sinks import clickhouse
 
 
@@ -31,14 +31,6 @@ class Finding:
     expected: int | None
     found: int | None
     marker: str | None  # the marker (or raw file) to rebuild
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _markers(root: Path, source: str) -> dict[str, tuple[Path, dict]]:
@@ -84,7 +76,7 @@ def raw_bytes(cfg: dict) -> list[Finding]:
         for sidecar in sorted((root / paths.SOURCES / source).glob("*/raw/*.json")):
             raw = sidecar.with_suffix("")
             meta = json.loads(sidecar.read_text())
-            if not raw.exists() or _sha256(raw) != meta.get("sha256"):
+            if not raw.exists() or sha256_of(raw) != meta.get("sha256"):
                 findings.append(
                     Finding("changed_bytes", source, meta["raw_key"], None, None, str(raw))
                 )
