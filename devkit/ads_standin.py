@@ -16,8 +16,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from devkit.loopback_service import LoopbackService, QuietHandler
 
 KEY = "ads-test-key-0123"
 LICENCE_URL = "{base}/datasets/{dataset}?tab=download#manage-licences"
@@ -46,19 +47,9 @@ class AdsServer:
         self.lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _reply(self, status: int, body: dict, headers: dict | None = None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply_json(status, body, headers)
 
             def _problem(self, status: int, title: str, detail: str = "", headers=None):
                 body = {"type": "about:blank", "title": title, "status": status}
@@ -72,7 +63,7 @@ class AdsServer:
 
             def do_POST(self):
                 parts = self.path.split("?")[0].strip("/").split("/")
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = json.loads(self.body())
                 if not self._authorised():
                     return
                 if parts[-1] != "execution" or parts[-3] != "processes":
@@ -201,9 +192,8 @@ class AdsServer:
                 self._reply(200, {"asset": {"value": value}})
 
         self.started = time.time()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.service = LoopbackService(Handler, port)
+        self.url = f"{self.service.base}/api"
 
     def _format(self, job: dict) -> str:
         return job["request"].get("inputs", {}).get("data_format", "grib")
@@ -222,12 +212,11 @@ class AdsServer:
         return "accepted" if job["polls"] <= 1 else "running"
 
     def __enter__(self) -> AdsServer:
-        self.thread.start()
+        self.service.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.service.stop()
 
 
 def main() -> None:
