@@ -123,3 +123,32 @@ def test_a_reader_waits_for_the_store_then_fails_clearly(tmp_path):
 
 def test_dsn_is_redacted():
     assert redact("http://user:pw@host:8123/db?x=1") == "http://host:8123/db"
+
+
+def test_validators_name_what_is_wrong_with_a_load(store, gfs_shred, tmp_path):
+    from gridflow import validate
+
+    client, _ = store
+    clickhouse.load(client, gfs_shred, "gfs", "raw/gfs/a")
+    idx = (tmp_path / "g.idx").read_text()
+    good = validate.checks(
+        client, "grid_data", "gfs", "raw/gfs/a", idx, {"bounds": {"TMP": [150, 350]}}
+    )
+    assert good["passed"] and good["fields"] > 50
+    extra = idx + "999:99999999:d=2011011012:SNOD:surface:120 hour fcst:\n"
+    bad = validate.checks(
+        client,
+        "grid_data",
+        "gfs",
+        "raw/gfs/a",
+        extra,
+        {
+            "expected": ["TMP:2 m above ground", "WEASD:nowhere"],
+            "bounds": {"TMP": [150, 250]},
+            "max_missing_share": {"default": 0.0},
+        },
+    )
+    assert not bad["passed"]
+    assert "SNOD:surface: in the inventory, not in the store" in bad["problems"]
+    assert "WEASD:nowhere: an expected field is missing" in bad["problems"]
+    assert any(p.startswith("TMP:2 m above ground: values ") for p in bad["problems"])

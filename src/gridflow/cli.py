@@ -93,7 +93,7 @@ def cmd_shred(args) -> None:
 
 
 def cmd_load(args) -> None:
-    from gridflow import formats
+    from gridflow import formats, validate
     from gridflow.sinks import clickhouse
 
     sidecar = json.loads(Path(args.sidecar).read_text())
@@ -106,6 +106,13 @@ def cmd_load(args) -> None:
         )
         if sidecar.get("gauge"):  # a gauge's metadata came with its record
             clickhouse.record_gauge(client, sidecar["source"], sidecar["gauge"], sidecar["run_id"])
+        checked = None
+        if table == clickhouse.TABLE:
+            idx = Path(args.sidecar).with_suffix(".idx").read_text()
+            rules = operating.validation(sidecar["source"])
+            checked = validate.checks(
+                client, table, sidecar["source"], sidecar["raw_key"], idx, rules
+            )
     finally:
         client.close()
     marker = {
@@ -119,6 +126,10 @@ def cmd_load(args) -> None:
         "parquet": args.parquet,
         "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if checked is not None:
+        marker["validation"] = checked
+        for problem in checked["problems"]:
+            print(f"gridflow load: validation: {sidecar['raw_key']}: {problem}", file=sys.stderr)
     _write_marker(args.marker, marker)
     print(f"loaded {rows} rows of {sidecar['raw_key']} into {table}", file=sys.stderr)
 
@@ -130,7 +141,12 @@ def cmd_cycle_summary(args) -> None:
         marker = json.loads(Path(path).read_text())
         if "table" in marker:
             rows[marker["table"]] = rows.get(marker["table"], 0) + marker["rows"]
-    summary = {"rows": rows, "markers": sorted(args.markers)}
+    invalid = []
+    for path in args.markers:
+        checked = json.loads(Path(path).read_text()).get("validation")
+        if checked and not checked["passed"]:
+            invalid.append({"marker": path, "problems": checked["problems"]})
+    summary = {"rows": rows, "markers": sorted(args.markers), "invalid": invalid}
     Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
 
 

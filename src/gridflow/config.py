@@ -199,3 +199,8 @@ def now(cfg: dict) -> datetime:
     if cfg.get("now"):
         return datetime.fromisoformat(cfg["now"].replace("Z", "+00:00")).astimezone(UTC)
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def validation(cfg: dict, source: str) -> dict:
+    """A source's load checks: the top-level `validate` settings, its own `validate` over them."""
+    return deep_merge(cfg.get("validate") or {}, cfg["sources"][source].get("validate") or {})

@@ -65,7 +65,7 @@ def registry(cfg: dict, report: dict, workdir: Path, outcome: str):
     files = gauge("files", "files of the catch-up window, by state", ["source", "state"])
     lag = gauge("lag_seconds", "age of the newest complete cycle", ["source"])
     for s in report["sources"]:
-        for state in ("loaded", "pending", "waiting", "failed"):
+        for state in ("loaded", "invalid", "pending", "waiting", "failed"):
             files.labels(s["source"], state).set(s[state])
         if s["lag_hours"] is not None:
             lag.labels(s["source"]).set(s["lag_hours"] * 3600)

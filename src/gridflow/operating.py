@@ -42,7 +42,14 @@ def migrations(store: str, given: str | None = None) -> Path:
     return Path(found[store])
 
 
-def for_workflow(sources: dict, basedir: str) -> str:
+def validation(source: str) -> dict:
+    """A source's load checks (gridflow.validate): the workflow's `validate` settings, with the
+    source's own `validate` over them. Changing them checks new loads, never reloads old ones."""
+    text = os.environ.get(ENV)
+    return json.loads(text).get("validate", {}).get(source, {}) if text else {}
+
+
+def for_workflow(sources: dict, basedir: str, validate: dict | None = None) -> str:
     """The variable's value for a run: every source's settings and the checkout's migrations."""
     folders = {store: f"{basedir}/migrations/{store}" for store in ("clickhouse", "postgres")}
-    return json.dumps({"sources": sources, "migrations": folders})
+    return json.dumps({"sources": sources, "migrations": folders, "validate": validate or {}})

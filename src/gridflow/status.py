@@ -3,8 +3,9 @@ has published in the window) and the data root's own files (markers, sidecars, l
 reports). Nothing is queried in the stores, so it answers while a load holds the embedded one.
 
 - newest complete cycle (its `cycle.json`) and its lag behind `now`;
-- the window's files: loaded (a ClickHouse marker), failed (a log ending in an error, no
-  marker), pending (published, not loaded yet), waiting (not published, with the next due);
+- the window's files: loaded (a ClickHouse marker), invalid (loaded, and a validator found
+  something wrong), failed (a log ending in an error, no marker), pending (published, not
+  loaded yet), waiting (not published, with the next due);
 - the publication latency observed: first fetch minus the cycle's time, median of the files;
 - the last purge (files, bytes, rows) and the last error, with its log.
 
@@ -33,6 +34,7 @@ class SourceStatus:
     pending: int = 0
     waiting: int = 0
     failed: int = 0
+    invalid: int = 0  # loaded, and a validator found something wrong
     next_expected: str | None = None
     latency_minutes: float | None = None
     stale_after_hours: float | None = None
@@ -40,6 +42,7 @@ class SourceStatus:
     unreachable: str | None = None
     last_error: dict | None = None
     failures: list[dict] = field(default_factory=list)
+    invalid_files: list[dict] = field(default_factory=list)
 
 
 def _error_line(log: Path) -> str | None:
@@ -91,8 +94,15 @@ def of_source(name: str, src: dict, root: Path, p: Plan, now: datetime) -> Sourc
     for target in (t for t in p.ready if t.source == name):
         names = dict(root=root, source=name, cycle=paths.cycle_id(target.cycle))
         step = paths.step_id(target.step)
-        if Path(paths.MARKER.format(**names, step=step)).exists():
+        marker = Path(paths.MARKER.format(**names, step=step))
+        if marker.exists():
             status.loaded += 1
+            checked = json.loads(marker.read_text()).get("validation")
+            if checked and not checked["passed"]:
+                status.invalid += 1
+                status.invalid_files.append(
+                    {"marker": str(marker), "problems": checked["problems"]}
+                )
             continue
         logs = Path(paths.CYCLE_DIR.format(**names)) / "logs"
         errors = [(log, _error_line(log)) for log in logs.glob(f"*/{step}.*log")]
@@ -166,6 +176,8 @@ def table(report: dict) -> str:
     for s in report["sources"]:
         if s["unreachable"]:
             lines.append(f"{s['source']}: upstream unreachable: {s['unreachable']}")
+        for bad in s["invalid_files"][:3]:
+            lines.append(f"{s['source']}: invalid: {bad['marker']}: {'; '.join(bad['problems'])}")
         if s["last_error"]:
             lines.append(f"{s['source']}: last error: {s['last_error']['error']}")
             lines.append(f"  log: {s['last_error']['log']}")

@@ -34,6 +34,7 @@ if STORAGE_PREFIX and os.path.isabs(ROOT):
 os.environ[operating.ENV] = operating.for_workflow(
     {s: source_of(s, CFG).operating(CFG["fetch"]) for s in CFG["sources"]},
     workflow.basedir,
+    {s: gfconfig.validation(CFG, s) for s in CFG["sources"]},
 )
 if not PG_DSN:
     print(
