@@ -32,7 +32,7 @@ $(DEMO_CONFIG): | setup
 	  --config-out $(DEMO_CONFIG) --data-root $(DEMO_DIR)/data \
 	  --ads-url http://127.0.0.1:$(DEMO_ADS_PORT)/api \
 	  --harmony-url http://127.0.0.1:$(DEMO_HARMONY_PORT) \
-	  --mcfcd-url http://127.0.0.1:$(DEMO_MCFCD_PORT)
+	  --mcfcd-url http://127.0.0.1:$(DEMO_MCFCD_PORT) --metrics
 
 demo: setup $(DEMO_CONFIG)
 	$(BIN)/python -m devkit.ads_standin --port $(DEMO_ADS_PORT) --result grib=samples/chem-cams.grib \
@@ -47,6 +47,10 @@ demo: setup $(DEMO_CONFIG)
 	  ADS_API_KEY=$(DEMO_ADS_KEY) $(DEMO_EARTHDATA) timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake \
 	  --configfile $(DEMO_CONFIG) && \
 	  timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake --configfile $(DEMO_DIR)/demo-gauges.yaml
+	@echo "== status of every source (gridflow status), metrics in $(DEMO_DIR)/metrics.prom:"
+	gridflow status --configfile $(DEMO_CONFIG)
+	gridflow report --configfile $(DEMO_CONFIG) --out $(DEMO_DIR)/report.html --source gfs \
+	  --variable TMP --level "2 m above ground"
 	@echo "== GFS 2 m temperature at Berlin (52.52N 13.40E), every loaded run:"
 	gridflow point --configfile $(DEMO_CONFIG) --source gfs --variable TMP \
 	  --level "2 m above ground" --lat 52.52 --lon 13.40
@@ -77,6 +81,7 @@ demo: setup $(DEMO_CONFIG)
 test: setup
 	scripts/ensure-postgis
 	scripts/ensure-slurm
+	scripts/ensure-chromium
 	$(BIN)/pytest
 
 lint: setup

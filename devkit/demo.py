@@ -128,6 +128,7 @@ def build(
     ads_url: str | None = None,
     harmony_url: str | None = None,
     mcfcd_url: str | None = None,
+    metrics: bool = False,
 ) -> None:
     """The mirror and its config; with `ads_url` (a stand-in ADS), CAMS through ADS jobs; with
     `harmony_url` (a stand-in Harmony and Earthdata Login), TEMPO through Harmony; with
@@ -222,6 +223,8 @@ def build(
             "publish_delay_minutes": 0,
             "window_hours": 2,
         }
+    if metrics:  # Prometheus metrics after every run, beside the config
+        overrides["metrics"] = {"textfile": str(config_out.parent.resolve() / "metrics.prom")}
     config_out.parent.mkdir(parents=True, exist_ok=True)
     config_out.write_text(yaml.safe_dump(overrides, sort_keys=False))
     if mcfcd_url:  # the real gauge records are of water year 2023: a run of their own clock
@@ -255,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ads-url", help="a stand-in ADS (devkit.ads_standin): CAMS through jobs")
     p.add_argument("--harmony-url", help="a stand-in Harmony (devkit.harmony_standin): TEMPO")
     p.add_argument("--mcfcd-url", help="a stand-in MCFCD (devkit.mcfcd_standin): rain gauges")
+    p.add_argument("--metrics", action="store_true", help="write metrics.prom after each run")
     args = p.parse_args(argv)
     build(
         Path(args.samples),
@@ -265,6 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         ads_url=args.ads_url,
         harmony_url=args.harmony_url,
         mcfcd_url=args.mcfcd_url,
+        metrics=args.metrics,
     )
 
 

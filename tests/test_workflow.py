@@ -240,6 +240,40 @@ def test_status_metrics_and_verify_watch_the_same_run(demo_run):
     _status_shows_each_source_and_alerts_when_stale(workdir, cfg_path)
     _every_run_writes_prometheus_metrics(workdir, cfg_path)
     _verify_finds_rows_deleted_by_hand_and_repairs_exactly_them(workdir, cfg_path)
+    _the_report_renders_every_figure_in_chromium(workdir, cfg_path)
+
+
+def _the_report_renders_every_figure_in_chromium(workdir, cfg_path):
+    page = workdir / "report.html"
+    made = gridflow(
+        "report",
+        "--configfile",
+        str(cfg_path),
+        "--out",
+        str(page),
+        "--source",
+        "gfs",
+        "--variable",
+        "TMP",
+        "--level",
+        "2 m above ground",
+    )
+    assert made.returncode == 0, made.stderr
+    assert "5 figures" in made.stderr
+    shown = subprocess.run(
+        [
+            "chromium",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert 'data-rendered="5/5"' in shown.stdout, shown.stderr[-2000:]
 
 
 def _status_shows_each_source_and_alerts_when_stale(workdir, cfg_path):

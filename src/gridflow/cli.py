@@ -472,6 +472,24 @@ def cmd_verify(args) -> None:
         raise SystemExit(scheduled_run.run([*configs, *args.snakemake_args, *targets], None))
 
 
+def cmd_report(args) -> None:
+    import matplotlib
+
+    from gridflow import plan, report
+
+    matplotlib.use("Agg")  # no display: the figures are written, never shown
+    cfg = _cfg(args)
+    now = gfconfig.now(cfg)
+    place = (args.source, args.variable, args.level) if args.variable else None
+    client = _client(args, args.wait, loaded=True)[0] if place else None
+    try:
+        titles = report.build(cfg, plan.plan(cfg, now), client, Path(args.out), place)
+    finally:
+        if client is not None:
+            client.close()
+    print(f"report {args.out}: {len(titles)} figures ({'; '.join(titles)})", file=sys.stderr)
+
+
 def cmd_backfill(args) -> None:
     from gridflow import backfill, scheduled_run
 
@@ -535,6 +553,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--config-json", help="the workflow's resolved config (the rules pass it)")
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
     sp.add_argument("--outcome", default="success", choices=["success", "error"])
+    sp = add(
+        "report", cmd_report, "one HTML page of figures: timeline, map, bytes, rows", store=True
+    )
+    sp.add_argument("--out", default="report.html")
+    sp.add_argument("--source", help="the map's source (with --variable and --level)")
+    sp.add_argument("--variable", help="the map's variable, e.g. TMP")
+    sp.add_argument("--level", help='the map\'s level, e.g. "2 m above ground"')
     sp = add("verify", cmd_verify, "reconcile markers, raw files and the store", store=True)
     sp.add_argument("--sha256", action="store_true", help="also check every raw file's bytes")
     sp.add_argument("--repair", action="store_true", help="rebuild exactly what is wrong")
