@@ -8,14 +8,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from gridflow.errors import UsageError
+
 
 def parse_hours(spec: str) -> list[int]:
-    """ "0-120,123-384/3" -> [0, 1, ..., 120, 123, 126, ..., 384]."""
+    """ "0-120,123-384/3" -> [0, 1, ..., 120, 123, 126, ..., 384]; a part that names no hour
+    (`10-2`, `0-120/0`, an empty one) is a configuration error."""
     hours: set[int] = set()
-    for part in spec.split(","):
+    for part in str(spec).split(","):
         span, _, stride = part.partition("/")
         first, _, last = span.partition("-")
-        hours.update(range(int(first), int(last or first) + 1, int(stride or 1)))
+        try:
+            start, end, step = int(first), int(last or first), int(stride or 1)
+        except ValueError:
+            what = "is not HOUR, FIRST-LAST or FIRST-LAST/STEP"
+            raise UsageError(f"hours {spec!r}: {part!r} {what}") from None
+        if step < 1 or end < start:
+            raise UsageError(f"hours {spec!r}: {part!r} names no hour")
+        hours.update(range(start, end + 1, step))
     return sorted(hours)
 
 

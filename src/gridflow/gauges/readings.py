@@ -35,7 +35,10 @@ def excel_day(value, where: str) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return date(1899, 12, 30) + timedelta(days=int(value))
+        try:
+            return date(1899, 12, 30) + timedelta(days=int(value))
+        except (OverflowError, ValueError):
+            raise GaugeFileError(f"{where}: {value!r} is no date Excel can hold") from None
     if value in ("", None):
         return None
     raise GaugeFileError(f"{where}: {value!r} is not a date")
