@@ -108,7 +108,7 @@ def cmd_load(args) -> None:
             clickhouse.record_gauge(client, sidecar["source"], sidecar["gauge"], sidecar["run_id"])
         checked = None
         if table == clickhouse.TABLE:
-            idx = Path(args.sidecar).with_suffix(".idx").read_text()
+            idx = Path(args.idx or Path(args.sidecar).with_suffix(".idx")).read_text()
             rules = operating.validation(sidecar["source"])
             checked = validate.checks(
                 client, table, sidecar["source"], sidecar["raw_key"], idx, rules
@@ -627,6 +627,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("load", cmd_load, "(rule) load one shred into ClickHouse")
     for name in ("parquet", "sidecar", "dsn", "marker"):
         sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--idx", help="the raw file's inventory (default: beside the sidecar)")
     sp.add_argument("--migrations", help=f"default: the workflow's, from ${operating.ENV}")
     sp.add_argument("--wait", type=float, default=600.0)
     sp = add(

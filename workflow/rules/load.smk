@@ -3,6 +3,7 @@ rule load_clickhouse:
     input:
         parquet=rules.shred.output[0],
         sidecar=lambda wildcards: raw_files(wildcards)["sidecar"],
+        idx=lambda wildcards: raw_files(wildcards)["idx"],  # the validators read it
     output:
         pattern(paths.MARKER),
     log:
@@ -15,7 +16,7 @@ rule load_clickhouse:
     params:
         dsn=DSN,
     shell:
-        "gridflow load --parquet {input.parquet:q} --sidecar {input.sidecar:q}"
+        "gridflow load --parquet {input.parquet:q} --sidecar {input.sidecar:q} --idx {input.idx:q}"
         " --dsn {params.dsn:q} --marker {output:q} 2>&1 | tee {log:q}"
 
 
