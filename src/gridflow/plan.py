@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from gridflow import paths
+from gridflow import latency, paths
 from gridflow.sources import source as source_of
 from gridflow.targets import Lister, Target
 from gridflow.transport import Remote, Settings, TransportError
@@ -74,5 +74,5 @@ def plan(cfg: dict, now: datetime) -> Plan:
             result.unreachable[name] = str(exc)
             continue
         result.ready += ready
-        result.waiting += waiting
+        result.waiting += latency.estimate(waiting, Path(cfg["data_root"]), now)
     return result
