@@ -120,19 +120,8 @@ class AdsServer:
                     return self._problem(404, "results expired")
                 path = server.result_for(job)
                 data = path.read_bytes()
-                start, end, status = 0, len(data), 200
-                wanted = self.headers.get("Range")
-                if wanted and wanted.startswith("bytes="):
-                    first, _, last = wanted[6:].partition("-")
-                    start, end, status = int(first), min(int(last) + 1, len(data)), 206
-                self.send_response(status)
-                self.send_header("Content-Length", str(end - start))
-                self.send_header("Content-Type", server.media_type(job)[0])
-                self.send_header("ETag", f'"{len(data)}"')
-                self.send_header("Last-Modified", formatdate(server.started, usegmt=True))
-                if status == 206:
-                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
-                self.end_headers()
+                modified = {"Last-Modified": formatdate(server.started, usegmt=True)}
+                start, end = self.send_object_head(data, server.media_type(job)[0], modified)
                 if not body:
                     return
                 with server.lock:

@@ -164,18 +164,8 @@ class HarmonyServer:
                 if not found:
                     return self.reply_json(404, {"Code": "NoSuchKey"})
                 data = found[0].read_bytes()
-                start, end, status = 0, len(data), 200
-                wanted = self.headers.get("Range")
-                if wanted and wanted.startswith("bytes="):
-                    first, _, last = wanted[6:].partition("-")
-                    start, end, status = int(first), min(int(last) + 1, len(data)), 206
-                self.send_response(status)
-                self.send_header("Content-Length", str(end - start))
-                self.send_header("Content-Type", MEDIA.get(found[0].suffix, "application/x"))
-                self.send_header("ETag", f'"{len(data)}"')
-                if status == 206:
-                    self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
-                self.end_headers()
+                kind = MEDIA.get(found[0].suffix, "application/x")
+                start, end = self.send_object_head(data, kind)
                 if body:
                     self.wfile.write(data[start:end])
 

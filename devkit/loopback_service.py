@@ -28,6 +28,25 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def send_object_head(self, data: bytes, kind: str, headers: dict | None = None):
+        """The status and headers of an object store's answer, honouring one byte range;
+        returns the (start, end) of the body to send."""
+        start, end, status = 0, len(data), 200
+        wanted = self.headers.get("Range")
+        if wanted and wanted.startswith("bytes="):
+            first, _, last = wanted[6:].partition("-")
+            start, end, status = int(first), min(int(last) + 1, len(data)), 206
+        self.send_response(status)
+        self.send_header("Content-Length", str(end - start))
+        self.send_header("Content-Type", kind)
+        self.send_header("ETag", f'"{len(data)}"')
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
+        self.end_headers()
+        return start, end
+
     def body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
