@@ -15,6 +15,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from loopback_http import MirrorServer  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def own_host_health(tmp_path, monkeypatch):
+    """Each test keeps its own record of upstream hosts' health (gridflow.host_health)."""
+    monkeypatch.setenv("GRIDFLOW_HOSTS_DIR", str(tmp_path / "hosts"))
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     return SAMPLES
@@ -31,6 +37,24 @@ def mirror_dir(tmp_path) -> Path:
 def http_mirror(mirror_dir):
     with MirrorServer(mirror_dir) as server:
         yield server
+
+
+@pytest.fixture
+def gfs_object(samples, mirror_dir):
+    """A re-dated GFS 2.5 degree file with its wgrib2 .idx, as NOAA's bucket lays it out."""
+    from datetime import UTC, datetime
+
+    from devkit.demo import grib_messages, write_object
+
+    key = "gfs.20250312/06/atmos/gfs.t06z.pgrb2.0p25.f003"
+    write_object(
+        mirror_dir,
+        key,
+        grib_messages(samples / "gfs.t12z.pgrbf120.2p5deg.grib2"),
+        datetime(2025, 3, 12, 6, tzinfo=UTC),
+        3,
+    )
+    return key
 
 
 def copy_sample(samples: Path, name: str, dest: Path) -> Path:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from conftest import copy_sample
 
-from devkit.demo import write_object
 from gridflow import inventory
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.transport import NotPublished, Settings, TransportError
@@ -38,24 +37,6 @@ def _spec(url, key, idx_key, select="all") -> tuple[FetchSpec, Operating]:
 def _assert_nothing_left(tmp_path):
     out = tmp_path / "out"
     assert not out.exists() or list(out.iterdir()) == []
-
-
-@pytest.fixture
-def gfs_object(samples, mirror_dir):
-    """A re-dated GFS 2.5 degree file with its wgrib2 .idx, as NOAA's bucket lays it out."""
-    from datetime import UTC, datetime
-
-    from devkit.demo import grib_messages
-
-    key = "gfs.20250312/06/atmos/gfs.t06z.pgrb2.0p25.f003"
-    write_object(
-        mirror_dir,
-        key,
-        grib_messages(samples / "gfs.t12z.pgrbf120.2p5deg.grib2"),
-        datetime(2025, 3, 12, 6, tzinfo=UTC),
-        3,
-    )
-    return key
 
 
 def test_ranged_fetch_takes_only_selected_messages(http_mirror, gfs_object, tmp_path):

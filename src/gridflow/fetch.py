@@ -188,6 +188,7 @@ def fetch(
             "fields": len(kept.entries),
             "size": tmp.stat().st_size,
             "sha256": sha256_of(tmp),
+            "retries": remote.retries,
             "run_id": str(uuid6.uuid7()),
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

@@ -69,21 +69,29 @@ def registry(cfg: dict, report: dict, workdir: Path, outcome: str):
             files.labels(s["source"], state).set(s[state])
         if s["lag_hours"] is not None:
             lag.labels(s["source"]).set(s["lag_hours"] * 3600)
+    retries = gauge("fetch_retries", "requests tried again by the kept raw files", ["source"])
+    host_retries = gauge("host_retries", "requests tried again, by upstream host", ["host"])
+    paused = gauge("host_paused", "1 while a host's circuit breaker pauses it", ["host"])
+    for host in report.get("hosts", []):
+        host_retries.labels(host["host"]).set(host["retries"])
+        paused.labels(host["host"]).set(int(host["paused"]))
     fetched = gauge("fetched_bytes", "bytes fetched, raw files on disk", ["source"])
     whole = gauge("upstream_bytes", "size of the whole upstream objects fetched from", ["source"])
     rows = gauge("rows_loaded", "rows loaded, by table", ["source", "table"])
     for s in report["sources"]:
-        name, got, full, by_table = s["source"], 0, 0, {}
+        name, got, full, tried, by_table = s["source"], 0, 0, 0, {}
         folder = root / paths.SOURCES / name
         for sidecar in folder.glob("*/raw/*.json"):
             meta = json.loads(sidecar.read_text())
             got += meta.get("size", 0)
+            tried += meta.get("retries", 0)
             full += meta.get("upstream_size") or meta.get("size", 0)
         for marker in folder.glob("*/loaded/*/*.json"):
             meta = json.loads(marker.read_text())
             if "rows" in meta and "table" in meta:
                 by_table[meta["table"]] = by_table.get(meta["table"], 0) + meta["rows"]
         fetched.labels(name).set(got)
+        retries.labels(name).set(tried)
         whole.labels(name).set(full)
         for table, count in by_table.items():
             rows.labels(name, table).set(count)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from gridflow import latency, paths
+from gridflow import host_health, latency, paths
 from gridflow.sources import source as source_of
 from gridflow.targets import Lister, Target
 from gridflow.transport import Remote, Settings, TransportError
@@ -48,6 +48,7 @@ class Plan:
 def lister(cfg: dict, family) -> Lister:
     """How one plan looks at a source: few retries (a plan must not hang on a dead mirror)."""
     where = family.operating(cfg["fetch"])
+    host_health.use_data_root(cfg["data_root"])
     settings = Settings(
         **{**where["settings"], "max_retries": min(where["settings"]["max_retries"], 2)}
     )

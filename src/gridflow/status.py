@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gridflow import paths, purge
+from gridflow import host_health, paths, purge
 from gridflow.plan import Plan
 
 
@@ -140,7 +140,13 @@ def collect(cfg: dict, p: Plan, now: datetime) -> dict:
         asdict(of_source(name, cfg["sources"][name], root, p, now))
         for name in cfg["sources_enabled"]
     ]
-    return {"now": now.isoformat(), "sources": sources, "last_purge": last_purge(root)}
+    hosts = host_health.hosts(root / "hosts")
+    return {
+        "now": now.isoformat(),
+        "sources": sources,
+        "hosts": hosts,
+        "last_purge": last_purge(root),
+    }
 
 
 def table(report: dict) -> str:
@@ -183,6 +189,14 @@ def table(report: dict) -> str:
         if s["last_error"]:
             lines.append(f"{s['source']}: last error: {s['last_error']['error']}")
             lines.append(f"  log: {s['last_error']['log']}")
+    for host in report.get("hosts", []):
+        if host["paused"]:
+            lines.append(
+                f"host {host['host']}: PAUSED until {host['open_until']} after "
+                f"{host['failures']} failures in a row (last: {host['last_error']})"
+            )
+        elif host["retries"]:
+            lines.append(f"host {host['host']}: {host['retries']} retries so far")
     purged = report["last_purge"]
     if purged:
         lines.append(

@@ -1,13 +1,22 @@
 """Read objects from a source's location: `s3://bucket[/prefix]`, `file:///dir` or `http(s)://host/path`.
 
-obstore does the work (retries with exponential backoff, timeouts, conditional ranged GETs); this
-module only chooses the store from the URL and turns its failures into errors that name the URL.
-Credentials for S3 come from the environment (AWS_* variables) and never appear in a URL we print.
+obstore does the requests (timeouts, conditional ranged GETs); this module chooses the store from
+the URL, turns failures into errors that name the URL, and survives a misbehaving host: failures
+that may pass (5xx, 429, connection reset, a body cut short, a stall past the timeout) are tried
+again after a jittered back-off, up to `max_retries` times and counted; a host that keeps failing
+trips its circuit breaker (gridflow.host_health); a server that ignores byte ranges, or answers
+the wrong ones, is read whole once and the ranges cut from that. A 404 (or, anonymously, a 403:
+S3's answer for a key it will not list) means not published yet. Requests to one host are kept
+`min_interval_seconds` apart (gridflow.pacing). Credentials for S3 come from the environment
+(AWS_* variables) and never appear in a URL we print.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +25,7 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.store import HTTPStore, LocalStore, S3Store
 
-from gridflow import pacing
+from gridflow import backoff, host_health, pacing
 from gridflow.errors import Unreachable
 
 
@@ -26,6 +35,22 @@ class TransportError(Unreachable):
 
 class NotPublished(TransportError):
     """The object does not exist (yet)."""
+
+
+class CircuitOpen(TransportError):
+    """The host kept failing: its requests are paused until a cool-down has passed."""
+
+
+class _Transient(TransportError):
+    """A failure that may pass: worth another try after a pause."""
+
+
+class _RangesIgnored(TransportError):
+    """The server answered a byte range with the whole object, or with other bytes."""
+
+
+class _CutShort(Exception):
+    """Fewer bytes arrived than the answer announced."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,8 @@ class Settings:
     max_retries: int = 5
     anonymous: bool = True
     min_interval_seconds: float = 0.0  # between requests to the host (a small server's wish)
+    breaker_failures: int = 8  # failed requests in a row that pause a host
+    breaker_cooldown_seconds: float = 300.0  # how long it stays paused
 
 
 def _client_options(settings: Settings) -> dict:
@@ -52,16 +79,12 @@ def _client_options(settings: Settings) -> dict:
     }
 
 
-def _retry(settings: Settings) -> dict:
-    return {
-        "max_retries": settings.max_retries,
-        "backoff": {
-            "init_backoff": timedelta(milliseconds=200),
-            "max_backoff": timedelta(seconds=20),
-            "base": 2,
-        },
-        "retry_timeout": timedelta(minutes=3),
-    }
+# obstore tries once: the retries are ours, so that they are counted and share the breaker
+NO_RETRY = {
+    "max_retries": 0,
+    "backoff": {"init_backoff": timedelta(milliseconds=1), "max_backoff": timedelta(seconds=1)},
+    "retry_timeout": timedelta(seconds=1),
+}
 
 
 def _info(meta) -> ObjectInfo:
@@ -77,7 +100,10 @@ class Remote:
         self.settings = settings or Settings()
         parts = urlsplit(self.url)
         self.scheme = parts.scheme
-        opts, retry = _client_options(self.settings), _retry(self.settings)
+        self.host = parts.netloc or "local"
+        self.retries = 0  # requests tried again, for the sidecar and the metrics
+        self._whole: dict[str, object] = {}  # objects read whole: their ranges are cut from it
+        opts, retry = _client_options(self.settings), NO_RETRY
         if parts.scheme == "s3":
             endpoint = os.environ.get("GRIDFLOW_S3_ENDPOINT_URL") or os.environ.get(
                 "AWS_ENDPOINT_URL"
@@ -117,15 +143,66 @@ class Remote:
         return f"{self.url}/{key}"
 
     def _fail(self, key: str, exc: Exception) -> TransportError:
-        if isinstance(exc, (obstore.exceptions.NotFoundError, FileNotFoundError)):
-            return NotPublished(f"{self.where(key)}: not found")
-        if isinstance(exc, obstore.exceptions.PreconditionError):
-            return TransportError(f"{self.where(key)}: the object changed while it was read")
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return TransportError(f"{self.where(key)}: {first_line}")
+        """The error a failed request means, named by the URL; _Transient when worth a retry."""
+        where, errors = self.where(key), obstore.exceptions
+        if isinstance(exc, TransportError):
+            return exc
+        if isinstance(exc, (errors.NotFoundError, FileNotFoundError)):
+            return NotPublished(f"{where}: not found")
+        if isinstance(exc, errors.PermissionDeniedError) and self.settings.anonymous:
+            return NotPublished(f"{where}: 403 forbidden (not published yet, or not public)")
+        if isinstance(exc, errors.PreconditionError):
+            return TransportError(f"{where}: the object changed while it was read")
+        if isinstance(exc, _CutShort):
+            return _Transient(f"{where}: {exc} (the body was cut short)")
+        text = str(exc).strip()
+        first_line = text.splitlines()[0] if text else type(exc).__name__
+        if isinstance(exc, errors.NotSupportedError) or "Requested " in first_line:
+            return _RangesIgnored(f"{where}: byte ranges not honoured ({first_line})")
+        if isinstance(exc, (errors.PermissionDeniedError, errors.UnauthenticatedError)):
+            return TransportError(f"{where}: {first_line}")
+        if isinstance(exc, (errors.GenericError, ConnectionError, TimeoutError)):
+            return _Transient(f"{where}: {first_line}")
+        return TransportError(f"{where}: {first_line}")
 
-    def _turn(self):
-        return pacing.turn(urlsplit(self.url).netloc or "local", self.settings.min_interval_seconds)
+    def _call(self, key: str, request: Callable[[], object]):
+        """`request()`'s result, tried again after failures that may pass; a host that keeps
+        failing opens its circuit and is not asked again until its cool-down has passed."""
+        settings = self.settings
+        for attempt in range(settings.max_retries + 1):
+            why = host_health.paused(self.host)
+            if why:
+                raise CircuitOpen(f"{self.where(key)}: {why}")
+            try:
+                with pacing.turn(self.host, settings.min_interval_seconds):
+                    result = request()
+            except Exception as exc:
+                error = self._fail(key, exc)
+                if not isinstance(error, _Transient):
+                    if isinstance(error, NotPublished):
+                        host_health.succeeded(self.host)  # the host answered
+                    raise error from None
+                opened = host_health.failed(
+                    self.host,
+                    str(error),
+                    settings.breaker_failures,
+                    settings.breaker_cooldown_seconds,
+                )
+                if opened:
+                    raise CircuitOpen(
+                        f"{error}; {self.host} paused for {settings.breaker_cooldown_seconds:g} s "
+                        f"after {settings.breaker_failures} failures in a row"
+                    ) from None
+                if attempt == settings.max_retries:
+                    raise TransportError(f"{error} (tried {attempt + 1} times)") from None
+                self.retries += 1
+                host_health.retried(self.host)
+                # a 429 asks for a pause: obstore does not show its Retry-After, wait >= 1 s
+                time.sleep(backoff.pause(attempt, 1.0 if " 429 " in str(error) else 0.0))
+                continue
+            host_health.succeeded(self.host)
+            return result
+        raise AssertionError("unreachable")
 
     def _is_page(self, key: str) -> bool:
         """A dynamic page (`showdata4.php?ID=...`): obstore would encode its `?` into the path."""
@@ -140,81 +217,98 @@ class Remote:
             response = requests.get(where, timeout=self.settings.timeout_seconds, stream=True)
             if response.status_code == 404:
                 raise NotPublished(f"{where}: not found")
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _Transient(f"{where}: {response.status_code} {response.reason}")
             if response.status_code >= 400:
                 raise TransportError(f"{where}: {response.status_code} {response.reason}")
-            written = 0
+            written = _restart(dest)
             for chunk in response.iter_content(1 << 16):
                 written += len(chunk)
                 if dest is not None:
                     dest.write(chunk)
         except requests.RequestException as exc:
-            raise TransportError(f"{where}: {type(exc).__name__}") from None
+            raise _Transient(f"{where}: {type(exc).__name__}") from None
         declared = response.headers.get("Content-Length")
         if declared is not None and int(declared) != written:
-            raise TransportError(f"{where}: expected {declared} bytes and got {written}")
+            raise _CutShort(f"expected {declared} bytes and got {written}")
         return ObjectInfo(key, written, response.headers.get("ETag"), None)
 
     def head(self, key: str) -> ObjectInfo:
-        with self._turn():
-            if self._is_page(key):
-                return self._page(key)
-            try:
-                return _info(obstore.head(self.store, key))
-            except Exception as exc:
-                raise self._fail(key, exc) from exc
+        if self._is_page(key):
+            return self._call(key, lambda: self._page(key))
+        return self._call(key, lambda: _info(obstore.head(self.store, key)))
 
     def list(self, prefix: str) -> dict[str, ObjectInfo]:
         """Objects directly under `prefix/` (one cheap request for S3 and local mirrors)."""
-        try:
-            with self._turn():
-                found = obstore.list_with_delimiter(self.store, prefix.rstrip("/") + "/")
-        except Exception as exc:
-            raise self._fail(prefix, exc) from exc
+        found = self._call(
+            prefix, lambda: obstore.list_with_delimiter(self.store, prefix.rstrip("/") + "/")
+        )
         return {m["path"]: _info(m) for m in found["objects"]}
 
     def get_text(self, key: str) -> tuple[str, ObjectInfo]:
-        try:
-            with self._turn():
-                result = obstore.get(self.store, key)
-                data = bytes(result.bytes())
-        except Exception as exc:
-            raise self._fail(key, exc) from exc
-        return data.decode("ascii", errors="replace"), _info(result.meta)
+        def request():
+            result = obstore.get(self.store, key)
+            return bytes(result.bytes()), result.meta
+
+        data, meta = self._call(key, request)
+        return data.decode("ascii", errors="replace"), _info(meta)
 
     def get_range(self, key: str, start: int, end: int, etag: str | None) -> bytes:
         """Bytes [start, end); fails if the object's ETag is no longer `etag`."""
         options: dict = {"range": (start, end)}
         if etag:
             options["if_match"] = etag
-        try:
-            with self._turn():
-                data = bytes(obstore.get(self.store, key, options=options).bytes())
-        except Exception as exc:
-            raise self._fail(key, exc) from exc
+
+        def request() -> bytes:
+            data = bytes(obstore.get(self.store, key, options=options).bytes())
+            if len(data) != end - start:
+                raise _CutShort(f"asked for bytes {start}-{end - 1} and got {len(data)} bytes")
+            return data
+
+        if key not in self._whole:
+            try:
+                return self._call(key, request)
+            except _RangesIgnored:
+                self._whole[key] = self._read_whole(key, etag)
+        whole = self._whole[key]
+        whole.seek(start)
+        data = whole.read(end - start)
         if len(data) != end - start:
             raise TransportError(
-                f"{self.where(key)}: asked for bytes {start}-{end - 1} and got {len(data)} bytes "
-                "(the body was cut short)"
+                f"{self.where(key)}: bytes {start}-{end - 1} are past the object's end"
             )
         return data
 
-    def download(self, key: str, dest) -> ObjectInfo:
-        """Stream the whole object into the open binary file `dest`."""
-        with self._turn():
-            if self._is_page(key):
-                return self._page(key, dest)
-            written = 0
-            try:
-                result = obstore.get(self.store, key)
-                for chunk in result:
-                    dest.write(chunk)
-                    written += len(chunk)
-            except Exception as exc:
-                raise self._fail(key, exc) from exc
+    def _read_whole(self, key: str, etag: str | None):
+        """The whole object in a temporary file (deleted when closed, at the latest when this
+        Remote goes), for a server that does not honour byte ranges."""
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (kept open: later ranges read it)
+        options = {"if_match": etag} if etag else {}
+        self._call(key, lambda: self._stream(key, spool, options))
+        return spool
+
+    def _stream(self, key: str, dest, options: dict | None = None) -> ObjectInfo:
+        """One GET of the whole object into `dest`, from its start (a retry rewrites it)."""
+        written = _restart(dest)
+        result = obstore.get(self.store, key, options=options or {})
+        for chunk in result:
+            dest.write(chunk)
+            written += len(chunk)
         info = _info(result.meta)
         if written != info.size:
-            raise TransportError(
-                f"{self.where(key)}: expected {info.size} bytes and got {written} "
-                "(the body was cut short)"
-            )
+            raise _CutShort(f"expected {info.size} bytes and got {written}")
         return info
+
+    def download(self, key: str, dest) -> ObjectInfo:
+        """Stream the whole object into the open binary file `dest`."""
+        if self._is_page(key):
+            return self._call(key, lambda: self._page(key, dest))
+        return self._call(key, lambda: self._stream(key, dest))
+
+
+def _restart(dest) -> int:
+    """Empty `dest` for another try of a download; returns the bytes it now holds (0)."""
+    if dest is not None:
+        dest.seek(0)
+        dest.truncate()
+    return 0

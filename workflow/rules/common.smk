@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from gridflow import config as gfconfig
-from gridflow import formats, operating, paths
+from gridflow import formats, host_health, operating, paths
 from gridflow import plan as gfplan
 from gridflow.sources import source as source_of
 from gridflow.storage import Bucket
@@ -30,6 +30,8 @@ if STORAGE_PREFIX and os.path.isabs(ROOT):
     )
 
 
+# every job of a run, and later runs, share each upstream host's health (circuit breaker)
+host_health.use_data_root(ROOT)
 # how to fetch never decides what is fetched: jobs get it untracked (gridflow.operating)
 os.environ[operating.ENV] = operating.for_workflow(
     {s: source_of(s, CFG).operating(CFG["fetch"]) for s in CFG["sources"]},

@@ -91,6 +91,9 @@ class Family:
                 "timeout_seconds": fetch_cfg.get("timeout_seconds", 60),
                 "max_retries": fetch_cfg.get("max_retries", 5),
                 "anonymous": self.src.get("anonymous", True),
+                "min_interval_seconds": fetch_cfg.get("min_interval_seconds", 0.0),
+                "breaker_failures": fetch_cfg.get("breaker_failures", 8),
+                "breaker_cooldown_seconds": fetch_cfg.get("breaker_cooldown_seconds", 300.0),
             },
         }
 

@@ -166,7 +166,10 @@ class Mcfcd(Family):
 
     def operating(self, fetch_cfg: dict) -> dict:
         where = super().operating(fetch_cfg)
-        where["settings"]["min_interval_seconds"] = self.src["min_request_interval_seconds"]
+        settings = where["settings"]
+        settings["min_interval_seconds"] = max(
+            settings["min_interval_seconds"], self.src["min_request_interval_seconds"]
+        )
         return where
 
 

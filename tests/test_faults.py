@@ -1,0 +1,166 @@
+"""A misbehaving network, survived: every fault of devkit.fault_proxy in front of a real mirror,
+fetches identical to a clean one, retries counted, a host that keeps failing paused."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import copy_sample
+
+from devkit.fault_proxy import FAULTS, FaultPlan, FaultProxy
+from gridflow import host_health
+from gridflow.fetch import FetchSpec, Operating, fetch
+from gridflow.transport import CircuitOpen, NotPublished, Remote, Settings
+
+# a stall lasts past the timeout; eight retries outlast any burst below
+PATIENT = Settings(timeout_seconds=0.5, max_retries=8, breaker_failures=50)
+SELECT = [":TMP:2 m above ground:", ":(UGRD|VGRD):10 m above ground:", ":PRMSL:"]
+MISSING = {"404", "403"}
+
+
+def _fetch(url: str, key: str, idx_key: str | None, out: Path, settings=PATIENT) -> dict:
+    spec = FetchSpec(
+        source="gfs",
+        family="noaa_model",
+        format="grib2",
+        key=key,
+        idx_key=idx_key,
+        raw_key="raw/gfs/x.grib2",
+        select=SELECT if idx_key else "all",
+    )
+    raw = out / "f.grib2"
+    return fetch(spec, Operating(url, settings), raw, out / "f.grib2.idx", out / "f.json")
+
+
+@pytest.fixture
+def mrms_object(samples, mirror_dir) -> str:
+    """A whole-object download: an MRMS scan as the bucket serves it, gzipped."""
+    name = "MRMS_MergedReflectivityQCComposite_00.50_20250312-113000.grib2.gz"
+    source = next(samples.glob("MRMS_*.grib2.gz"))
+    copy_sample(samples, source.name, mirror_dir / "mrms" / name)
+    return f"mrms/{name}"
+
+
+@pytest.fixture
+def clean(http_mirror, gfs_object, mrms_object, tmp_path):
+    """What a clean fetch of each object keeps: the reference the faulty ones must equal."""
+    ranged = _fetch(http_mirror.url, gfs_object, gfs_object + ".idx", tmp_path / "clean-ranged")
+    whole = _fetch(http_mirror.url, mrms_object, None, tmp_path / "clean-whole")
+    return {"ranged": ranged, "whole": whole}
+
+
+def _compare(got: dict, want: dict) -> None:
+    for key in ("sha256", "size", "byte_ranges", "fields", "messages"):
+        assert got[key] == want[key], key
+
+
+# a stall waits out the timeout, a 429 at least a second: each retry costs time
+SLOW_FAULTS = {"stall", "429"}
+
+
+@pytest.mark.parametrize(
+    "fault", [pytest.param(f, marks=pytest.mark.slow) if f in SLOW_FAULTS else f for f in FAULTS]
+)
+def test_each_fault_is_survived_with_identical_bytes(
+    fault, clean, http_mirror, gfs_object, mrms_object, tmp_path
+):
+    for kind, key, idx in (
+        ("ranged", gfs_object, gfs_object + ".idx"),
+        ("whole", mrms_object, None),
+    ):
+        plan = FaultPlan((fault,), burst=2)
+        out = tmp_path / f"{fault}-{kind}"
+        with FaultProxy(http_mirror.url, plan, stall_seconds=1.0).start() as proxy:
+            misses = 0  # not published yet: the plan waits, a later run takes it
+            while True:
+                try:
+                    got = _fetch(proxy.base, key, idx, out)
+                    break
+                except NotPublished as exc:
+                    assert ("not found" if fault == "404" else "403 forbidden") in str(exc)
+                    assert not out.exists() or not list(out.iterdir())
+                    misses += 1
+                    assert misses <= 4
+        assert misses == (2 * (1 + bool(idx)) if fault in MISSING else 0)
+        _compare(got, clean[kind])
+        transient = fault not in MISSING | {"no_range", "bad_range"}
+        if transient:
+            assert got["retries"] == proxy.injected[fault] >= 2, (got["retries"], kind)
+        if fault in ("no_range", "bad_range") and kind == "ranged":
+            # the server cannot be trusted with ranges: the object is read whole once
+            assert proxy.injected[fault] == 1 and got["retries"] == 0
+
+
+@pytest.mark.slow
+def test_seeded_random_faults_of_every_kind_fetch_what_a_clean_run_fetches(
+    clean, http_mirror, gfs_object, mrms_object, tmp_path
+):
+    transient = tuple(f for f in FAULTS if f not in MISSING)
+    plan = FaultPlan(transient, rate=0.6, in_a_row=3, seed=7)
+    with FaultProxy(http_mirror.url, plan, stall_seconds=1.0).start() as proxy:
+        for round_ in range(2):
+            out = tmp_path / f"round{round_}"
+            _compare(
+                _fetch(proxy.base, gfs_object, gfs_object + ".idx", out / "r"), clean["ranged"]
+            )
+            _compare(_fetch(proxy.base, mrms_object, None, out / "w"), clean["whole"])
+    assert sum(proxy.injected.values()) >= 5
+    state = {h["host"]: h for h in host_health.hosts()}[proxy.base.removeprefix("http://")]
+    assert state["retries"] > 0 and state["failures"] == 0 and not state["paused"]
+
+
+def test_a_host_that_keeps_failing_is_paused_then_tried_again(
+    clean, http_mirror, gfs_object, tmp_path
+):
+    settings = Settings(
+        timeout_seconds=1, max_retries=5, breaker_failures=3, breaker_cooldown_seconds=1.5
+    )
+    plan = FaultPlan(("5xx",), burst=1000)
+    idx = gfs_object + ".idx"
+    with FaultProxy(http_mirror.url, plan).start() as proxy:
+        with pytest.raises(CircuitOpen, match="paused for 1.5 s after 3 failures in a row"):
+            _fetch(proxy.base, gfs_object, idx, tmp_path / "a", settings)
+        asked = sum(plan.seen.values())
+        assert asked == 3  # not max_retries + 1: the breaker stopped it
+        # while paused, nothing reaches the host and the error says until when
+        with pytest.raises(CircuitOpen, match=r"paused after 3 failures in a row \(last: .*503"):
+            _fetch(proxy.base, gfs_object, idx, tmp_path / "b", settings)
+        assert sum(plan.seen.values()) == asked
+        [state] = host_health.hosts()
+        assert state["paused"] and state["opened"] == 1
+        time.sleep(1.6)
+        plan.burst = 0  # the host recovers: the one request after the cool-down closes it
+        got = _fetch(proxy.base, gfs_object, idx, tmp_path / "c", settings)
+    _compare(got, clean["ranged"])
+    [state] = host_health.hosts()
+    assert not state["paused"] and state["failures"] == 0
+
+
+def test_requests_to_one_host_keep_their_interval(http_mirror, gfs_object, tmp_path):
+    settings = Settings(timeout_seconds=5, max_retries=1, min_interval_seconds=0.25)
+    with FaultProxy(http_mirror.url, FaultPlan((), rate=0)).start() as proxy:
+        remote = Remote(proxy.base, settings)
+        for _ in range(5):
+            remote.head(gfs_object)
+        gaps = [b - a for a, b in zip(proxy.starts, proxy.starts[1:], strict=False)]
+    assert len(gaps) == 4 and min(gaps) >= 0.24, gaps
+
+
+def test_status_and_metrics_report_a_paused_host(tmp_path, monkeypatch):
+    from gridflow import metrics, status
+
+    hosts = tmp_path / "data" / "hosts"
+    monkeypatch.setenv("GRIDFLOW_HOSTS_DIR", str(hosts))
+    host_health.retried("mirror.example:80")
+    host_health.failed("mirror.example:80", "http://mirror.example/x: 503", 1, 60)
+    report = {"sources": [], "hosts": host_health.hosts(hosts), "last_purge": None}
+    assert "host mirror.example:80: PAUSED until" in status.table(report)
+    cfg = {"data_root": str(tmp_path / "data"), "metrics": {"textfile": str(tmp_path / "m.prom")}}
+    metrics.write(cfg, report, tmp_path, "success")
+    text = (tmp_path / "m.prom").read_text()
+    assert 'gridflow_host_paused{host="mirror.example:80"} 1.0' in text
+    assert 'gridflow_host_retries{host="mirror.example:80"} 1.0' in text
+    assert json.loads((hosts / "mirror.example_80.json").read_text())["opened"] == 1
