@@ -101,3 +101,53 @@ def test_demo_runs_and_purges_with_its_outputs_in_s3(s3, samples, tmp_path, monk
     assert "gridflow/.gridflow-keep" in left
     assert client.head_bucket(Bucket=RAW_BUCKET)["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert list((tmp_path / ".snakemake" / "metadata").iterdir()) == []  # records went too
+
+
+def test_faults_in_front_of_the_s3_server_are_survived(s3, gfs_object, mirror_dir, tmp_path):
+    """The S3 API behind devkit.fault_proxy: listing and ranged GETs through every fault."""
+    from devkit.fault_proxy import FAULTS, FaultPlan, FaultProxy
+    from gridflow.fetch import FetchSpec, Operating, fetch
+    from gridflow.transport import NotPublished, Remote, Settings
+
+    client = _client(s3)
+    for name in (gfs_object, gfs_object + ".idx"):
+        client.upload_file(str(mirror_dir / name), MIRROR_BUCKET, name)
+    spec = FetchSpec(
+        source="gfs",
+        family="noaa_model",
+        format="grib2",
+        key=gfs_object,
+        idx_key=gfs_object + ".idx",
+        raw_key="raw/gfs/x.grib2",
+        select=[":TMP:2 m above ground:", ":PRMSL:"],
+    )
+    settings = Settings(timeout_seconds=0.5, max_retries=8, breaker_failures=50)
+
+    def fetched(endpoint: str, out: Path) -> dict:
+        os.environ["GRIDFLOW_S3_ENDPOINT_URL"] = endpoint
+        try:
+            where = Operating(f"s3://{MIRROR_BUCKET}", settings)
+            return fetch(spec, where, out / "f.grib2", out / "f.idx", out / "f.json")
+        finally:
+            del os.environ["GRIDFLOW_S3_ENDPOINT_URL"]
+
+    clean = fetched(s3.endpoint, tmp_path / "clean")
+    faults = FaultPlan(FAULTS, rate=0.5, in_a_row=2, seed=11)
+    with FaultProxy(s3.endpoint, faults, stall_seconds=1.0).start() as proxy:
+        runs = []
+        for attempt in range(12):  # a 403/404 is "not published yet": the next run takes it
+            try:
+                runs.append(fetched(proxy.base, tmp_path / f"try{attempt}"))
+            except NotPublished:
+                continue
+        os.environ["GRIDFLOW_S3_ENDPOINT_URL"] = proxy.base
+        try:  # a listing, as the plan makes it, through the same faults
+            listed = Remote(f"s3://{MIRROR_BUCKET}", settings).list(gfs_object.rsplit("/", 1)[0])
+        finally:
+            del os.environ["GRIDFLOW_S3_ENDPOINT_URL"]
+    assert gfs_object in listed
+    for got in runs:
+        for key in ("sha256", "size", "byte_ranges", "fields"):
+            assert got[key] == clean[key], key
+    assert len(proxy.injected) >= 6, proxy.injected  # most kinds of fault met on the way
+    assert sum(got["retries"] for got in runs) > 0

@@ -186,23 +186,21 @@ def keep_bucket_alive():
 
 
 # a run with nothing to do calls no hook: a success
-RUN_OUTCOME = {"outcome": "success"}
+RUN_OUTCOME = {"outcome": "success", "hooked": False}
 WORKDIR = (
     os.getcwd()
 )  # the run's working directory (--directory), as the Snakefile loads
 
 
 def write_metrics(outcome):
-    """The run's outcome, for the metrics written when Snakemake exits."""
-    RUN_OUTCOME["outcome"] = outcome
+    """The run's outcome (from onsuccess / onerror), for what happens when Snakemake exits."""
+    RUN_OUTCOME.update(outcome=outcome, hooked=True)
 
 
 def _metrics_at_exit():
     """With `metrics.textfile` or `metrics.pushgateway`, every run (one with nothing to do
     too, which calls no hook) ends by writing metrics; a failure to write them is reported,
     never the run's own outcome."""
-    if workflow.dryrun:
-        return
     config = json.dumps(CFG)
     command = ["gridflow", "metrics", "--config-json", config, "--workdir", WORKDIR]
     # at exit Snakemake has left --directory again: the run's paths are relative to it
@@ -211,14 +209,27 @@ def _metrics_at_exit():
         print("gridflow: the metrics were not written (see above)", file=sys.stderr)
 
 
-if workflow.is_main_process and (
-    (CFG.get("metrics") or {}).get("textfile")
-    or (CFG.get("metrics") or {}).get("pushgateway")
-):
-    atexit.register(_metrics_at_exit)
+def _at_exit():
+    """A scheduled run with nothing to do calls no hook: it purges here (so a purge cut
+    short by a crash is finished by the next run, not the next one with new files), then
+    every run writes its metrics."""
+    if workflow.dryrun:
+        return
+    if not RUN_OUTCOME["hooked"] and current_plan.cache_info().currsize:
+        try:
+            after_ingest_purge(cwd=WORKDIR)
+        except subprocess.CalledProcessError:
+            print("gridflow: the purge failed (see above)", file=sys.stderr)
+    wanted = CFG.get("metrics") or {}
+    if wanted.get("textfile") or wanted.get("pushgateway"):
+        _metrics_at_exit()
 
 
-def after_ingest_purge():
+if workflow.is_main_process:
+    atexit.register(_at_exit)
+
+
+def after_ingest_purge(cwd=None):
     """With `purge: after_ingest`, a successful scheduled run ends with a purge."""
     if CFG["purge"] == "after_ingest":
         purge_cmd = [
@@ -230,4 +241,4 @@ def after_ingest_purge():
             ".",
             *storage_options(),
         ]
-        subprocess.run(purge_cmd, check=True)
+        subprocess.run(purge_cmd, check=True, cwd=cwd)

@@ -74,7 +74,9 @@ class PostgisUnreachable(PostgisError):
 def connect(dsn: str) -> psycopg.Connection:
     try:
         dsn = resolve(dsn)
-        return psycopg.connect(dsn, connect_timeout=10)
+        # autocommit: each `conn.transaction()` is a real transaction that commits at its end,
+        # never a savepoint of an implicit one that closing the connection would roll back
+        return psycopg.connect(dsn, connect_timeout=10, autocommit=True)
     except ValueError as exc:
         raise PostgisError(str(exc)) from None
     except psycopg.OperationalError as exc:

@@ -1,0 +1,177 @@
+"""kill -9 at random moments: a seeded trial kills the scheduled run 20 times (fetch, shred, the
+ClickHouse and PostGIS loads, routes and the purge all get hit) and reruns each time; the end
+state is exactly a clean run's, every row has its marker and every marker its rows, and no lock
+is left that stops the next run. GRIDFLOW_KILL_SEED picks another trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+from tests_support import REPO
+
+from devkit import demo, simulate
+from gridflow.sinks import clickhouse, postgis
+
+pytestmark = [pytest.mark.postgres]
+
+START = datetime(2025, 3, 10, 0, tzinfo=UTC)
+STEPS, KILLS_PER_STEP, RETENTION_HOURS = 4, 5, 12
+FIELD_POINTS = 10512  # the 2.5 degree GFS grid
+SEED = int(os.environ.get("GRIDFLOW_KILL_SEED", "2026"))
+
+
+def _config(workdir, mirror) -> dict:
+    return {
+        "data_root": "data",
+        "sources_enabled": ["gfs"],
+        "purge": "after_ingest",
+        "fetch": {"settle_seconds": 0, "max_retries": 1, "timeout_seconds": 10},
+        "sinks": {"postgis": {"thresholds": {"TMP": [300.0, 305.0, 310.0, 315.0]}}},
+        "sources": {
+            "gfs": {
+                "url": f"file://{mirror}",
+                "forecast_hours": "0,3",
+                "window_hours": 6,
+                "retention_hours": RETENTION_HOURS,
+                "select": [":TMP:2 m above ground:", ":PRMSL:"],
+                "postgis": {"variables": ["TMP"], "stride": 2, "bbox": [-10, 35, 30, 60]},
+            }
+        },
+    }
+
+
+def _run(workdir, now: datetime, env: dict) -> subprocess.Popen:
+    command = ["timeout", "-s", "INT", "600", "gridflow", "run", "-s", str(REPO / "Snakefile")]
+    command += ["--cores", "2", "--configfile", str(workdir / "trial.yaml")]
+    command += ["--config", f"now={now:%Y-%m-%dT%H:%M:%SZ}"]
+    return subprocess.Popen(
+        command,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group: the kill takes every job with it
+    )
+
+
+def _jobs_of(group: int) -> dict[int, str]:
+    """The gridflow commands (fetch, shred, load, ..., purge) running in a process group."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or os.getpgid(int(proc.name)) != group:
+                continue
+            words = (proc / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ProcessLookupError):
+            continue
+        names = [w.decode() for w in words]
+        for i, word in enumerate(names[:-1]):
+            if word.endswith("/gridflow") or word == "gridflow":
+                if names[i + 1] != "run":
+                    found[int(proc.name)] = names[i + 1]
+    return found
+
+
+def _kill_at_job(run: subprocess.Popen, nth: int | str, pause: float) -> list[str]:
+    """SIGKILL the run's whole process group `pause` seconds after its `nth` job started (or
+    its first job of that name); returns the jobs it killed (none if the run ended first)."""
+    seen: dict[int, str] = {}
+    while run.poll() is None:
+        seen.update(_jobs_of(run.pid))
+        if nth in seen.values() if isinstance(nth, str) else len(seen) >= nth:
+            time.sleep(pause)
+            running = sorted(set(_jobs_of(run.pid).values()))
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait()
+                return running
+        time.sleep(0.02)
+    return []
+
+
+def _store_state(workdir) -> dict:
+    client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
+    try:
+        rows = client.query(
+            "SELECT formatDateTime(ref_time, '%Y%m%d%H'), step, variable, count(), "
+            "uniqExact(raw_file_id) FROM grid_data GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ).result_rows
+    finally:
+        client.close()
+    return {(c, s, v): (n, files) for c, s, v, n, files in rows}
+
+
+@pytest.fixture
+def db(postgres):
+    name = "k" + uuid.uuid4().hex[:10]
+    postgres.psql(f"CREATE DATABASE {name}")
+    with postgis.connect(postgres.dsn(db=name)) as conn:
+        postgis.migrate(conn, REPO / "migrations" / "postgres")
+    return postgres.dsn(db=name)
+
+
+def test_kill_9_at_random_moments_converges_to_the_clean_state(samples, tmp_path, db):
+    chance = random.Random(SEED)
+    workdir, mirror = tmp_path / "work", tmp_path / "mirror"
+    workdir.mkdir()
+    (workdir / "trial.yaml").write_text(yaml.safe_dump(_config(workdir, mirror)))
+    env = os.environ | {"GRIDFLOW_PG_DSN": db, "PYTHONWARNINGS": "ignore"}
+    gfs = demo.grib_messages(samples / demo.GFS_SAMPLE)
+    kills = []
+    for i in range(STEPS + 1):
+        now = START + timedelta(hours=6 * i)
+        for step in (0, 3):  # published now, taken by the next step's runs
+            demo.write_object(mirror, demo.GFS_KEY.format(cycle=now, step=step), gfs, now, step)
+        if not i:
+            continue
+        for attempt in range(KILLS_PER_STEP):
+            # a random job of the run and a random moment of it; the last try, the purge
+            nth = "purge" if attempt == KILLS_PER_STEP - 1 else chance.randint(1, 8)
+            pause = chance.uniform(0.0, 0.1 if nth == "purge" else 0.6)
+            run = _run(workdir, now, env)
+            kills.append((f"{now:%d%H}", nth, round(pause, 2), _kill_at_job(run, nth, pause)))
+        final = _run(workdir, now, env)
+        _, err = final.communicate()
+        assert final.returncode == 0, (kills, err[-3000:])
+    print(f"seed {SEED}: kills (clock, nth job, pause, killed during) {kills}")
+    hit = [during for *_, during in kills if during]
+    assert len(hit) >= 12, kills
+    assert {"fetch", "shred", "load", "load-postgis", "purge"} <= set().union(*hit), kills
+
+    kept = simulate.kept_cycles(RETENTION_HOURS, now, START)
+    want = {(c, s, v): (FIELD_POINTS, 1) for c in kept for s in (0, 180) for v in ("TMP", "PRMSL")}
+    assert _store_state(workdir) == want  # every kept file once, nothing purged left
+    cycles = workdir / "data" / "cycles" / "gfs"
+    assert {d.name for d in cycles.iterdir()} == kept
+    assert not list(cycles.rglob("*.partial"))
+    assert not list((workdir / ".snakemake" / "locks").glob("*.lock"))
+    verify = subprocess.run(
+        ["gridflow", "verify", "--project", str(REPO), "--configfile", str(workdir / "trial.yaml")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    with psycopg.connect(db) as conn:
+        files = conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0]
+        cells = dict(
+            conn.execute(
+                "SELECT raw_file_id::text, count(*) FROM pollution_grid GROUP BY 1"
+            ).fetchall()
+        )
+    markers = [json.loads(p.read_text()) for p in cycles.glob("*/loaded/postgis/*.json")]
+    assert files == len(markers) == 2 * len(kept)
+    assert sorted(cells.values()) == sorted(m["rows"] for m in markers)
