@@ -12,10 +12,10 @@ Faults (each a name the plan uses):
   no_range   a Range header ignored: 200 with the whole body
   bad_range  206 with other bytes than asked (the Content-Range says which)
 
-A plan is either a burst (each object's first `burst` requests that the fault fits get it) or seeded random
-faults (each request faulted with probability `rate`, at most `in_a_row` faults in a row for one
-object, so bounded retries always get through). Listings (S3 `?list-type`) are never answered
-404/403: only objects are "not published yet".
+A plan is either a burst (each object's first `burst` requests that the fault fits get it) or
+seeded random faults (each request faulted with probability `rate`, at most `in_a_row` faults
+in a row for one object, so bounded retries always get through). Listings (S3 `?list-type`) are
+never answered 404/403: only objects are "not published yet".
 
     python -m devkit.fault_proxy --upstream http://127.0.0.1:9000 --port 18770 --random 0.3
 """

@@ -57,28 +57,31 @@ class PostgresServer:
             ),
             **run,
         )
+        self.resume()
+        self.psql("CREATE DATABASE gridflow")
+        return self
+
+    def resume(self) -> None:
+        """Start the server on its data folder (again, after `halt`)."""
         options = (
             f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"
         )
+        ctl = [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options]
         subprocess.run(
-            _as_postgres(
-                [
-                    str(PG_BIN / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-o",
-                    options,
-                    "-l",
-                    str(self.base / "log"),
-                    "-w",
-                    "start",
-                ]
-            ),
-            **run,
+            _as_postgres([*ctl, "-l", str(self.base / "log"), "-w", "start"]),
+            check=True,
+            capture_output=True,
+            text=True,
         )
-        self.psql("CREATE DATABASE gridflow")
-        return self
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would (open transactions are lost)."""
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]),
+            check=True,
+            capture_output=True,
+        )
 
     def psql(self, sql: str, db: str = "postgres") -> str:
         env = os.environ | {"PGPASSWORD": PASSWORD}

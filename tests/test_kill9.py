@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -78,9 +79,8 @@ def _jobs_of(group: int) -> dict[int, str]:
             continue
         names = [w.decode() for w in words]
         for i, word in enumerate(names[:-1]):
-            if word.endswith("/gridflow") or word == "gridflow":
-                if names[i + 1] != "run":
-                    found[int(proc.name)] = names[i + 1]
+            if (word.endswith("/gridflow") or word == "gridflow") and names[i + 1] != "run":
+                found[int(proc.name)] = names[i + 1]
     return found
 
 
@@ -175,3 +175,84 @@ def test_kill_9_at_random_moments_converges_to_the_clean_state(samples, tmp_path
     markers = [json.loads(p.read_text()) for p in cycles.glob("*/loaded/postgis/*.json")]
     assert files == len(markers) == 2 * len(kept)
     assert sorted(cells.values()) == sorted(m["rows"] for m in markers)
+
+
+HOLD_STORE = """
+import sys, time, chdb.session
+session = chdb.session.Session(sys.argv[1])
+session.query("SELECT count() FROM grid_data")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+session.close()
+"""
+
+
+def test_database_outages_fail_clearly_and_the_rerun_converges(samples, tmp_path, postgres):
+    """PostgreSQL stopped in the middle of a load; the embedded store held by a reader."""
+    name = "o" + uuid.uuid4().hex[:10]
+    postgres.psql(f"CREATE DATABASE {name}")
+    db = postgres.dsn(db=name)
+    workdir, mirror = tmp_path / "work", tmp_path / "mirror"
+    workdir.mkdir()
+    (workdir / "trial.yaml").write_text(yaml.safe_dump(_config(workdir, mirror)))
+    env = os.environ | {"GRIDFLOW_PG_DSN": db, "PYTHONWARNINGS": "ignore"}
+    gfs = demo.grib_messages(samples / demo.GFS_SAMPLE)
+    for cycle in (START, START + timedelta(hours=6)):
+        for step in (0, 3):
+            demo.write_object(mirror, demo.GFS_KEY.format(cycle=cycle, step=step), gfs, cycle, step)
+
+    run = _run(workdir, START + timedelta(hours=6), env)
+    seen: dict[int, str] = {}
+    while "load-postgis" not in seen.values() and run.poll() is None:
+        seen.update(_jobs_of(run.pid))
+        time.sleep(0.01)
+    postgres.halt()
+    try:
+        _, err = run.communicate()
+    finally:
+        postgres.resume()
+    assert run.returncode != 0, err[-2000:]
+    logs = list((workdir / "data/cycles/gfs").glob("*/logs/load_postgis/*.log"))
+    failed = [log.read_text().strip().splitlines() for log in logs]
+    failed = [lines for lines in failed if lines and "error" in lines[-1]]
+    assert failed, [log.read_text() for log in logs]
+    for lines in failed:  # one line naming the server, no traceback, no password
+        assert "Traceback" not in "\n".join(lines)
+        assert "PostgreSQL" in lines[-1] and "gridflow-test-secret" not in lines[-1], lines
+    assert len(list(workdir.glob("data/cycles/gfs/*/loaded/postgis/*.json"))) < 2
+    rerun = _run(workdir, START + timedelta(hours=6), env)
+    _, err = rerun.communicate()
+    assert rerun.returncode == 0, err[-3000:]
+
+    # a reader holds the embedded store: the loads wait for it, then go on
+    store = workdir / "data" / "clickhouse"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_STORE, str(store), "6"], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    run = _run(workdir, START + timedelta(hours=12), env)
+    _, err = run.communicate()
+    holder.wait()
+    assert run.returncode == 0, err[-3000:]
+
+    verify = subprocess.run(
+        ["gridflow", "verify", "--project", str(REPO), "--configfile", str(workdir / "trial.yaml")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert _store_state(workdir) == {
+        (f"{c:%Y%m%d%H}", s, v): (FIELD_POINTS, 1)
+        for c in (START, START + timedelta(hours=6))
+        for s in (0, 180)
+        for v in ("TMP", "PRMSL")
+    }
+    markers = [
+        json.loads(p.read_text()) for p in workdir.glob("data/cycles/gfs/*/loaded/postgis/*.json")
+    ]
+    with psycopg.connect(db) as conn:
+        files = conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0]
+        cells = conn.execute("SELECT count(*) FROM pollution_grid").fetchone()[0]
+    assert files == len(markers) == 4 and cells == sum(m["rows"] for m in markers)
