@@ -73,3 +73,34 @@ def test_every_command_fails_in_one_line(files):
         assert all(line.startswith("  config.") for line in lines[1:]), where
         assert re.search(says, result.stderr), where
         assert "secret" not in result.stderr, where
+
+
+def _hostile_targets(outside) -> list[str]:
+    """Target paths that try to leave the data root (`data` under the working directory)."""
+    return [
+        "../outside/cycles/gfs/2025031206/cycle.json",
+        "data/cycles/gfs/2025031206/../../../../outside/cycle.json",
+        "data/cycles/gfs/../../../outside/2025031206/cycle.json",
+        "data/cycles/gfs/2025031206/raw/f000.grib2/../../../../../../outside.grib2",
+        "data/cycles/gfs/2025031206/raw/..%2F..%2Foutside.grib2",
+        f"{outside}/cycles/gfs/2025031206/cycle.json",
+    ]
+
+
+@pytest.mark.slow
+def test_targets_that_leave_the_data_root_are_refused(samples, tmp_path):
+    from tests_support import build_small_demo
+
+    from devkit.simulate import run_snakemake
+
+    work, outside = tmp_path / "work", tmp_path / "outside"
+    work.mkdir()
+    build_small_demo(samples, tmp_path / "mirror", work / "demo.yaml", work / "data")
+    for target in _hostile_targets(outside):
+        run = run_snakemake(
+            REPO / "Snakefile", work, target, "--configfile", str(work / "demo.yaml")
+        )
+        said = run.stdout + run.stderr
+        assert run.returncode != 0 and "No rule to produce" in said, (target, said[-1000:])
+        assert not outside.exists() and not (tmp_path / "outside.grib2").exists(), target
+    assert not (work / "data" / "cycles").exists()  # and nothing inside either

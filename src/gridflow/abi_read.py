@@ -20,6 +20,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from gridflow import sniff
 from gridflow.errors import GridflowError
 from gridflow.geostationary import Projection, lat_lon
 
@@ -76,9 +77,9 @@ class Packing:
 def open_abi(path: Path, origin: str) -> netCDF4.Dataset:
     """The dataset, or AbiError naming `origin` when the file is not an ABI L2 NetCDF file."""
     with open(path, "rb") as fh:
-        head = fh.read(8)
+        head = fh.read(64)
     if not head.startswith(NETCDF_MAGIC):
-        raise AbiError(f"{origin}: not a NetCDF file (starts with {head[:8]!r})")
+        raise AbiError(f"{origin}: not a NetCDF file: {sniff.looks_like(head)}")
     try:
         ds = netCDF4.Dataset(path)
     except OSError as exc:

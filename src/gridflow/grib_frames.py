@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gridflow import sniff
 from gridflow.errors import GridflowError
 
 
@@ -43,6 +44,9 @@ def frames(buf: bytes | memoryview, origin: str = "<bytes>") -> list[Frame]:
             pos += 1
             continue
         if bytes(buf[pos : pos + 4]) != b"GRIB":
+            if pos == 0:
+                head = bytes(buf[:64])
+                raise FramingError(f"{origin}: not GRIB: {sniff.looks_like(head)} at offset 0")
             raise FramingError(
                 f"{origin}: stray bytes at offset {pos} where a GRIB message should start "
                 f"(found {bytes(buf[pos : pos + 4])!r})"

@@ -102,7 +102,7 @@ def messages(entries: Sequence[IdxEntry], file_size: int, origin: str = "<idx>")
         if end <= group[0].offset:
             raise InventoryError(
                 f"{origin}: message at offset {group[0].offset} ends at {end}; "
-                f"the inventory does not fit a file of {file_size} bytes"
+                f"the inventory does not fit a file of {file_size} bytes (stale or wrong index)"
             )
         result.append(Message(group[0].offset, end, tuple(group)))
     return result

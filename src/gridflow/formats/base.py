@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from gridflow import rows
+from gridflow import rows, sniff
 from gridflow.errors import FetchError, GridflowError
 from gridflow.inventory import IdxEntry
 
@@ -66,11 +66,11 @@ def netcdf_members(path: Path, origin: str, magic: tuple[bytes, ...], kind: str)
         where = f"{origin} ({name})" if name else origin
         if data is None:
             with open(path, "rb") as fh:
-                head = fh.read(8)
+                head = fh.read(64)
         else:
-            head = data[:8]
+            head = data[:64]
         if not head.startswith(magic):
-            raise FetchError(f"{where}: not a {kind} file (starts with {head!r})")
+            raise FetchError(f"{where}: not a {kind} file: {sniff.looks_like(head)}")
         try:
             ds = netCDF4.Dataset(path) if data is None else netCDF4.Dataset(name, memory=data)
         except OSError as exc:
