@@ -164,3 +164,23 @@ def test_status_and_metrics_report_a_paused_host(tmp_path, monkeypatch):
     assert 'gridflow_host_paused{host="mirror.example:80"} 1.0' in text
     assert 'gridflow_host_retries{host="mirror.example:80"} 1.0' in text
     assert json.loads((hosts / "mirror.example_80.json").read_text())["opened"] == 1
+
+
+def test_the_plan_lists_a_paused_host_as_unreachable(tmp_path, monkeypatch):
+    import yaml
+    from tests_support import REPO
+
+    from gridflow import config, plan
+
+    raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    raw.update(data_root=str(tmp_path / "data"), sources_enabled=["gfs"])
+    raw["sources"] = {"gfs": {"url": "http://mirror.example:8080/noaa-gfs-bdp-pds"}}
+    cfg = config.resolve(raw, REPO)
+    monkeypatch.delenv("GRIDFLOW_HOSTS_DIR")  # the plan keeps hosts under the data root
+    host_health.use_data_root(cfg["data_root"])
+    host_health.failed("mirror.example:8080", "503 Service Unavailable", 1, 60)
+    found = plan.plan(cfg, config.now({**cfg, "now": "2025-03-12T12:00:00Z"}))
+    assert not found.ready
+    assert "paused after 1 failures in a row" in found.unreachable["gfs"]
+    assert "gfs: UNREACHABLE: " in found.summary()
+    assert (tmp_path / "data" / "hosts" / "mirror.example_8080.json").exists()

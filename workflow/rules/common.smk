@@ -213,7 +213,8 @@ def _at_exit():
     """A scheduled run with nothing to do calls no hook: it purges here (so a purge cut
     short by a crash is finished by the next run, not the next one with new files), then
     every run writes its metrics."""
-    if workflow.dryrun:
+    settings = workflow.execution_settings  # None: a summary, an unlock, a lint, ...
+    if workflow.dryrun or workflow.touch or settings is None or settings.no_hooks:
         return
     if not RUN_OUTCOME["hooked"] and current_plan.cache_info().currsize:
         try:
