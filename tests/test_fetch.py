@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_sample
+from tests_support import gfs_spec
 
 from gridflow import inventory
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
@@ -22,16 +23,7 @@ def _outputs(tmp_path: Path):
 
 
 def _spec(url, key, idx_key, select="all") -> tuple[FetchSpec, Operating]:
-    spec = FetchSpec(
-        source="gfs",
-        family="noaa_model",
-        format="grib2",
-        key=key,
-        idx_key=idx_key,
-        raw_key="raw/gfs/x.grib2",
-        select=select,
-    )
-    return spec, Operating(url, FAST)
+    return gfs_spec(key, idx_key, select), Operating(url, FAST)
 
 
 def _assert_nothing_left(tmp_path):

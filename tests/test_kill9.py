@@ -113,6 +113,33 @@ def _store_state(workdir) -> dict:
     return {(c, s, v): (n, files) for c, s, v, n, files in rows}
 
 
+def _assert_converged(workdir, env: dict, db: str, cycles: list[str]) -> None:
+    """Every kept file once in ClickHouse (and nothing else), `gridflow verify` clean, and in
+    PostGIS exactly the catalog rows and cells the markers promise."""
+    want = {
+        (c, s, v): (FIELD_POINTS, 1) for c in cycles for s in (0, 180) for v in ("TMP", "PRMSL")
+    }
+    assert _store_state(workdir) == want
+    trial = str(workdir / "trial.yaml")
+    verify = subprocess.run(
+        ["gridflow", "verify", "--project", str(REPO), "--configfile", trial],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    found = workdir.glob("data/cycles/gfs/*/loaded/postgis/*.json")
+    markers = [json.loads(p.read_text()) for p in found]
+    with psycopg.connect(db) as conn:
+        files = conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0]
+        cells = conn.execute(
+            "SELECT raw_file_id::text, count(*) FROM pollution_grid GROUP BY 1"
+        ).fetchall()
+    assert files == len(markers) == 2 * len(cycles)
+    assert sorted(n for _, n in cells) == sorted(m["rows"] for m in markers)
+
+
 @pytest.fixture
 def db(postgres):
     name = "k" + uuid.uuid4().hex[:10]
@@ -151,30 +178,11 @@ def test_kill_9_at_random_moments_converges_to_the_clean_state(samples, tmp_path
     assert {"fetch", "shred", "load", "load-postgis", "purge"} <= set().union(*hit), kills
 
     kept = simulate.kept_cycles(RETENTION_HOURS, now, START)
-    want = {(c, s, v): (FIELD_POINTS, 1) for c in kept for s in (0, 180) for v in ("TMP", "PRMSL")}
-    assert _store_state(workdir) == want  # every kept file once, nothing purged left
+    _assert_converged(workdir, env, db, sorted(kept))  # nothing purged left
     cycles = workdir / "data" / "cycles" / "gfs"
     assert {d.name for d in cycles.iterdir()} == kept
     assert not list(cycles.rglob("*.partial"))
     assert not list((workdir / ".snakemake" / "locks").glob("*.lock"))
-    verify = subprocess.run(
-        ["gridflow", "verify", "--project", str(REPO), "--configfile", str(workdir / "trial.yaml")],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
-    with psycopg.connect(db) as conn:
-        files = conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0]
-        cells = dict(
-            conn.execute(
-                "SELECT raw_file_id::text, count(*) FROM pollution_grid GROUP BY 1"
-            ).fetchall()
-        )
-    markers = [json.loads(p.read_text()) for p in cycles.glob("*/loaded/postgis/*.json")]
-    assert files == len(markers) == 2 * len(kept)
-    assert sorted(cells.values()) == sorted(m["rows"] for m in markers)
 
 
 HOLD_STORE = """
@@ -235,24 +243,6 @@ def test_database_outages_fail_clearly_and_the_rerun_converges(samples, tmp_path
     holder.wait()
     assert run.returncode == 0, err[-3000:]
 
-    verify = subprocess.run(
-        ["gridflow", "verify", "--project", str(REPO), "--configfile", str(workdir / "trial.yaml")],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env=env,
+    _assert_converged(
+        workdir, env, db, [f"{c:%Y%m%d%H}" for c in (START, START + timedelta(hours=6))]
     )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert _store_state(workdir) == {
-        (f"{c:%Y%m%d%H}", s, v): (FIELD_POINTS, 1)
-        for c in (START, START + timedelta(hours=6))
-        for s in (0, 180)
-        for v in ("TMP", "PRMSL")
-    }
-    markers = [
-        json.loads(p.read_text()) for p in workdir.glob("data/cycles/gfs/*/loaded/postgis/*.json")
-    ]
-    with psycopg.connect(db) as conn:
-        files = conn.execute("SELECT count(*) FROM catalog.raw_files").fetchone()[0]
-        cells = conn.execute("SELECT count(*) FROM pollution_grid").fetchone()[0]
-    assert files == len(markers) == 4 and cells == sum(m["rows"] for m in markers)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests_support import REPO
+from tests_support import REPO, tempo_source
 
 from devkit.ads_standin import KEY as ADS_KEY
 from devkit.ads_standin import AdsServer
@@ -35,23 +35,7 @@ def _dead_port() -> int:
 
 
 def _config(ads: AdsServer, harmony: HarmonyServer, metrics: Path) -> dict:
-    tempo = {
-        "url": harmony.url,
-        "edl_url": harmony.url,
-        "format": "geotiff",
-        "products": [
-            {
-                "name": "no2",
-                "collection": "C2930763263-LARC_CLOUD",
-                "variable": "product/vertical_column_troposphere",
-            }
-        ],
-        "bbox": [-125.0, 24.0, -100.0, 50.0],
-        "cycles": [18],
-        "window_hours": 3,
-        "publish_delay_minutes": 0,
-        "wait_seconds": 20,
-    }
+    tempo = tempo_source(harmony.url)
     cams = {
         "url": ads.url,
         "leadtime_hours": "0",

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import rasterio
 import yaml
-from tests_support import REPO
+from tests_support import REPO, tempo_source
 
 from devkit.harmony_standin import PASSWORD, USER, HarmonyServer
 from devkit.simulate import run_snakemake
@@ -35,24 +35,7 @@ LOGIN = {"EARTHDATA_USERNAME": USER, "EARTHDATA_PASSWORD": PASSWORD}
 
 def _run(tmp_path: Path, harmony: HarmonyServer, env: dict, fmt="geotiff", **tempo):
     cfg = tmp_path / "c.yaml"
-    source = {
-        "url": harmony.url,
-        "edl_url": harmony.url,
-        "format": fmt,
-        "products": [
-            {
-                "name": "no2",
-                "collection": "C2930763263-LARC_CLOUD",
-                "variable": "product/vertical_column_troposphere",
-            }
-        ],
-        "bbox": [-125.0, 24.0, -100.0, 50.0],
-        "cycles": [18],
-        "window_hours": 3,
-        "publish_delay_minutes": 0,
-        "wait_seconds": 20,
-        **tempo,
-    }
+    source = tempo_source(harmony.url, format=fmt, **tempo)
     settings = {"now": "2025-03-12T20:30:00Z", "data_root": "data", "fetch": {"settle_seconds": 0}}
     settings |= {"sources_enabled": ["tempo"], "sources": {"tempo": source}}
     cfg.write_text(yaml.safe_dump(settings))

@@ -39,3 +39,40 @@ def configured_source(name: str):
     raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg = config.resolve({**raw, "sources_enabled": [name]}, REPO)
     return sources.source(name, cfg)
+
+
+def gfs_spec(key: str, idx_key: str | None, select="all"):
+    """The fetch spec of a GFS object on a test mirror (gridflow.fetch.FetchSpec)."""
+    from gridflow.fetch import FetchSpec
+
+    return FetchSpec(
+        source="gfs",
+        family="noaa_model",
+        format="grib2",
+        key=key,
+        idx_key=idx_key,
+        raw_key="raw/gfs/x.grib2",
+        select=select,
+    )
+
+
+def tempo_source(harmony_url: str, **overrides) -> dict:
+    """A TEMPO source asking a stand-in Harmony (and its Earthdata Login) for NO2 columns."""
+    source = {
+        "url": harmony_url,
+        "edl_url": harmony_url,
+        "format": "geotiff",
+        "products": [
+            {
+                "name": "no2",
+                "collection": "C2930763263-LARC_CLOUD",
+                "variable": "product/vertical_column_troposphere",
+            }
+        ],
+        "bbox": [-125.0, 24.0, -100.0, 50.0],
+        "cycles": [18],
+        "window_hours": 3,
+        "publish_delay_minutes": 0,
+        "wait_seconds": 20,
+    }
+    return {**source, **overrides}

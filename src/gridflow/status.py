@@ -140,7 +140,8 @@ def collect(cfg: dict, p: Plan, now: datetime) -> dict:
         asdict(of_source(name, cfg["sources"][name], root, p, now))
         for name in cfg["sources_enabled"]
     ]
-    hosts = host_health.hosts(root / "hosts")
+    host_health.use_data_root(root)
+    hosts = host_health.hosts()
     return {
         "now": now.isoformat(),
         "sources": sources,
