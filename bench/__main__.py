@@ -1,6 +1,7 @@
 """`python -m bench`: run every benchmark."""
 
 from bench import (
+    dag_size,
     fetch_ranges,
     goes_full_disk,
     point_query,
@@ -9,5 +10,14 @@ from bench import (
     shred_speed,
 )
 
-for bench in (fetch_ranges, shred_speed, shred_memory, goes_full_disk, point_query, postgis_cells):
+BENCHES = (
+    fetch_ranges,
+    shred_speed,
+    shred_memory,
+    goes_full_disk,
+    point_query,
+    postgis_cells,
+    dag_size,
+)
+for bench in BENCHES:
     bench.main()
