@@ -14,6 +14,7 @@ S3's answer for a key it will not list) means not published yet. Requests to one
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -157,10 +158,13 @@ class Remote:
             return _Transient(f"{where}: {exc} (the body was cut short)")
         text = str(exc).strip()
         first_line = text.splitlines()[0] if text else type(exc).__name__
+        # obstore says "Requested a..b, got c..d" of a wrong Content-Range
         if isinstance(exc, errors.NotSupportedError) or "Requested " in first_line:
             return _RangesIgnored(f"{where}: byte ranges not honoured ({first_line})")
-        if isinstance(exc, (errors.PermissionDeniedError, errors.UnauthenticatedError)):
-            return TransportError(f"{where}: {first_line}")
+        status = re.search(r"status code: (\d{3})", first_line)
+        refused = status and status[1].startswith("4") and status[1] not in ("408", "429")
+        if refused or isinstance(exc, (errors.PermissionDeniedError, errors.UnauthenticatedError)):
+            return TransportError(f"{where}: {first_line}")  # asking again would get the same
         if isinstance(exc, (errors.GenericError, ConnectionError, TimeoutError)):
             return _Transient(f"{where}: {first_line}")
         return TransportError(f"{where}: {first_line}")
