@@ -32,7 +32,7 @@ FIELD_POINTS = 10512  # the 2.5 degree GFS grid
 SEED = int(os.environ.get("GRIDFLOW_KILL_SEED", "2026"))
 
 
-def _config(workdir, mirror) -> dict:
+def _config(mirror) -> dict:
     return {
         "data_root": "data",
         "sources_enabled": ["gfs"],
@@ -153,7 +153,7 @@ def test_kill_9_at_random_moments_converges_to_the_clean_state(samples, tmp_path
     chance = random.Random(SEED)
     workdir, mirror = tmp_path / "work", tmp_path / "mirror"
     workdir.mkdir()
-    (workdir / "trial.yaml").write_text(yaml.safe_dump(_config(workdir, mirror)))
+    (workdir / "trial.yaml").write_text(yaml.safe_dump(_config(mirror)))
     env = os.environ | {"GRIDFLOW_PG_DSN": db, "PYTHONWARNINGS": "ignore"}
     gfs = demo.grib_messages(samples / demo.GFS_SAMPLE)
     kills = []
@@ -202,7 +202,7 @@ def test_database_outages_fail_clearly_and_the_rerun_converges(samples, tmp_path
     db = postgres.dsn(db=name)
     workdir, mirror = tmp_path / "work", tmp_path / "mirror"
     workdir.mkdir()
-    (workdir / "trial.yaml").write_text(yaml.safe_dump(_config(workdir, mirror)))
+    (workdir / "trial.yaml").write_text(yaml.safe_dump(_config(mirror)))
     env = os.environ | {"GRIDFLOW_PG_DSN": db, "PYTHONWARNINGS": "ignore"}
     gfs = demo.grib_messages(samples / demo.GFS_SAMPLE)
     for cycle in (START, START + timedelta(hours=6)):
