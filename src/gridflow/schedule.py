@@ -10,10 +10,14 @@ from datetime import datetime, timedelta
 
 from gridflow.errors import UsageError
 
+# No schedule forecasts further (ECMWF's extended range is 1104 h); a bound keeps a typo such as
+# `0-99999999999` from building a list that exhausts memory.
+LAST_HOUR = 9999
+
 
 def parse_hours(spec: str) -> list[int]:
     """ "0-120,123-384/3" -> [0, 1, ..., 120, 123, 126, ..., 384]; a part that names no hour
-    (`10-2`, `0-120/0`, an empty one) is a configuration error."""
+    (`10-2`, `0-120/0`, an empty one) or one past LAST_HOUR is a configuration error."""
     hours: set[int] = set()
     for part in str(spec).split(","):
         span, _, stride = part.partition("/")
@@ -25,6 +29,8 @@ def parse_hours(spec: str) -> list[int]:
             raise UsageError(f"hours {spec!r}: {part!r} {what}") from None
         if step < 1 or end < start:
             raise UsageError(f"hours {spec!r}: {part!r} names no hour")
+        if end > LAST_HOUR:
+            raise UsageError(f"hours {spec!r}: {part!r} goes past hour {LAST_HOUR}")
         hours.update(range(start, end + 1, step))
     return sorted(hours)
 
