@@ -42,8 +42,8 @@ onstart:
 
 onsuccess:
     after_ingest_purge()
-    write_metrics("success")
+    note_outcome("success")
 
 
 onerror:
-    write_metrics("error")
+    note_outcome("error")

@@ -131,7 +131,7 @@ def test_status_and_metrics_report_a_paused_host(tmp_path, monkeypatch):
     monkeypatch.setenv("GRIDFLOW_HOSTS_DIR", str(hosts))
     host_health.retried("mirror.example:80")
     host_health.failed("mirror.example:80", "http://mirror.example/x: 503", 1, 60)
-    report = {"sources": [], "hosts": host_health.hosts(hosts), "last_purge": None}
+    report = {"sources": [], "hosts": host_health.hosts(), "last_purge": None}
     assert "host mirror.example:80: PAUSED until" in status.table(report)
     cfg = {"data_root": str(tmp_path / "data"), "metrics": {"textfile": str(tmp_path / "m.prom")}}
     metrics.write(cfg, report, tmp_path, "success")

@@ -97,10 +97,10 @@ def succeeded(host: str) -> None:
         state["failures"], state["open_until"] = 0, None
 
 
-def hosts(where: Path | None = None) -> list[dict]:
+def hosts() -> list[dict]:
     """Every host's state, with `paused` telling whether its circuit is open now."""
     found = []
-    for path in sorted((where or folder()).glob("*.json")):
+    for path in sorted(folder().glob("*.json")):
         try:
             state = {**FRESH, **json.loads(path.read_text())}
         except (OSError, ValueError):

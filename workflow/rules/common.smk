@@ -192,7 +192,7 @@ WORKDIR = (
 )  # the run's working directory (--directory), as the Snakefile loads
 
 
-def write_metrics(outcome):
+def note_outcome(outcome):
     """The run's outcome (from onsuccess / onerror), for what happens when Snakemake exits."""
     RUN_OUTCOME.update(outcome=outcome, hooked=True)
 
