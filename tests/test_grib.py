@@ -74,10 +74,10 @@ def test_regular_grid_subsets_keep_the_points_a_full_decode_keeps(samples, tmp_p
     name = "gfs.complex.grib2"  # 0.25 degree, 1440 x 721
     options = ShredOptions(bbox=(-20.0, 30.0, 40.5, 60.0), stride=3)
     _, out = _shred(samples, tmp_path, name, options)
-    fast = pq.read_table(out, columns=["lat", "lon", "cell", "value"]).to_pandas()
+    fast = pq.read_table(out, columns=["lat", "lon", "value"]).to_pandas()
     with open(samples / name, "rb") as fh:
         handle = eccodes.codes_grib_new_from_file(fh)
-    lat, lon, cell = coordinates(handle)
+    lat, lon = coordinates(handle)
     values = eccodes.codes_get_values(handle)
     eccodes.codes_release(handle)
     grid = np.arange(len(lat)).reshape(721, 1440)[::3, ::3].ravel()
@@ -85,7 +85,6 @@ def test_regular_grid_subsets_keep_the_points_a_full_decode_keeps(samples, tmp_p
     assert len(fast) == len(keep) > 1000
     assert np.array_equal(fast["lat"].to_numpy(), lat[keep])
     assert np.array_equal(fast["lon"].to_numpy(), lon[keep])
-    assert np.array_equal(fast["cell"].to_numpy(), cell[keep])
     assert np.array_equal(fast["value"].to_numpy(), values[keep].astype(np.float32))
 
 

@@ -17,7 +17,7 @@ from gridflow import rows
 from gridflow.errors import ShredError
 from gridflow.grib_descriptors import descriptors
 from gridflow.grib_times import period_minutes, reference_time
-from gridflow.gridgeo import cell_key, coordinates, regular_axes
+from gridflow.gridgeo import coordinates, regular_axes
 
 # A value no packed field holds; eccodes writes it where a bitmap or in-band marker says missing.
 MISSING_SENTINEL = 9.0e36
@@ -35,7 +35,7 @@ def field_times(handle) -> tuple[datetime, int]:
 
 
 def field_coordinates(handle):
-    """(lat, lon, cell) of every point, or a ShredError naming a grid eccodes cannot place."""
+    """(lat, lon) of every point, or a ShredError naming a grid eccodes cannot place."""
     try:
         return coordinates(handle)
     except eccodes.CodesInternalError as exc:
@@ -79,7 +79,7 @@ def _kept_on_axes(lats: np.ndarray, lons: np.ndarray, options):
     return index, lat, lon
 
 
-def decode_field(handle, entry, meta: dict, options) -> DecodedField:
+def decode_field(handle, entry, options) -> DecodedField:
     eccodes.codes_set(handle, "missingValue", MISSING_SENTINEL)
     values = eccodes.codes_get_values(handle)
     axes = regular_axes(handle) if options.stride > 1 or options.bbox else None
@@ -87,18 +87,18 @@ def decode_field(handle, entry, meta: dict, options) -> DecodedField:
         kept, lat, lon = _kept_on_axes(*axes, options)
         if len(values) != len(axes[0]) * len(axes[1]):
             raise ShredError(f"{len(values)} values for its grid")
-        values, cell = values[kept], cell_key(lat, lon)
+        values = values[kept]
     else:
-        lat, lon, cell = field_coordinates(handle)
+        lat, lon = field_coordinates(handle)
         if len(values) != len(lat):
             raise ShredError(f"{len(values)} values for {len(lat)} points")
         kept = _kept_points(handle, lat, lon, options)
         if kept is not None:
-            values, lat, lon, cell = values[kept], lat[kept], lon[kept], cell[kept]
+            values, lat, lon = values[kept], lat[kept], lon[kept]
     ref, step = field_times(handle)
     missing = values >= MISSING_SENTINEL * 0.999
     if options.missing_values:
         missing |= np.isin(values, options.missing_values)
     field = (entry.variable, entry.level, entry.forecast, ":".join(descriptors(handle)))
-    table = rows.field_table(meta, field, ref, step, lat, lon, cell, values, missing)
+    table = rows.field_table(field, ref, step, lat, lon, values, missing)
     return DecodedField((*field, ref, step), table)

@@ -1,4 +1,4 @@
-"""Real latitude and longitude of every grid point, and the cell key used for point lookups.
+"""Real latitude and longitude of every grid point.
 
 eccodes computes coordinates for every grid it knows (regular lat/lon, Lambert conformal,
 Gaussian, polar stereographic). They are cached per grid definition: all fields of a file usually
@@ -10,36 +10,23 @@ from __future__ import annotations
 import eccodes
 import numpy as np
 
-CELL_DEGREES = 1.0  # the lookup cell; a point query scans a few cells around the point
-
-
-def cell_key(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """A 1-degree cell number: rows of 360 cells from the south pole, west to east from -180."""
-    row = np.clip(np.floor(lat + 90.0), 0, 179).astype(np.uint32)
-    col = np.mod(np.floor(lon + 180.0), 360).astype(np.uint32)
-    return row * 360 + col
-
 
 def normalise_lon(lon: np.ndarray) -> np.ndarray:
     return ((lon + 180.0) % 360.0) - 180.0
 
 
-_by_grid: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_by_grid: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def coordinates(handle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lat float32, lon float32 in [-180, 180), cell uint32) for the handle's grid."""
+def coordinates(handle) -> tuple[np.ndarray, np.ndarray]:
+    """(lat float32, lon float32 in [-180, 180)) for the handle's grid."""
     key = eccodes.codes_get(handle, "md5GridSection")
     if key not in _by_grid:
         lat64 = eccodes.codes_get_array(handle, "latitudes")
         lon64 = normalise_lon(eccodes.codes_get_array(handle, "longitudes"))
         if len(_by_grid) >= 4:
             _by_grid.pop(next(iter(_by_grid)))
-        _by_grid[key] = (
-            lat64.astype(np.float32),
-            lon64.astype(np.float32),
-            cell_key(lat64, lon64),
-        )
+        _by_grid[key] = (lat64.astype(np.float32), lon64.astype(np.float32))
     return _by_grid[key]
 
 

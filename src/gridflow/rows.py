@@ -4,34 +4,37 @@ Grid formats decode into `grid_data` (GRID), gauge formats into `gauge_observati
 so the shred, the loads and the purge never ask what kind of file a row came from, only which
 table its format fills. A field's identity is (variable, level, forecast, descriptor, ref_time,
 step): two fields of one file never share it.
+
+A shred holds only what varies within its file. What is the same for every row (the source and
+the raw file's lineage, `LINEAGE`) rides in the Parquet's metadata and the load adds it; what the
+store can derive (`valid_time`, the `cell` key) the store computes. Each such column cost a
+shred as much to write as the values themselves.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
 
 _dict = pa.dictionary(pa.int32(), pa.string())
+LINEAGE = ("source", "raw_file_id", "raw_key")  # the load adds these from the shred's metadata
+LINEAGE_KEY = b"gridflow.lineage"
+
 SCHEMA = pa.schema(
     [
-        ("source", _dict),
         ("variable", _dict),
         ("level", _dict),
         ("forecast", _dict),
         ("descriptor", _dict),
         ("ref_time", pa.timestamp("s", tz="UTC")),
         ("step", pa.int32()),
-        ("valid_time", pa.timestamp("s", tz="UTC")),
         ("lat", pa.float32()),
         ("lon", pa.float32()),
-        ("cell", pa.uint32()),
         ("value", pa.float32()),
-        ("raw_file_id", _dict),
-        ("raw_key", _dict),
     ]
 )
 
@@ -41,7 +44,7 @@ def _zeros(n: int) -> pa.Array:
     return pa.array(np.zeros(n, dtype=np.int32))
 
 
-def _constant(value: str, n: int) -> pa.DictionaryArray:
+def constant(value: str, n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(_zeros(n), pa.array([value]))
 
 
@@ -52,42 +55,34 @@ def _times(value: datetime, n: int) -> pa.Array:
 
 
 def field_table(
-    meta: dict,
     field: tuple[str, str, str, str],
     ref: datetime,
     step: int,
     lat: np.ndarray,
     lon: np.ndarray,
-    cell: np.ndarray,
     values: np.ndarray,
     missing: np.ndarray | None = None,
 ) -> pa.Table:
     """The rows of one field (or a block of it): `field` is (variable, level, forecast,
-    descriptor), `step` the lead in minutes, `meta` the raw file's sidecar."""
+    descriptor), `step` the lead in minutes."""
     n = len(values)
     variable, level, forecast, descriptor = field
     columns = {
-        "source": _constant(meta["source"], n),
-        "variable": _constant(variable, n),
-        "level": _constant(level, n),
-        "forecast": _constant(forecast, n),
-        "descriptor": _constant(descriptor, n),
+        "variable": constant(variable, n),
+        "level": constant(level, n),
+        "forecast": constant(forecast, n),
+        "descriptor": constant(descriptor, n),
         "ref_time": _times(ref, n),
         "step": pa.array(np.full(n, step, dtype=np.int32)),
-        "valid_time": _times(ref + timedelta(minutes=step), n),
         "lat": pa.array(lat.astype(np.float32, copy=False)),
         "lon": pa.array(lon.astype(np.float32, copy=False)),
-        "cell": pa.array(cell),
         "value": pa.array(values.astype(np.float32, copy=False), mask=missing),
-        "raw_file_id": _constant(meta["run_id"], n),
-        "raw_key": _constant(meta["raw_key"], n),
     }
     return pa.Table.from_pydict(columns, schema=SCHEMA)
 
 
 GAUGE_SCHEMA = pa.schema(
     [
-        ("source", _dict),
         ("gauge", pa.uint32()),
         ("kind", _dict),  # daily (inches that Arizona day), increment (since the row before)
         ("day", pa.date32()),  # the Arizona calendar day
@@ -95,29 +90,24 @@ GAUGE_SCHEMA = pa.schema(
         ("inches", pa.float32()),  # null: no value (outage, not reported)
         ("flags", _dict),  # outage, footnote=N, estimated, annual_total_differs, ...
         ("origin", _dict),  # water_year_workbook, monthly_pdf, fopr, alert_page
-        ("raw_file_id", _dict),
-        ("raw_key", _dict),
     ]
 )
 
 
-def gauge_table(meta: dict, readings) -> pa.Table:
+def gauge_table(readings) -> pa.Table:
     """The rows of a gauge reader's `Readings` (gridflow.gauges.readings)."""
     n = len(readings)
     values = np.array([np.nan if v is None else v for v in readings.inches], dtype=np.float32)
     columns = {
-        "source": _constant(meta["source"], n),
         "gauge": pa.array(readings.gauge, pa.uint32()),
-        "kind": _constant(readings.kind, n),
+        "kind": constant(readings.kind, n),
         "day": pa.array(readings.day, pa.date32()),
         "time": pa.array(
             [t.replace(tzinfo=None) for t in readings.time], pa.timestamp("s", tz="UTC")
         ),
         "inches": pa.array(values, mask=np.isnan(values)),
         "flags": pa.array(readings.flags, pa.string()).dictionary_encode(),
-        "origin": _constant(readings.origin, n),
-        "raw_file_id": _constant(meta["run_id"], n),
-        "raw_key": _constant(meta["raw_key"], n),
+        "origin": constant(readings.origin, n),
     }
     return pa.Table.from_pydict(columns, schema=GAUGE_SCHEMA)
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from gridflow import formats, inventory
 from gridflow.errors import ShredError
-from gridflow.rows import SCHEMA
+from gridflow.rows import LINEAGE_KEY, SCHEMA
 
 __all__ = ["SCHEMA", "ShredError", "ShredOptions", "ShredStats", "shred"]
 
@@ -55,20 +55,8 @@ class ShredStats:
 # distinct floats) and keeping statistics nobody reads cost 45% of a full-disk shred.
 PARQUET_OPTIONS = {
     "compression": "zstd",
-    "use_dictionary": [
-        "source",
-        "variable",
-        "level",
-        "forecast",
-        "descriptor",
-        "ref_time",
-        "step",
-        "valid_time",
-        "cell",
-        "raw_file_id",
-        "raw_key",
-    ],
-    "write_statistics": ["ref_time", "step", "lat", "lon", "cell"],
+    "use_dictionary": ["variable", "level", "forecast", "descriptor", "ref_time", "step"],
+    "write_statistics": ["ref_time", "step"],
 }
 
 # Small fields are buffered into row groups of about this many rows: one tiny row group per
@@ -99,13 +87,15 @@ def shred(
     meta = json.loads(sidecar.read_text())
     entries = inventory.parse(idx.read_text(), str(idx))
     fmt = formats.get(meta["format"])
+    lineage = {"source": meta["source"], "raw_file_id": meta["run_id"], "raw_key": meta["raw_key"]}
+    schema = fmt.table.schema.with_metadata({LINEAGE_KEY: json.dumps(lineage)})
     rows = 0
     pending: list[pa.Table] = []
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with pq.ParquetWriter(tmp, fmt.table.schema, **PARQUET_OPTIONS) as writer:
-            for field in _distinct(fmt.fields(raw, entries, meta, options), raw):
+        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
+            for field in _distinct(fmt.fields(raw, entries, options), raw):
                 pending.append(field.table)
                 rows += field.table.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:

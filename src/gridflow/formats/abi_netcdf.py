@@ -32,9 +32,8 @@ class AbiNetcdf(Format):
         ]
         return Fetched(entries, len(entries), [(0, tmp.stat().st_size)])
 
-    def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
+    def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         from gridflow import abi_read, rows
-        from gridflow.gridgeo import cell_key
 
         try:
             with abi_read.open_abi(raw, str(raw)) as ds:
@@ -44,10 +43,7 @@ class AbiNetcdf(Format):
                     for px in abi_read.valid_pixels(
                         ds, entry.variable, str(raw), options.stride, options.bbox, options.dqf_keep
                     ):
-                        cell = cell_key(px.lat, px.lon)
-                        table = rows.field_table(
-                            meta, field, ref, 0, px.lat, px.lon, cell, px.value
-                        )
+                        table = rows.field_table(field, ref, 0, px.lat, px.lon, px.value)
                         yield FieldRows(entry.line(), (*field, ref, 0), table)
         except abi_read.AbiError as exc:
             raise ShredError(str(exc)) from None

@@ -100,9 +100,7 @@ class Format:
         """Verify a whole file (or the zip of a job's several outputs) and list its fields."""
         raise FetchError(f"{origin}: {self.name} files cannot be checked as whole downloads")
 
-    def fields(
-        self, raw: Path, entries: list[IdxEntry], meta: dict, options
-    ) -> Iterator[FieldRows]:
+    def fields(self, raw: Path, entries: list[IdxEntry], options) -> Iterator[FieldRows]:
         """Every inventory entry's rows; raise ShredError naming the file and the field."""
         raise NotImplementedError
 

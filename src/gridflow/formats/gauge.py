@@ -36,9 +36,9 @@ class GaugeFormat(Format):
         notes = {"footnotes": readings.footnotes, "warnings": readings.warnings}
         return Fetched(entries, len(entries), [(0, path.stat().st_size)], {**notes, **about})
 
-    def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
+    def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         readings, _ = self.read(raw, str(raw))
-        table = rows.gauge_table(meta, readings)
+        table = rows.gauge_table(readings)
         first = min(readings.day) if len(readings) else None
         identity = ("inches", readings.origin, readings.kind, "", first, 0)
         yield FieldRows(f"{raw}: {len(readings)} readings", identity, table)

@@ -173,9 +173,8 @@ class GeoTiff(Format):
                 found.append((entry, ds, int(extra["band"])))
             yield found, flags
 
-    def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
+    def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         from gridflow import rows
-        from gridflow.gridgeo import cell_key
 
         for found, flags in self._chosen(raw, entries):
             for entry, ds, band in found:
@@ -189,9 +188,7 @@ class GeoTiff(Format):
                 lat, lon = lat[keep], lon[keep]
                 field = (entry.variable, entry.level, entry.forecast, "")
                 when = _time(ds, str(raw))
-                table = rows.field_table(
-                    meta, field, when, 0, lat, lon, cell_key(lat, lon), values[r, c][keep]
-                )
+                table = rows.field_table(field, when, 0, lat, lon, values[r, c][keep])
                 yield FieldRows(entry.line(), (*field, when, 0), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:

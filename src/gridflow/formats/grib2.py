@@ -120,7 +120,7 @@ class Grib2(Format):
             _keep_only(tmp, chosen)
         return Fetched(inventory.relocate(chosen), len(chosen), inventory.merge_ranges(chosen))
 
-    def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
+    def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         import eccodes
 
         from gridflow.grib_decode import decode_field
@@ -129,7 +129,7 @@ class Grib2(Format):
         try:
             for entry, handle in named_fields(raw, entries, f"{raw}.idx"):
                 try:
-                    field = decode_field(handle, entry, meta, options)
+                    field = decode_field(handle, entry, options)
                 except (eccodes.CodesInternalError, OverflowError, ValueError) as exc:
                     raise ShredError(f"{raw}: field {entry.line()}: {exc}") from None
                 yield FieldRows(entry.line(), field.identity, field.table)

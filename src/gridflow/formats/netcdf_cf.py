@@ -160,9 +160,8 @@ class NetcdfCf(Format):
             raise FetchError(f"{origin}: no variable on the latitude/longitude grid")
         return Fetched(entries, len(entries), [(0, path.stat().st_size)])
 
-    def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
+    def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         from gridflow import rows
-        from gridflow.gridgeo import cell_key
 
         wanted = _by_member(entries)
         for member, ds in _datasets(raw, str(raw)):
@@ -176,20 +175,17 @@ class NetcdfCf(Format):
             if options.bbox is not None:
                 west, south, east, north = options.bbox
                 keep = (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
-            cell = cell_key(lat, lon)
             descriptor = _descriptor(ds)
             for entry in wanted[member]:
                 values, missing, t = _slice(ds, entry, origin)
                 ref, step = times[t]
                 field = (entry.variable, entry.level, entry.forecast, descriptor)
                 table = rows.field_table(
-                    meta,
                     field,
                     ref,
                     step,
                     lat[keep],
                     lon[keep],
-                    cell[keep],
                     values.ravel()[keep],
                     missing.ravel()[keep],
                 )

@@ -114,9 +114,9 @@ class TempoNetcdf(Format):
             for entry in wanted[member]:
                 yield entry, ds, lat, lon, when, where
 
-    def fields(self, raw: Path, entries, meta: dict, options) -> Iterator[FieldRows]:
+    def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         from gridflow import rows
-        from gridflow.gridgeo import cell_key, normalise_lon
+        from gridflow.gridgeo import normalise_lon
 
         for entry, ds, lat, lon, when, where in self._each(raw, entries):
             values, valid = _values(ds, entry.variable, lat, options.dqf_keep, where)
@@ -127,7 +127,7 @@ class TempoNetcdf(Format):
                 inside = (plat >= south) & (plat <= north) & (plon >= west) & (plon <= east)
                 plat, plon, kept = plat[inside], plon[inside], kept[inside]
             field = (entry.variable, entry.level, entry.forecast, "")
-            table = rows.field_table(meta, field, when, 0, plat, plon, cell_key(plat, plon), kept)
+            table = rows.field_table(field, when, 0, plat, plon, kept)
             yield FieldRows(entry.line(), (*field, when, 0), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:

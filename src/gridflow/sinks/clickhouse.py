@@ -6,6 +6,7 @@ after, so a second load, or a load after a crash half-way, leaves exactly one co
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, ProgrammingError
 
+from gridflow import rows
 from gridflow.dsn import redact, resolve
 from gridflow.errors import Busy, GridflowError, Unreachable
 
@@ -111,8 +113,24 @@ def _replaced(parquet: Path, table: str) -> tuple[str, dict]:
     }
 
 
+def lineage_of(parquet: Path) -> dict:
+    """The source and raw file a shred's rows belong to (gridflow.rows.LINEAGE), from its
+    metadata; a LoadError for a Parquet file that is not a gridflow shred."""
+    metadata = pq.read_schema(parquet).metadata or {}
+    if rows.LINEAGE_KEY not in metadata:
+        key = rows.LINEAGE_KEY.decode()
+        raise LoadError(f"{parquet}: not a gridflow shred (no {key} metadata)")
+    return json.loads(metadata[rows.LINEAGE_KEY])
+
+
 def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -> int:
     """Replace the rows of one raw file with the rows of its shred; returns the row count."""
+    lineage = lineage_of(parquet)
+    if (lineage["source"], lineage["raw_key"]) != (source, raw_key):
+        raise LoadError(
+            f"{parquet}: a shred of {lineage['source']} {lineage['raw_key']}, not of "
+            f"{source} {raw_key}"
+        )
     also, covered = _replaced(parquet, table)
     client.command(
         f"DELETE FROM {table} WHERE source = %(s)s AND (raw_key = %(k)s{also})",
@@ -120,23 +138,33 @@ def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -
         settings={"lightweight_deletes_sync": 2},
     )
     expected = pq.ParquetFile(parquet).metadata.num_rows
-    columns = ", ".join(pq.read_schema(parquet).names)
+    names = pq.read_schema(parquet).names
+    columns = ", ".join([*names, *rows.LINEAGE])
     if client_is_embedded(client):
         # chDB reads the shred straight from disk: about 6x faster than passing Arrow batches
         path = str(Path(parquet).resolve()).replace("\\", "\\\\").replace("'", "\\'")
         client.command(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM file('{path}', Parquet)"
+            f"INSERT INTO {table} ({columns}) SELECT {', '.join(names)}, %(source)s, "
+            f"%(raw_file_id)s, %(raw_key)s FROM file('{path}', Parquet)",
+            parameters=lineage,
         )
     else:
         # a server cannot see our disk; batches of ~2 M rows keep it from making a part per field
         for batch in pq.ParquetFile(parquet).iter_batches(batch_size=BATCH_ROWS):
-            client.insert_arrow(table, pa.Table.from_batches([batch]).unify_dictionaries())
+            client.insert_arrow(table, with_lineage(pa.Table.from_batches([batch]), lineage))
     loaded = rows_of(client, source, raw_key, table)
     if loaded != expected:
         raise LoadError(
             f"{parquet}: {table} holds {loaded} rows of {raw_key} after loading {expected}"
         )
     return loaded
+
+
+def with_lineage(shred: pa.Table, lineage: dict) -> pa.Table:
+    """A shred's rows as the store's: the lineage columns added as constants."""
+    for name in rows.LINEAGE:
+        shred = shred.append_column(name, rows.constant(lineage[name], shred.num_rows))
+    return shred.unify_dictionaries()
 
 
 def record_gauge(client, source: str, gauge: dict, raw_file_id: str) -> None:
