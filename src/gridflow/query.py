@@ -1,7 +1,10 @@
 """Point and time-series queries against grid_data, using the 1-degree cell key.
 
 The nearest grid point is searched in a box of cells that grows until the box is known to hold
-every point nearer than the best one found; then the series is read from that one point.
+every point nearer than the best one found; then the series is read from that one point. The
+search looks at the source's newest day first: a query's cost grows with the day partitions
+it opens (about half a millisecond each in chDB), and the newest day holds the field's current
+grid. Only a field absent from that day is searched across every day.
 """
 
 from __future__ import annotations
@@ -58,11 +61,21 @@ class Field:
 
 def nearest_point(client, field: Field, lat: float, lon: float):
     """(lat, lon, cell, distance in m) of the grid point nearest to (lat, lon), or None."""
+    # the source's newest day: by source alone ClickHouse answers it from the parts' min-max
+    # index (2 ms at 100 M rows); naming the field too would read every row of it
+    newest_day = (
+        " AND toYYYYMMDD(ref_time) = (SELECT toYYYYMMDD(max(ref_time)) FROM "
+        f"{TABLE} WHERE source = %(s)s)"
+    )
+    return _nearest(client, field, lat, lon, newest_day) or _nearest(client, field, lat, lon, "")
+
+
+def _nearest(client, field: Field, lat: float, lon: float, days: str):
     params = {**field.parameters(), "lat": lat, "lon": lon}
     half = 0.75
     while True:
         cells = cells_in_box(lat, lon, half)
-        where = field.where()
+        where = field.where() + days
         if cells is not None:
             where += " AND cell IN %(cells)s"
             params["cells"] = cells
@@ -93,10 +106,12 @@ def series(
     if point is None:
         return []
     plat, plon, cell, distance = point
+    lineage = ", raw_file_id, raw_key" if with_lineage else ""
     result = readonly.query(
         client,
-        "SELECT ref_time, step, valid_time, forecast, value, raw_file_id, raw_key, descriptor "
-        f"FROM {TABLE} WHERE {field.where()} AND cell = %(c)s "
+        # valid_time from its parts: one column less to read in every day partition
+        "SELECT ref_time, step, ref_time + toIntervalMinute(step), forecast, value, descriptor"
+        f"{lineage} FROM {TABLE} WHERE {field.where()} AND cell = %(c)s "
         "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s) "
         + (
             "ORDER BY ref_time DESC, step LIMIT 1"
@@ -104,6 +119,8 @@ def series(
             else "ORDER BY ref_time, step, forecast, descriptor"
         ),
         parameters={**field.parameters(), "c": cell, "plat": plat, "plon": plon},
+        # the key already narrows each part to a granule; a PREWHERE pass costs more than it saves
+        settings={"optimize_move_to_prewhere": 0},
     )
     return [
         {
@@ -111,12 +128,12 @@ def series(
             "step": r[1],
             "valid_time": _iso(r[2]),
             "forecast": r[3],
-            **({"descriptor": r[7]} if r[7] else {}),
+            **({"descriptor": r[5]} if r[5] else {}),
             "value": r[4],
             "grid_lat": round(plat, 6),
             "grid_lon": round(plon, 6),
             "distance_km": round(distance / 1000, 3),
-            **({"raw_file_id": r[5], "raw_key": r[6]} if with_lineage else {}),
+            **({"raw_file_id": r[6], "raw_key": r[7]} if with_lineage else {}),
         }
         for r in result.result_rows
     ]

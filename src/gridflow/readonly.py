@@ -43,14 +43,15 @@ def _statements(sql: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def query(client, sql: str, parameters: dict | None = None):
-    """Run one read-only query; a refusal is one line saying why."""
+def query(client, sql: str, parameters: dict | None = None, settings: dict | None = None):
+    """Run one read-only query (with gridflow's own tuning `settings`, never readonly's
+    override); a refusal is one line saying why."""
     from clickhouse_connect.driver.exceptions import DatabaseError
 
     if len(_statements(sql)) > 1:
         raise Refused("refused: one statement at a time (the query holds more than one)")
     try:
-        return client.query(sql, parameters=parameters, settings=SETTINGS)
+        return client.query(sql, parameters=parameters, settings={**(settings or {}), **SETTINGS})
     except DatabaseError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if f"Code: {READONLY_CODE}." in first or "(READONLY)" in first:
