@@ -4,10 +4,12 @@ from bench import (
     dag_size,
     fetch_ranges,
     goes_full_disk,
+    load_wall,
     point_query,
     postgis_cells,
     shred_memory,
     shred_speed,
+    store_size,
 )
 
 BENCHES = (
@@ -15,6 +17,8 @@ BENCHES = (
     shred_speed,
     shred_memory,
     goes_full_disk,
+    store_size,
+    load_wall,
     point_query,
     postgis_cells,
     dag_size,

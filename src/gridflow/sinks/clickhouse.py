@@ -132,11 +132,16 @@ def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -
             f"{source} {raw_key}"
         )
     also, covered = _replaced(parquet, table)
-    client.command(
-        f"DELETE FROM {table} WHERE source = %(s)s AND (raw_key = %(k)s{also})",
-        parameters={"s": source, "k": raw_key, **covered},
-        settings={"lightweight_deletes_sync": 2},
-    )
+    replaced = f"source = %(s)s AND (raw_key = %(k)s{also})"
+    parameters = {"s": source, "k": raw_key, **covered}
+    # a delete is a mutation of every part of the source (0.6 s at 25 M rows even when nothing
+    # matches); the count that tells whether there is anything to delete reads one column
+    if int(client.command(f"SELECT count() FROM {table} WHERE {replaced}", parameters=parameters)):
+        client.command(
+            f"DELETE FROM {table} WHERE {replaced}",
+            parameters=parameters,
+            settings={"lightweight_deletes_sync": 2},
+        )
     expected = pq.ParquetFile(parquet).metadata.num_rows
     names = pq.read_schema(parquet).names
     columns = ", ".join([*names, *rows.LINEAGE])

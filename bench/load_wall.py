@@ -1,0 +1,91 @@
+"""(f) Wall time of `gridflow.sinks.clickhouse.load` for one whole file (the GFS 2.5 degree
+sample, 343 fields, 3.6 M rows) against the bare insert of the same shred,
+`INSERT INTO grid_data SELECT ... FROM file(shred)`, into the same chDB store.
+
+The store already holds other runs of the file (a day of GFS cycles), as a scheduled load finds
+it: the load's delete-then-count around the insert is what the ratio measures. Both a first
+load and a reload (which replaces the file's rows) are timed.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from bench.common import REPO, SAMPLES, report
+from gridflow import inventory, rows
+from gridflow.grib_read import build_inventory
+from gridflow.shred import shred
+from gridflow.sinks import clickhouse
+
+SAMPLE = SAMPLES / "gfs.t12z.pgrbf120.2p5deg.grib2"
+OTHER_RUNS = 8
+TRIES = 3
+
+
+def _shreds(tmp: Path, count: int) -> list[Path]:
+    """`count` shreds of the sample, each of its own raw key (the same rows otherwise)."""
+    idx = tmp / "x.idx"
+    idx.write_text(inventory.format_lines(build_inventory(SAMPLE)))
+    first = tmp / "0.parquet"
+    side = tmp / "x.json"
+    side.write_text(
+        json.dumps({"source": "gfs", "run_id": "b", "raw_key": "raw/0", "format": "grib2"})
+    )
+    shred(SAMPLE, idx, side, first)
+    table = pq.read_table(first)
+    made = [first]
+    for n in range(1, count):
+        lineage = {"source": "gfs", "raw_file_id": "b", "raw_key": f"raw/{n}"}
+        out = tmp / f"{n}.parquet"
+        meta = {**(table.schema.metadata or {}), rows.LINEAGE_KEY: json.dumps(lineage)}
+        pq.write_table(table.replace_schema_metadata(meta), out, compression="zstd")
+        made.append(out)
+    return made
+
+
+def _bare_insert(client, parquet: Path, key: str) -> None:
+    names = ", ".join(rows.SCHEMA.names)
+    client.command(
+        f"INSERT INTO grid_data ({names}, source, raw_file_id, raw_key) SELECT {names}, 'gfs', "
+        f"'b', '{key}' FROM file('{parquet}', Parquet)"
+    )
+
+
+def _timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        shreds = _shreds(Path(tmp), OTHER_RUNS + 2 * TRIES)
+        client = clickhouse.connect(f"chdb://{tmp}/ch")
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        for n, parquet in enumerate(shreds[:OTHER_RUNS]):
+            clickhouse.load(client, parquet, "gfs", f"raw/{n}")
+        bare, first, again = [], [], []
+        for t in range(TRIES):
+            ours, theirs = OTHER_RUNS + 2 * t, OTHER_RUNS + 2 * t + 1
+            bare.append(_timed(_bare_insert, client, shreds[theirs], f"raw/{theirs}"))
+            load = (client, shreds[ours], "gfs", f"raw/{ours}")
+            first.append(_timed(clickhouse.load, *load))
+            again.append(_timed(clickhouse.load, *load))
+        total = int(client.command("SELECT count() FROM grid_data"))
+        client.close()
+    bare_s, first_s, again_s = min(bare), min(first), min(again)
+    report(
+        "load wall / bare INSERT ... FROM file(shred)",
+        first_s / bare_s,
+        f"first load {first_s * 1000:.0f} ms, reload {again_s * 1000:.0f} ms "
+        f"({again_s / bare_s:.2f}), bare insert {bare_s * 1000:.0f} ms, into {total:,} rows",
+    )
+
+
+if __name__ == "__main__":
+    main()
