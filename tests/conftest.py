@@ -21,6 +21,14 @@ def own_host_health(tmp_path, monkeypatch):
     monkeypatch.setenv("GRIDFLOW_HOSTS_DIR", str(tmp_path / "hosts"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_grid_cache(tmp_path_factory):
+    """One grid cache (gridflow.grid_cache) for the test session, never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRIDFLOW_GRID_CACHE", str(tmp_path_factory.mktemp("grids")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def samples() -> Path:
     return SAMPLES

@@ -8,13 +8,12 @@ import subprocess
 
 import eccodes
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 from gridflow import inventory
 from gridflow.errors import ShredError
 from gridflow.grib_read import build_inventory
-from gridflow.shred import shred
+from gridflow.shred import read_rows, shred
 from gridflow.sinks import clickhouse
 
 GFS = "gfs.t12z.pgrbf120.2p5deg.grib2"
@@ -28,7 +27,7 @@ def _shred(raw, tmp_path):
     sidecar.write_text(json.dumps(meta))
     out = tmp_path / "x.parquet"
     shred(raw, idx, sidecar, out)
-    return idx, pq.read_table(out)
+    return idx, read_rows(out)
 
 
 def _eccodes_values(raw) -> list[np.ndarray]:

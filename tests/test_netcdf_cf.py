@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 
 import netCDF4
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
-from gridflow.shred import shred
+from gridflow.shred import read_rows, shred
 
 REGIONAL = "test_adaptor.cams_regional_fc.nc"
 EAC4 = "cams_eac4_232f85b4_tco3_tcwv.nc"
@@ -39,7 +38,7 @@ def _fetch_and_shred(samples, tmp_path, name, payload: bytes | None = None):
     out = tmp_path / "out"
     fetch(spec, Operating(f"file://{mirror}"), out / "x.nc", out / "x.nc.idx", out / "x.nc.json")
     shred(out / "x.nc", out / "x.nc.idx", out / "x.nc.json", out / "x.parquet")
-    return (out / "x.nc.idx").read_text(), pq.read_table(out / "x.parquet").to_pylist()
+    return (out / "x.nc.idx").read_text(), read_rows(out / "x.parquet").to_pylist()
 
 
 def test_cams_regional_hours_count_from_the_base_date(samples, tmp_path):

@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 
 import netCDF4
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import rasterio
 from pyproj import Transformer
 
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.inventory import parse
-from gridflow.shred import ShredOptions, shred
+from gridflow.shred import ShredOptions, read_rows, shred
 
 UTM = "tempo_vcd_troposphere_utm11_clipped.tif"
 LA_VCD = "casestudy3_la_tempo_vcd_troposphere_utm11_clipped.tif"
@@ -36,7 +35,7 @@ def _load(tmp_path, name: str, payload: bytes, fmt: str, options: ShredOptions |
     raw = out / f"x.{ext}"
     fetch(spec, Operating(f"file://{mirror}"), raw, out / "x.idx", out / "x.json")
     shred(raw, out / "x.idx", out / "x.json", out / "x.parquet", options or ShredOptions())
-    return raw, parse((out / "x.idx").read_text()), pq.read_table(out / "x.parquet").to_pylist()
+    return raw, parse((out / "x.idx").read_text()), read_rows(out / "x.parquet").to_pylist()
 
 
 def _zip(members: dict[str, bytes]) -> bytes:

@@ -20,7 +20,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from gridflow import sniff
+from gridflow import grid_cache, sniff
 from gridflow.errors import GridflowError
 from gridflow.geostationary import Projection, lat_lon
 
@@ -148,7 +148,7 @@ def scan_angles(ds: netCDF4.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Pixels:
-    lat: np.ndarray  # float64 degrees
+    lat: np.ndarray  # degrees (float32 from the grid cache, else float64)
     lon: np.ndarray
     value: np.ndarray  # float32
 
@@ -166,8 +166,14 @@ def valid_pixels(
     var = product_variable(ds, name, origin)
     packing = Packing.of(var)
     proj = projection(ds)
-    x, y_all = scan_angles(ds)
-    x = x[::stride]
+    x, y = (axis[::stride] for axis in scan_angles(ds))
+    # a product's grid is the same in every file: its places come from the grid cache
+    grid = grid_cache.places(
+        grid_cache.key("abi", repr(proj), x.tobytes(), y.tobytes()),
+        len(y),
+        len(x),
+        lambda first, end: lat_lon(x, y[first:end], proj),
+    )
     dqf = None
     if dqf_keep is not None:
         if "DQF" not in ds.variables:
@@ -183,10 +189,18 @@ def valid_pixels(
             ok &= np.isin(flags, dqf_keep)
         if not ok.any():
             continue
-        lat, lon = lat_lon(x, y_all[row : row + step : stride], proj)
-        ok &= ~np.isnan(lat)  # off the disk: no place on Earth, no row
+        first = row // stride
+        if grid is not None:
+            end = first + len(packed)
+            lat, lon = grid[0][first:end][ok], grid[1][first:end][ok]
+        else:  # the kept pixels' places only: the dropped ones' trigonometry was most of it
+            lat, lon = lat_lon(x, y[first : first + len(packed)], proj, ok)
+        value = packing.unpack(packed[ok])
+        keep = ~np.isnan(lat)  # off the disk: no place on Earth, no row
         if bbox is not None:
             west, south, east, north = bbox
-            ok &= (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
-        if ok.any():
-            yield Pixels(lat[ok], lon[ok], packing.unpack(packed[ok]))
+            keep &= (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
+        if not keep.all():
+            lat, lon, value = lat[keep], lon[keep], value[keep]
+        if len(value):
+            yield Pixels(lat, lon, value)

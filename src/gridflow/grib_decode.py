@@ -100,5 +100,5 @@ def decode_field(handle, entry, options) -> DecodedField:
     if options.missing_values:
         missing |= np.isin(values, options.missing_values)
     field = (entry.variable, entry.level, entry.forecast, ":".join(descriptors(handle)))
-    table = rows.field_table(field, ref, step, lat, lon, values, missing)
+    table = rows.points(lat, lon, values, missing)
     return DecodedField((*field, ref, step), table)

@@ -5,17 +5,19 @@ so the shred, the loads and the purge never ask what kind of file a row came fro
 table its format fills. A field's identity is (variable, level, forecast, descriptor, ref_time,
 step): two fields of one file never share it.
 
-A shred holds only what varies within its file. What is the same for every row (the source and
-the raw file's lineage, `LINEAGE`) rides in the Parquet's metadata and the load adds it; what the
-store can derive (`valid_time`, the `cell` key) the store computes. Each such column cost a
-shred as much to write as the values themselves.
+A shred holds only what varies from row to row. A grid row names its field by its index in the
+shred's field list (`FIELDS_KEY` metadata, one identity per field), the raw file's lineage
+(`LINEAGE`) rides in the metadata too, and the load expands both; what the store can derive
+(`valid_time`, the `cell` key) the store computes. Each constant column cost a shred as much to
+write as the values: six identity columns were two thirds of a GOES full-disk shred's write.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -23,15 +25,13 @@ import pyarrow as pa
 _dict = pa.dictionary(pa.int32(), pa.string())
 LINEAGE = ("source", "raw_file_id", "raw_key")  # the load adds these from the shred's metadata
 LINEAGE_KEY = b"gridflow.lineage"
+IDENTITY = ("variable", "level", "forecast", "descriptor", "ref_time", "step")
+FIELDS_KEY = b"gridflow.fields"  # JSON: one IDENTITY list per field, ref_time as ISO 8601
+MAX_FIELDS = 2**16  # the `field` column is uint16
 
 SCHEMA = pa.schema(
     [
-        ("variable", _dict),
-        ("level", _dict),
-        ("forecast", _dict),
-        ("descriptor", _dict),
-        ("ref_time", pa.timestamp("s", tz="UTC")),
-        ("step", pa.int32()),
+        ("field", pa.uint16()),  # index into the shred's field list
         ("lat", pa.float32()),
         ("lon", pa.float32()),
         ("value", pa.float32()),
@@ -48,37 +48,63 @@ def constant(value: str, n: int) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(_zeros(n), pa.array([value]))
 
 
-def _times(value: datetime, n: int) -> pa.Array:
-    return pa.array(
-        np.full(n, np.datetime64(value.replace(tzinfo=None), "s")), pa.timestamp("s", tz="UTC")
+def points(
+    lat: np.ndarray, lon: np.ndarray, values: np.ndarray, missing: np.ndarray | None = None
+) -> pa.Table:
+    """The points of one field (or a block of it), without the `field` index the shred adds."""
+    return pa.table(
+        {
+            "lat": pa.array(lat.astype(np.float32, copy=False)),
+            "lon": pa.array(lon.astype(np.float32, copy=False)),
+            "value": pa.array(values.astype(np.float32, copy=False), mask=missing),
+        }
     )
 
 
-def field_table(
-    field: tuple[str, str, str, str],
-    ref: datetime,
-    step: int,
-    lat: np.ndarray,
-    lon: np.ndarray,
-    values: np.ndarray,
-    missing: np.ndarray | None = None,
-) -> pa.Table:
-    """The rows of one field (or a block of it): `field` is (variable, level, forecast,
-    descriptor), `step` the lead in minutes."""
-    n = len(values)
-    variable, level, forecast, descriptor = field
-    columns = {
-        "variable": constant(variable, n),
-        "level": constant(level, n),
-        "forecast": constant(forecast, n),
-        "descriptor": constant(descriptor, n),
-        "ref_time": _times(ref, n),
-        "step": pa.array(np.full(n, step, dtype=np.int32)),
-        "lat": pa.array(lat.astype(np.float32, copy=False)),
-        "lon": pa.array(lon.astype(np.float32, copy=False)),
-        "value": pa.array(values.astype(np.float32, copy=False), mask=missing),
-    }
-    return pa.Table.from_pydict(columns, schema=SCHEMA)
+def indexed(table: pa.Table, index: int) -> pa.Table:
+    """A field's points with their `field` index: the shred's row layout (SCHEMA)."""
+    column = pa.array(np.full(table.num_rows, index, dtype=np.uint16))
+    return table.add_column(0, "field", column)
+
+
+def fields_metadata(identities: list[tuple]) -> bytes:
+    """The FIELDS_KEY value for a shred's identities, in `field` index order."""
+    return json.dumps(
+        [[*i[:4], f"{i[4]:%Y-%m-%dT%H:%M:%SZ}", i[5]] for i in identities],
+        separators=(",", ":"),
+    ).encode()
+
+
+def identities_of(metadata: dict) -> list[tuple]:
+    """The identities in a shred's metadata, ref_time as an aware datetime."""
+    return [
+        (*i[:4], datetime.strptime(i[4], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC), i[5])
+        for i in json.loads(metadata[FIELDS_KEY])
+    ]
+
+
+def as_stored(shred: pa.Table, identities: list[tuple], lineage: dict) -> pa.Table:
+    """A grid shred's rows as the store holds them: identity columns from the field index,
+    lineage columns as constants."""
+    index = shred.column("field").combine_chunks().cast(pa.int32())
+    columns = {}
+    for n, name in enumerate(IDENTITY):
+        values = [i[n] for i in identities]
+        if name == "ref_time":
+            times = pa.array([t.replace(tzinfo=None) for t in values], pa.timestamp("s", tz="UTC"))
+            columns[name] = times.take(index)
+        elif name == "step":
+            columns[name] = pa.array(values, pa.int32()).take(index)
+        else:  # a dictionary of distinct values: ClickHouse refuses one with repeats
+            per_field = pa.array(values, pa.string()).dictionary_encode()
+            columns[name] = pa.DictionaryArray.from_arrays(
+                per_field.indices.take(index), per_field.dictionary
+            )
+    for name in ("lat", "lon", "value"):
+        columns[name] = shred.column(name)
+    for name in LINEAGE:
+        columns[name] = constant(lineage[name], shred.num_rows)
+    return pa.table(columns)
 
 
 GAUGE_SCHEMA = pa.schema(
@@ -114,13 +140,14 @@ def gauge_table(readings) -> pa.Table:
 
 @dataclass(frozen=True)
 class Table:
-    """A table of the store: its name, its rows' schema, the column retention is counted on."""
+    """A table of the store: its name, its shred's schema, the column retention is counted on."""
 
     name: str
     schema: pa.Schema
     time_column: str
+    indexed: bool = False  # rows carry a `field` index (SCHEMA), identities in the metadata
 
 
-GRID = Table("grid_data", SCHEMA, "ref_time")
+GRID = Table("grid_data", SCHEMA, "ref_time", indexed=True)
 GAUGES = Table("gauge_observations", GAUGE_SCHEMA, "time")
 TABLES = (GRID, GAUGES)

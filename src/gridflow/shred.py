@@ -2,8 +2,10 @@
 
 The raw file's format (named in its sidecar) does the decoding; this module only streams the
 tables into Parquet in row groups of about a million rows, so peak memory is a few fields
-whatever the file size. Every field the inventory lists is written, or the shred fails: nothing
-is dropped silently, and no two fields of one file may share an identity.
+whatever the file size. A grid row names its field by index; the identities and the raw file's
+lineage are the file's metadata (gridflow.rows), and `read_rows` gives the rows as stored.
+Every field the inventory lists is written, or the shred fails: nothing is dropped silently,
+and no two fields of one file may share an identity.
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ import pyarrow.parquet as pq
 
 from gridflow import formats, inventory
 from gridflow.errors import ShredError
-from gridflow.rows import LINEAGE_KEY, SCHEMA
+from gridflow.rows import (
+    FIELDS_KEY,
+    LINEAGE_KEY,
+    MAX_FIELDS,
+    SCHEMA,
+    as_stored,
+    fields_metadata,
+    identities_of,
+    indexed,
+)
 
-__all__ = ["SCHEMA", "ShredError", "ShredOptions", "ShredStats", "shred"]
+__all__ = ["SCHEMA", "ShredError", "ShredOptions", "ShredStats", "read_rows", "shred"]
 
 
 @dataclass(frozen=True)
@@ -51,24 +62,23 @@ class ShredStats:
     rows: int
 
 
-# Dictionary pages only where values repeat: trying them on coordinates and values (millions of
-# distinct floats) and keeping statistics nobody reads cost 45% of a full-disk shred.
-PARQUET_OPTIONS = {
-    "compression": "zstd",
-    "use_dictionary": ["variable", "level", "forecast", "descriptor", "ref_time", "step"],
-    "write_statistics": ["ref_time", "step"],
-}
+# No dictionary pages and no statistics: the columns are coordinates and values (millions of
+# distinct floats) and a run-length `field` index, and trying either cost 45% of a full disk.
+PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": False, "write_statistics": False}
 
 # Small fields are buffered into row groups of about this many rows: one tiny row group per
 # field costs more to write than the field costs to decode.
 ROW_GROUP_ROWS = 1_000_000
 
 
-def _distinct(fields, raw: Path):
-    """The fields, refusing a second field with the identity of an earlier, different one."""
-    seen: dict[tuple, str] = {}
+def _indexed(fields, raw: Path, identities: list[tuple]):
+    """(index, field) of each field (its identity's place in `identities`, which grows),
+    refusing a second field with the identity of an earlier, different one."""
+    seen: dict[tuple, tuple[int, str]] = {}
     for field in fields:
-        first = seen.setdefault(field.identity, field.label)
+        index, first = seen.setdefault(field.identity, (len(seen), field.label))
+        if index == len(identities):
+            identities.append(field.identity)
         if first != field.label:
             variable, level, forecast, descriptor, ref, step = field.identity
             raise ShredError(
@@ -77,7 +87,9 @@ def _distinct(fields, raw: Path):
                 f"{descriptor!r}, reference {ref:%Y-%m-%dT%H:%M:%SZ}, step {step} min): "
                 "their rows could not be told apart"
             )
-        yield field
+        if index >= MAX_FIELDS:
+            raise ShredError(f"{raw}: more than {MAX_FIELDS} fields in one file")
+        yield index, field
 
 
 def shred(
@@ -90,20 +102,34 @@ def shred(
     lineage = {"source": meta["source"], "raw_file_id": meta["run_id"], "raw_key": meta["raw_key"]}
     schema = fmt.table.schema.with_metadata({LINEAGE_KEY: json.dumps(lineage)})
     rows = 0
+    identities: list[tuple] = []
     pending: list[pa.Table] = []
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-            for field in _distinct(fmt.fields(raw, entries, options), raw):
-                pending.append(field.table)
-                rows += field.table.num_rows
+            for index, field in _indexed(fmt.fields(raw, entries, options), raw, identities):
+                table = indexed(field.table, index) if fmt.table.indexed else field.table
+                pending.append(table)
+                rows += table.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
                     writer.write_table(pa.concat_tables(pending).unify_dictionaries())
                     pending = []
             if pending:
                 writer.write_table(pa.concat_tables(pending).unify_dictionaries())
+            if fmt.table.indexed:
+                writer.add_key_value_metadata({FIELDS_KEY: fields_metadata(identities)})
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return ShredStats(fields=len(entries), rows=rows)
+
+
+def read_rows(path: Path) -> pa.Table:
+    """A grid shred's rows as the store holds them: identity and lineage columns expanded."""
+    file = pq.ParquetFile(path)
+    metadata = file.metadata.metadata or {}  # the footer's: the field list is written last
+    if FIELDS_KEY not in metadata or LINEAGE_KEY not in metadata:
+        raise ShredError(f"{path}: not a gridflow grid shred (no field list or lineage)")
+    lineage = json.loads(metadata[LINEAGE_KEY])
+    return as_stored(file.read(), identities_of(metadata), lineage)

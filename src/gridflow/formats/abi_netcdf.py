@@ -43,7 +43,7 @@ class AbiNetcdf(Format):
                     for px in abi_read.valid_pixels(
                         ds, entry.variable, str(raw), options.stride, options.bbox, options.dqf_keep
                     ):
-                        table = rows.field_table(field, ref, 0, px.lat, px.lon, px.value)
+                        table = rows.points(px.lat, px.lon, px.value)
                         yield FieldRows(entry.line(), (*field, ref, 0), table)
         except abi_read.AbiError as exc:
             raise ShredError(str(exc)) from None

@@ -188,7 +188,7 @@ class GeoTiff(Format):
                 lat, lon = lat[keep], lon[keep]
                 field = (entry.variable, entry.level, entry.forecast, "")
                 when = _time(ds, str(raw))
-                table = rows.field_table(field, when, 0, lat, lon, values[r, c][keep])
+                table = rows.points(lat, lon, values[r, c][keep])
                 yield FieldRows(entry.line(), (*field, when, 0), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:

@@ -180,10 +180,7 @@ class NetcdfCf(Format):
                 values, missing, t = _slice(ds, entry, origin)
                 ref, step = times[t]
                 field = (entry.variable, entry.level, entry.forecast, descriptor)
-                table = rows.field_table(
-                    field,
-                    ref,
-                    step,
+                table = rows.points(
                     lat[keep],
                     lon[keep],
                     values.ravel()[keep],

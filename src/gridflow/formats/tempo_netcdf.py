@@ -127,7 +127,7 @@ class TempoNetcdf(Format):
                 inside = (plat >= south) & (plat <= north) & (plon >= west) & (plon <= east)
                 plat, plon, kept = plat[inside], plon[inside], kept[inside]
             field = (entry.variable, entry.level, entry.forecast, "")
-            table = rows.field_table(field, when, 0, plat, plon, kept)
+            table = rows.points(plat, plon, kept)
             yield FieldRows(entry.line(), (*field, when, 0), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:

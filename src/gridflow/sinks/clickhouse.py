@@ -116,7 +116,7 @@ def _replaced(parquet: Path, table: str) -> tuple[str, dict]:
 def lineage_of(parquet: Path) -> dict:
     """The source and raw file a shred's rows belong to (gridflow.rows.LINEAGE), from its
     metadata; a LoadError for a Parquet file that is not a gridflow shred."""
-    metadata = pq.read_schema(parquet).metadata or {}
+    metadata = pq.read_metadata(parquet).metadata or {}
     if rows.LINEAGE_KEY not in metadata:
         key = rows.LINEAGE_KEY.decode()
         raise LoadError(f"{parquet}: not a gridflow shred (no {key} metadata)")
@@ -142,27 +142,58 @@ def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -
             parameters=parameters,
             settings={"lightweight_deletes_sync": 2},
         )
-    expected = pq.ParquetFile(parquet).metadata.num_rows
-    names = pq.read_schema(parquet).names
-    columns = ", ".join([*names, *rows.LINEAGE])
-    if client_is_embedded(client):
+    file = pq.ParquetFile(parquet)
+    expected = file.metadata.num_rows
+    indexed = table == rows.GRID.name
+    identities = rows.identities_of(file.metadata.metadata) if indexed else []
+    if expected and client_is_embedded(client):
         # chDB reads the shred straight from disk: about 6x faster than passing Arrow batches
         path = str(Path(parquet).resolve()).replace("\\", "\\\\").replace("'", "\\'")
+        columns, select, fields = _insert_columns(file.schema_arrow.names, identities)
         client.command(
-            f"INSERT INTO {table} ({columns}) SELECT {', '.join(names)}, %(source)s, "
-            f"%(raw_file_id)s, %(raw_key)s FROM file('{path}', Parquet)",
-            parameters=lineage,
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(select)} "
+            f"FROM file('{path}', Parquet)",
+            parameters={**lineage, **fields},
         )
-    else:
+    elif expected:
         # a server cannot see our disk; batches of ~2 M rows keep it from making a part per field
-        for batch in pq.ParquetFile(parquet).iter_batches(batch_size=BATCH_ROWS):
-            client.insert_arrow(table, with_lineage(pa.Table.from_batches([batch]), lineage))
+        for batch in file.iter_batches(batch_size=BATCH_ROWS):
+            shred = pa.Table.from_batches([batch])
+            if indexed:
+                stored = rows.as_stored(shred, identities, lineage)
+            else:
+                stored = with_lineage(shred, lineage)
+            client.insert_arrow(table, stored)
     loaded = rows_of(client, source, raw_key, table)
     if loaded != expected:
         raise LoadError(
             f"{parquet}: {table} holds {loaded} rows of {raw_key} after loading {expected}"
         )
     return loaded
+
+
+def _insert_columns(names: list[str], identities: list[tuple]) -> tuple[list, list, dict]:
+    """(columns, SELECT expressions, parameters) of chDB's INSERT from a shred: each identity
+    column picked from the field list by the row's `field` index, lineage as parameters."""
+    columns, select, fields = [], [], {}
+    for name in names:
+        if name != "field":
+            columns.append(name)
+            select.append(name)
+    if identities:
+        for n, name in enumerate(rows.IDENTITY):
+            values = [i[n] for i in identities]
+            if name == "ref_time":
+                fields[name] = [int(t.timestamp()) for t in values]
+                pick = f"toDateTime(%({name})s[field + 1], 'UTC')"
+            else:
+                fields[name] = values
+                pick = f"%({name})s[field + 1]"
+            columns.append(name)
+            select.append(pick)
+    columns.extend(rows.LINEAGE)
+    select.extend(f"%({name})s" for name in rows.LINEAGE)
+    return columns, select, fields
 
 
 def with_lineage(shred: pa.Table, lineage: dict) -> pa.Table:
