@@ -17,8 +17,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from bench.common import REPO, SAMPLES, report
-from gridflow import inventory, query
+from gridflow import inventory, query, rows
 from gridflow.grib_read import build_inventory
 from gridflow.shred import shred
 from gridflow.sinks import clickhouse
@@ -44,14 +46,22 @@ def build_store(tmp: Path):
     client = clickhouse.connect(f"chdb://{tmp}/ch")
     clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
     parquet = _shred(tmp)
+    ((variable, level, forecast, descriptor, _, step),) = rows.identities_of(
+        pq.read_metadata(parquet).metadata
+    )  # the sample holds one field
     start = time.perf_counter()
     for run in range(RUNS):
         client.command(
             "INSERT INTO grid_data (variable, level, forecast, descriptor, ref_time, step, lat, "
-            "lon, value, source, raw_file_id, raw_key) SELECT variable, level, forecast, "
-            "descriptor, %(ref)s, step, lat, lon, value, 'gfs', 'bench', %(key)s "
-            f"FROM file('{parquet}', Parquet)",
+            "lon, value, source, raw_file_id, raw_key) SELECT %(variable)s, %(level)s, "
+            "%(forecast)s, %(descriptor)s, %(ref)s, %(step)s, lat, lon, value, 'gfs', 'bench', "
+            f"%(key)s FROM file('{parquet}', Parquet)",
             parameters={
+                "variable": variable,
+                "level": level,
+                "forecast": forecast,
+                "descriptor": descriptor,
+                "step": step,
                 "ref": FIRST_RUN.replace(tzinfo=None, hour=0) + run * _SIX_HOURS,
                 "key": f"raw/run{run}",
             },

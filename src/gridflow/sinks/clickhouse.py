@@ -145,7 +145,7 @@ def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -
     file = pq.ParquetFile(parquet)
     expected = file.metadata.num_rows
     indexed = table == rows.GRID.name
-    identities = rows.identities_of(file.metadata.metadata) if indexed else []
+    identities = _identities(parquet, file) if indexed else []
     if expected and client_is_embedded(client):
         # chDB reads the shred straight from disk: about 6x faster than passing Arrow batches
         path = str(Path(parquet).resolve()).replace("\\", "\\\\").replace("'", "\\'")
@@ -172,6 +172,27 @@ def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -
     return loaded
 
 
+_IDENTITY_TYPES = {
+    "variable": "LowCardinality(String)",
+    "level": "LowCardinality(String)",
+    "forecast": "LowCardinality(String)",
+    "descriptor": "LowCardinality(String)",
+    "ref_time": "DateTime(\\'UTC\\')",
+    "step": "Int32",
+}
+
+
+def _identities(parquet: Path, file: pq.ParquetFile) -> list[tuple]:
+    metadata = file.metadata.metadata or {}
+    if rows.FIELDS_KEY not in metadata or "field" not in file.schema_arrow.names:
+        raise LoadError(
+            f"{parquet}: not a grid shred of this gridflow (no field index or "
+            f"{rows.FIELDS_KEY.decode()} metadata); shreds of releases before it are "
+            "not loaded: shred the raw file again"
+        )
+    return rows.identities_of(metadata)
+
+
 def _insert_columns(names: list[str], identities: list[tuple]) -> tuple[list, list, dict]:
     """(columns, SELECT expressions, parameters) of chDB's INSERT from a shred: each identity
     column picked from the field list by the row's `field` index, lineage as parameters."""
@@ -185,10 +206,11 @@ def _insert_columns(names: list[str], identities: list[tuple]) -> tuple[list, li
             values = [i[n] for i in identities]
             if name == "ref_time":
                 fields[name] = [int(t.timestamp()) for t in values]
-                pick = f"toDateTime(%({name})s[field + 1], 'UTC')"
             else:
                 fields[name] = values
-                pick = f"%({name})s[field + 1]"
+            # typed as the column is: an Array(LowCardinality(String)) hands each row its
+            # dictionary index, where a plain string array costs a string per row (2x slower)
+            pick = f"CAST(%({name})s, 'Array({_IDENTITY_TYPES[name]})')[field + 1]"
             columns.append(name)
             select.append(pick)
     columns.extend(rows.LINEAGE)
