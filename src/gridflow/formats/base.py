@@ -35,7 +35,7 @@ class FieldRows:
 
     label: str  # names the field in errors: its inventory line
     identity: tuple  # (variable, level, forecast, descriptor, ref_time, step)
-    table: pa.Table
+    table: pa.Table  # a grid's `rows.points` (the shred adds the field index); a gauge table
 
 
 NETCDF_MEDIA_TYPES = ("application/netcdf", "application/x-netcdf")

@@ -219,7 +219,7 @@ def _insert_columns(names: list[str], identities: list[tuple]) -> tuple[list, li
 
 
 def with_lineage(shred: pa.Table, lineage: dict) -> pa.Table:
-    """A shred's rows as the store's: the lineage columns added as constants."""
+    """Rows of a shred without a field index (gauges) as the store's: lineage added as constants."""
     for name in rows.LINEAGE:
         shred = shred.append_column(name, rows.constant(lineage[name], shred.num_rows))
     return shred.unify_dictionaries()
