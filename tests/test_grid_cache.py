@@ -60,3 +60,10 @@ def test_the_least_recently_used_go_past_the_cap(tmp_path, monkeypatch):
     grid_cache.places(names[2], 1000, 2000, _square)
     kept = {p.name.split(".")[0] for p in tmp_path.iterdir()}
     assert kept == {names[0], names[2]}
+
+
+def test_a_cache_that_cannot_be_written_is_passed_by(tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(grid_cache.ENV, str(blocked / "grids"))
+    assert grid_cache.places(grid_cache.key("test", "blocked"), 2000, 2000, _square) is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -51,21 +52,27 @@ def places(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(lat, lon) of a grid of `rows` x `cols` points as float32 arrays, memory-mapped from the
     cache entry `name` (see `key`); `compute(first_row, end_row)` gives a block of rows in
-    degrees when the entry is missing. None when the grid is small or the cache is off."""
+    degrees when the entry is missing. None when the grid is small, the cache is off or cannot
+    be used (the cache only ever saves time)."""
     folder = directory()
     if folder is None or rows * cols < MIN_POINTS:
         return None
     lat_path, lon_path = folder / f"{name}.lat.npy", folder / f"{name}.lon.npy"
-    written = not (lat_path.exists() and lon_path.exists())
-    if written:
-        folder.mkdir(parents=True, exist_ok=True)
-        _write(lat_path, lon_path, rows, cols, compute)
-    now = time.time_ns()  # to the nanosecond: the kernel's own clock ticks in milliseconds
-    for path in (lat_path, lon_path):
-        os.utime(path, ns=(now, now))  # recently used: trimmed last
-    if written:
-        _trim(folder, name)
-    return np.load(lat_path, mmap_mode="r"), np.load(lon_path, mmap_mode="r")
+    try:
+        written = not (lat_path.exists() and lon_path.exists())
+        if written:
+            folder.mkdir(parents=True, exist_ok=True)
+            _write(lat_path, lon_path, rows, cols, compute)
+        now = time.time_ns()  # to the nanosecond: the kernel's own clock ticks in milliseconds
+        for path in (lat_path, lon_path):
+            os.utime(path, ns=(now, now))  # recently used: trimmed last
+        if written:
+            _trim(folder, name)
+        return np.load(lat_path, mmap_mode="r"), np.load(lon_path, mmap_mode="r")
+    except (OSError, ValueError) as exc:  # a folder we cannot write, a full disk, an entry
+        # another job trimmed meanwhile: the caller computes the places itself
+        print(f"grid cache {folder} not used ({exc}); computing the places", file=sys.stderr)
+        return None
 
 
 def _write(lat_path: Path, lon_path: Path, rows: int, cols: int, compute) -> None:
