@@ -71,14 +71,11 @@ PARQUET_OPTIONS = {"compression": "zstd", "use_dictionary": False, "write_statis
 ROW_GROUP_ROWS = 1_000_000
 
 
-def _indexed(fields, raw: Path, identities: list[tuple]):
-    """(index, field) of each field (its identity's place in `identities`, which grows),
+def _indexed(fields, raw: Path, seen: dict[tuple, tuple[int, str]]):
+    """(index, field) of each field, its index the order its identity was first `seen` in,
     refusing a second field with the identity of an earlier, different one."""
-    seen: dict[tuple, tuple[int, str]] = {}
     for field in fields:
         index, first = seen.setdefault(field.identity, (len(seen), field.label))
-        if index == len(identities):
-            identities.append(field.identity)
         if first != field.label:
             variable, level, forecast, descriptor, ref, step = field.identity
             raise ShredError(
@@ -102,13 +99,13 @@ def shred(
     lineage = {"source": meta["source"], "raw_file_id": meta["run_id"], "raw_key": meta["raw_key"]}
     schema = fmt.table.schema.with_metadata({LINEAGE_KEY: json.dumps(lineage)})
     rows = 0
-    identities: list[tuple] = []
+    seen: dict[tuple, tuple[int, str]] = {}  # identity -> (field index, label)
     pending: list[pa.Table] = []
     tmp = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-            for index, field in _indexed(fmt.fields(raw, entries, options), raw, identities):
+            for index, field in _indexed(fmt.fields(raw, entries, options), raw, seen):
                 table = indexed(field.table, index) if fmt.table.indexed else field.table
                 pending.append(table)
                 rows += table.num_rows
@@ -118,7 +115,7 @@ def shred(
             if pending:
                 writer.write_table(pa.concat_tables(pending).unify_dictionaries())
             if fmt.table.indexed:
-                writer.add_key_value_metadata({FIELDS_KEY: fields_metadata(identities)})
+                writer.add_key_value_metadata({FIELDS_KEY: fields_metadata(list(seen))})
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -113,10 +113,10 @@ def _replaced(parquet: Path, table: str) -> tuple[str, dict]:
     }
 
 
-def lineage_of(parquet: Path) -> dict:
+def lineage_of(parquet: Path, file: pq.ParquetFile) -> dict:
     """The source and raw file a shred's rows belong to (gridflow.rows.LINEAGE), from its
     metadata; a LoadError for a Parquet file that is not a gridflow shred."""
-    metadata = pq.read_metadata(parquet).metadata or {}
+    metadata = file.metadata.metadata or {}
     if rows.LINEAGE_KEY not in metadata:
         key = rows.LINEAGE_KEY.decode()
         raise LoadError(f"{parquet}: not a gridflow shred (no {key} metadata)")
@@ -125,7 +125,8 @@ def lineage_of(parquet: Path) -> dict:
 
 def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -> int:
     """Replace the rows of one raw file with the rows of its shred; returns the row count."""
-    lineage = lineage_of(parquet)
+    file = pq.ParquetFile(parquet)
+    lineage = lineage_of(parquet, file)
     if (lineage["source"], lineage["raw_key"]) != (source, raw_key):
         raise LoadError(
             f"{parquet}: a shred of {lineage['source']} {lineage['raw_key']}, not of "
@@ -142,9 +143,8 @@ def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -
             parameters=parameters,
             settings={"lightweight_deletes_sync": 2},
         )
-    file = pq.ParquetFile(parquet)
     expected = file.metadata.num_rows
-    indexed = table == rows.GRID.name
+    indexed = next(t for t in rows.TABLES if t.name == table).indexed
     identities = _identities(parquet, file) if indexed else []
     if expected and client_is_embedded(client):
         # chDB reads the shred straight from disk: about 6x faster than passing Arrow batches
