@@ -90,6 +90,23 @@ def postgres():
     server.stop()
 
 
+class RunningCluster:
+    """A cluster this session did not start: its logs are where its starter keeps them."""
+
+    def logs(self) -> str:
+        return "(a SLURM cluster started elsewhere: see its own logs)"
+
+
+def _slurm_answers() -> bool:
+    import subprocess
+
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return ping.returncode == 0 and "UP" in ping.stdout
+
+
 @pytest.fixture(scope="session", autouse=True)
 def slurm(request):
     """The single-node SLURM cluster, up for the whole session when SLURM is installed and a
@@ -99,6 +116,11 @@ def slurm(request):
     slow = any(item.get_closest_marker("slow") for item in request.session.items)
     if not shutil.which("slurmctld") or not slow:
         yield None
+        return
+    if _slurm_answers():
+        # a controller already answering (another test session's, or one started by hand
+        # with `python tests/throwaway_slurm.py`) is used as it is: two cannot share ports
+        yield RunningCluster()
         return
     from throwaway_slurm import SlurmCluster
 

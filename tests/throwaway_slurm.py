@@ -111,3 +111,15 @@ class SlurmCluster:
         if self.started_munge:
             subprocess.run(["pkill", "-x", "munged"], capture_output=True)
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    # a cluster for several test sessions at once: they find it answering and use it
+    cluster = SlurmCluster().start()
+    print(f"SLURM test cluster up ({cluster.home}); Ctrl-C stops it", flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
