@@ -98,7 +98,8 @@ def cmd_load(args) -> None:
 
     sidecar = json.loads(Path(args.sidecar).read_text())
     table = formats.get(sidecar["format"]).table.name
-    client = clickhouse.connect(args.dsn, wait_seconds=args.wait)
+    dsn = operating.dsn("clickhouse", args.dsn)
+    client = clickhouse.connect(dsn, wait_seconds=args.wait)
     try:
         clickhouse.migrate(client, operating.migrations("clickhouse", args.migrations))
         rows = clickhouse.load(
@@ -117,7 +118,7 @@ def cmd_load(args) -> None:
         client.close()
     marker = {
         "table": table,
-        "dsn": redact(resolve(args.dsn)),
+        "dsn": redact(resolve(dsn)),
         "rows": rows,
         "source": sidecar["source"],
         "raw_key": sidecar["raw_key"],
@@ -264,7 +265,8 @@ def cmd_load_postgis(args) -> None:
     sidecar = json.loads(Path(args.sidecar).read_text())
     spec = json.loads(args.spec)
     cycle = paths.parse_cycle(Path(args.raw).parent.parent.name)
-    with postgis.connect(args.dsn) as conn:
+    dsn = operating.dsn("postgres", args.dsn)
+    with postgis.connect(dsn) as conn:
         postgis.migrate(conn, operating.migrations("postgres", args.migrations))
         with conn.transaction():  # the catalog row, the cells and the lineage, or nothing
             postgis.register(conn, sidecar, cycle)
@@ -281,7 +283,7 @@ def cmd_load_postgis(args) -> None:
                 postgis.record_gauge(conn, sidecar["source"], sidecar["gauge"], sidecar["run_id"])
     marker = {
         "table": "pollution_grid",
-        "dsn": redact(resolve(args.dsn)),
+        "dsn": redact(resolve(dsn)),
         "rows": rows,
         "source": sidecar["source"],
         "raw_key": sidecar["raw_key"],
@@ -295,7 +297,7 @@ def cmd_load_postgis(args) -> None:
 def cmd_routes(args) -> None:
     from gridflow.sinks import postgis
 
-    with postgis.connect(args.dsn) as conn:
+    with postgis.connect(operating.dsn("postgres", args.dsn)) as conn:
         updated = postgis.recompute_routes(conn)
         scores = conn.execute(
             "SELECT id, name, last_cells, last_mean, last_score FROM saved_routes ORDER BY id"
@@ -447,29 +449,58 @@ def cmd_metrics(args) -> None:
 
 
 def cmd_verify(args) -> None:
-    from gridflow import scheduled_run, verify
+    from gridflow import repair, verify
 
     cfg = _cfg(args)
+
+    def check() -> list:
+        client, _ = _client(args, args.wait)
+        try:
+            found = verify.rows(cfg, client)
+        finally:
+            client.close()
+        return found + verify.raw_bytes(cfg) if args.sha256 else found
+
+    def summary(**what) -> None:
+        if args.json:
+            print(json.dumps({"summary": True, "problems": len(findings), **what}, default=str))
+
+    findings = check()
+    for finding in findings:
+        print(
+            json.dumps(verify.record(finding), default=str)
+            if args.json
+            else verify.describe(finding)
+        )
+    if not findings or not args.repair:
+        summary(repaired=False)
+        if findings:
+            print(f"verify: {len(findings)} problem(s); --repair rebuilds them", file=sys.stderr)
+            raise SystemExit(errors.FAILED)
+        print("verify: the markers, the raw files and the store agree", file=sys.stderr)
+        return
+    options = repair.snakemake_args(args.project, args.configfile or [], args.snakemake_args)
+    try:  # nothing is removed until Snakemake has accepted the plan
+        plan = repair.plan(cfg, findings, options)
+        repair.accept(plan)
+    except repair.RepairRefused as exc:
+        summary(repaired=False, refused=str(exc))
+        raise
     client, _ = _client(args, args.wait)
     try:
-        findings = verify.rows(cfg, client)
-        if args.sha256:
-            findings += verify.raw_bytes(cfg)
-        for finding in findings:
-            print(verify.describe(finding))
-        if not findings:
-            print("verify: the markers, the raw files and the store agree", file=sys.stderr)
-            return
-        if not args.repair:
-            print(f"verify: {len(findings)} problem(s); --repair rebuilds them", file=sys.stderr)
-            raise SystemExit(1)
-        targets = verify.repair(findings, client)
+        repair.delete_unmarked(plan, client)
     finally:
         client.close()
-    print(f"verify: rebuilding {len(targets)} target(s)", file=sys.stderr)
-    if targets:
-        configs = [x for f in args.configfile or [] for x in ("--configfile", f)]
-        raise SystemExit(scheduled_run.run([*configs, *args.snakemake_args, *targets], None))
+    print(
+        f"verify: rebuilding {len(plan.targets)} file(s): {' '.join(plan.targets)}", file=sys.stderr
+    )
+    with repair.stdout_on_stderr() if args.json else contextlib.nullcontext():
+        code = repair.rebuild(plan)
+    left = check() if code == 0 else []  # exit 0 means the store agrees now
+    for finding in left:
+        print(f"verify: still after the repair: {verify.describe(finding)}", file=sys.stderr)
+    summary(repaired=code == 0 and not left, rebuilt=list(plan.targets), left=len(left))
+    raise SystemExit(code or (errors.FAILED if left else 0))
 
 
 def cmd_report(args) -> None:
@@ -563,6 +594,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("verify", cmd_verify, "reconcile markers, raw files and the store", store=True)
     sp.add_argument("--sha256", action="store_true", help="also check every raw file's bytes")
     sp.add_argument("--repair", action="store_true", help="rebuild exactly what is wrong")
+    sp.add_argument("--json", action="store_true", help="JSON lines: a record per file, a summary")
     sp.set_defaults(snakemake_args=[])  # `gridflow verify --repair ... -- <snakemake options>`
     sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", store=True)
     sp.add_argument("source")
@@ -625,8 +657,9 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument(f"--{name}", required=True)
     sp.add_argument("--options", help="JSON: missing_values, bbox, stride, dqf_keep")
     sp = add("load", cmd_load, "(rule) load one shred into ClickHouse")
-    for name in ("parquet", "sidecar", "dsn", "marker"):
+    for name in ("parquet", "sidecar", "marker"):
         sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--dsn", help=f"the store (default: the workflow's, from ${operating.ENV})")
     sp.add_argument("--idx", help="the raw file's inventory (default: beside the sidecar)")
     sp.add_argument("--migrations", help=f"default: the workflow's, from ${operating.ENV}")
     sp.add_argument("--wait", type=float, default=600.0)
@@ -635,12 +668,13 @@ def parser() -> argparse.ArgumentParser:
     )
     _place_arguments(sp)
     sp = add("load-postgis", cmd_load_postgis, "(rule) catalog one raw file and load its cells")
-    for name in ("raw", "idx", "sidecar", "dsn", "marker", "spec"):
+    for name in ("raw", "idx", "sidecar", "marker", "spec"):
         sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--dsn", help=f"the database (default: the workflow's, from ${operating.ENV})")
     sp.add_argument("--migrations", help=f"default: the workflow's, from ${operating.ENV}")
     sp = add("routes", cmd_routes, "(rule) recompute saved routes' exposure")
-    for name in ("dsn", "marker"):
-        sp.add_argument(f"--{name}", required=True)
+    sp.add_argument("--marker", required=True)
+    sp.add_argument("--dsn", help=f"the database (default: the workflow's, from ${operating.ENV})")
     sp = add("cycle-summary", cmd_cycle_summary, "(rule) summarise the loads of one cycle")
     sp.add_argument("--out", required=True)
     sp.add_argument("markers", nargs="*")

@@ -1,7 +1,8 @@
 """Operating settings: what the workflow's jobs need but must not track (the mirror, timeouts,
-retries, anonymous access, a job service's key variable, the checkout's migrations). Changing
-them never changes an output's bytes, so the workflow hands them to its jobs in one environment
-variable rather than in Snakemake's tracked params.
+retries, anonymous access, a job service's key variable, the checkout's migrations, where the
+stores are). Changing them never changes an output's bytes, so the workflow hands them to its
+jobs in one environment variable rather than in Snakemake's tracked params: a moved project
+folder, or the store's DSN spelled another way, leaves finished work alone.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def migrations(store: str, given: str | None = None) -> Path:
     return Path(found[store])
 
 
+def dsn(store: str, given: str | None = None) -> str:
+    """A store's DSN (clickhouse, postgres): as given, else the workflow's. It may be an
+    `env:NAME` reference (gridflow.dsn), so a secret stays in the environment."""
+    if given:
+        return given
+    found = _settings().get("dsn", {}).get(store)
+    if not found:
+        raise UsageError(f"no --dsn and no {store} DSN in {ENV}")
+    return found
+
+
 def validation(source: str) -> dict:
     """A source's load checks (gridflow.validate): the workflow's `validate` settings, with the
     source's own `validate` over them. Changing them checks new loads, never reloads old ones."""
@@ -49,7 +61,17 @@ def validation(source: str) -> dict:
     return json.loads(text).get("validate", {}).get(source, {}) if text else {}
 
 
-def for_workflow(sources: dict, basedir: str, validate: dict | None = None) -> str:
-    """The variable's value for a run: every source's settings and the checkout's migrations."""
+def for_workflow(
+    sources: dict, basedir: str, validate: dict | None = None, dsns: dict | None = None
+) -> str:
+    """The variable's value for a run: every source's settings, the checkout's migrations and
+    the stores' DSNs (clickhouse, postgres; None for a sink that is off)."""
     folders = {store: f"{basedir}/migrations/{store}" for store in ("clickhouse", "postgres")}
-    return json.dumps({"sources": sources, "migrations": folders, "validate": validate or {}})
+    return json.dumps(
+        {
+            "sources": sources,
+            "migrations": folders,
+            "validate": validate or {},
+            "dsn": {store: value for store, value in (dsns or {}).items() if value},
+        }
+    )

@@ -3,10 +3,8 @@
 Every ClickHouse load marker says how many rows of its raw file `grid_data` holds; verify counts
 them (one GROUP BY per source) and names each file whose rows are missing, partial or
 duplicated, and rows whose raw file has no marker. With `--sha256` it also checks each raw file
-against the sha256 its sidecar recorded. `--repair` removes exactly the outputs that are wrong
-(the marker of a file whose rows are wrong; the raw file, inventory and sidecar of a file whose
-bytes changed), deletes rows of files that have no marker, and runs Snakemake on those targets
-only, so nothing else is touched.
+against the sha256 its sidecar recorded. `--repair` is gridflow.repair: it plans the rebuild
+of exactly those files, and removes nothing until Snakemake has accepted that plan.
 
 Gauge rows are not counted against their markers: a later record covering the same gauges and
 days replaces them on purpose (gridflow.sinks.clickhouse).
@@ -15,7 +13,7 @@ days replaces them on purpose (gridflow.sinks.clickhouse).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gridflow import paths
@@ -30,7 +28,7 @@ class Finding:
     raw_key: str
     expected: int | None
     found: int | None
-    marker: str | None  # the marker (or raw file) to rebuild
+    path: str | None  # the marker (or, for changed bytes, the raw file) on disk
 
 
 def _markers(root: Path, source: str) -> dict[str, tuple[Path, dict]]:
@@ -83,6 +81,11 @@ def raw_bytes(cfg: dict) -> list[Finding]:
     return findings
 
 
+def record(finding: Finding) -> dict:
+    """One finding as a `--json` record."""
+    return {**asdict(finding), "problem": describe(finding)}
+
+
 def describe(finding: Finding) -> str:
     what = {
         "missing": "its rows are missing",
@@ -92,26 +95,3 @@ def describe(finding: Finding) -> str:
         "changed_bytes": "the raw file is not the one fetched (sha256 differs, or it is gone)",
     }[finding.kind]
     return f"{finding.source} {finding.raw_key}: {what}"
-
-
-def repair(findings: list[Finding], client) -> list[str]:
-    """Remove what is wrong; returns the targets Snakemake must make again."""
-    targets = []
-    for f in findings:
-        if f.kind == "unmarked":
-            client.command(
-                f"DELETE FROM {clickhouse.TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
-                parameters={"s": f.source, "k": f.raw_key},
-                settings={"lightweight_deletes_sync": 2},
-            )
-            continue
-        if f.kind == "changed_bytes":
-            raw = Path(f.marker)
-            for path in (raw, Path(f"{raw}.idx"), Path(f"{raw}.json")):
-                path.unlink(missing_ok=True)
-            targets.append(str(raw))
-            continue
-        marker = Path(f.marker)
-        marker.unlink(missing_ok=True)  # the load runs again and replaces the file's rows
-        targets.append(str(marker))
-    return sorted(set(targets))

@@ -32,11 +32,13 @@ if STORAGE_PREFIX and os.path.isabs(ROOT):
 
 # every job of a run, and later runs, share each upstream host's health (circuit breaker)
 host_health.use_data_root(ROOT)
-# how to fetch never decides what is fetched: jobs get it untracked (gridflow.operating)
+# how to fetch never decides what is fetched, nor where the stores live what is loaded: jobs
+# get both untracked (gridflow.operating), so a moved project folder reruns nothing
 os.environ[operating.ENV] = operating.for_workflow(
     {s: source_of(s, CFG).operating(CFG["fetch"]) for s in CFG["sources"]},
     workflow.basedir,
     {s: gfconfig.validation(CFG, s) for s in CFG["sources"]},
+    {"clickhouse": DSN, "postgres": PG_DSN},
 )
 if not PG_DSN:
     print(

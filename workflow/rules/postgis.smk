@@ -9,11 +9,11 @@ rule load_postgis:
     conda:
         "../../envs/gridflow.yaml"
     params:
-        dsn=PG_DSN,
         spec=postgis_spec,
     shell:
+        # the database's DSN comes untracked (gridflow.operating): it decides no output
         "gridflow load-postgis --raw {input.raw:q} --idx {input.idx:q}"
-        " --sidecar {input.sidecar:q} --dsn {params.dsn:q} --spec {params.spec:q}"
+        " --sidecar {input.sidecar:q} --spec {params.spec:q}"
         " --marker {output:q} 2>&1 | tee {log:q}"
 
 
@@ -27,7 +27,5 @@ rule routes:
         pattern(paths.LOG, "routes"),
     conda:
         "../../envs/gridflow.yaml"
-    params:
-        dsn=PG_DSN,
     shell:
-        "gridflow routes --dsn {params.dsn:q} --marker {output:q} 2>&1 | tee {log:q}"
+        "gridflow routes --marker {output:q} 2>&1 | tee {log:q}"

@@ -1,0 +1,222 @@
+"""`gridflow verify` and its repair: a repair plans first and removes nothing until Snakemake has
+accepted the rebuild, names targets as the rules do wherever the data root is, and rebuilds
+exactly the files that disagree. Where the stores live is no tracked parameter: a moved project
+folder, or a DSN spelled another way, reruns nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from test_workflow import demo_run  # noqa: F401  (a fixture: the small demo, run once)
+from tests_support import REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_source
+
+from devkit.simulate import run_snakemake
+from devkit.throwaway_postgres import PASSWORD as PG_PASSWORD
+from gridflow import operating, repair
+from gridflow.errors import UsageError
+from gridflow.sinks import clickhouse
+from gridflow.verify import Finding
+
+
+def _gridflow(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["gridflow", *args], capture_output=True, text=True, cwd=cwd, env=env or os.environ
+    )
+
+
+def _cfg(data_root: str, pg_dsn: str | None = None) -> dict:
+    return {"data_root": data_root, "sinks": {"postgis": {"dsn": pg_dsn}}}
+
+
+def _marker(root: Path, step: str = "f003") -> Path:
+    marker = root / "cycles" / "gfs" / "2025031206" / "loaded" / "clickhouse" / f"{step}.json"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("{}")
+    return marker
+
+
+def test_targets_are_spelled_as_the_rules_spell_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = _marker(tmp_path / "data")
+    raw = marker.parents[2] / "raw" / "f003.grib2"
+    raw.parent.mkdir()
+    findings = [
+        Finding("partial", "gfs", "cycles/gfs/2025031206/raw/f003.grib2", 9, 4, str(marker)),
+        Finding(
+            "changed_bytes", "gfs", "cycles/gfs/2025031206/raw/f003.grib2", None, None, str(raw)
+        ),
+        Finding("unmarked", "gfs", "cycles/gfs/nowhere/raw/f000.grib2", None, 5, None),
+    ]
+    relative = repair.plan(_cfg("data"), findings, ())
+    assert relative.targets == (
+        "data/cycles/gfs/2025031206/loaded/clickhouse/f003.json",
+        "data/cycles/gfs/2025031206/raw/f003.grib2",
+    )
+    assert [f.raw_key for f in relative.unmarked] == ["cycles/gfs/nowhere/raw/f000.grib2"]
+    # an absolute root through a symbolic link stays as configured: it is what the rules name
+    (tmp_path / "link").symlink_to(tmp_path)
+    spelled = str(tmp_path / "link" / "data")
+    absolute = repair.plan(_cfg(spelled, "env:GRIDFLOW_PG_DSN"), findings[:1], ())
+    assert absolute.targets == (f"{spelled}/cycles/gfs/2025031206/loaded/clickhouse/f003.json",)
+    assert marker.exists() and raw.parent.exists()  # planning touches nothing
+
+
+def test_a_relative_data_root_rebuilt_in_another_folder_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    marker = _marker(tmp_path / "data")
+    finding = Finding("missing", "gfs", "cycles/gfs/2025031206/raw/f003.grib2", 9, 0, str(marker))
+    (tmp_path / "other").mkdir()
+    with pytest.raises(repair.RepairRefused) as refused:
+        repair.plan(_cfg("data"), [finding], ("--directory", str(tmp_path / "other")))
+    assert "data_root 'data' is relative" in str(refused.value)
+    assert "nothing was removed" in str(refused.value) and "\n" not in str(refused.value)
+    assert repair.plan(_cfg("data"), [finding], ("--directory", ".")).targets
+
+
+def test_the_snakefile_and_config_files_come_from_the_checkout(tmp_path):
+    args = repair.snakemake_args(str(REPO), ["my.yaml"], ["--cores", "1"])
+    assert args[:2] == ("--snakefile", str(REPO / "Snakefile"))
+    assert args[2:4] == ("--configfile", str(Path("my.yaml").resolve()))
+    assert args[-2:] == ("--cores", "1")
+    given = repair.snakemake_args(str(REPO), [], ["-s", "other/Snakefile"])
+    assert given == ("-s", "other/Snakefile")
+
+
+def test_jobs_take_the_store_dsn_from_the_untracked_settings(monkeypatch):
+    monkeypatch.setenv(
+        operating.ENV,
+        operating.for_workflow({}, "/checkout", {}, {"clickhouse": "chdb:///x", "postgres": None}),
+    )
+    assert operating.dsn("clickhouse") == "chdb:///x"
+    assert operating.dsn("clickhouse", "chdb:///given") == "chdb:///given"
+    with pytest.raises(UsageError, match="no --dsn and no postgres DSN"):
+        operating.dsn("postgres")
+
+
+def _drop_rows_of(workdir: Path, raw_key: str) -> None:
+    client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
+    try:
+        client.command(
+            "DELETE FROM grid_data WHERE raw_key = %(k)s",
+            parameters={"k": raw_key},
+            settings={"lightweight_deletes_sync": 2},
+        )
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+def test_repair_from_another_folder_plans_first_then_rebuilds_exactly_the_damaged_file(
+    demo_run,  # noqa: F811
+):
+    """The demo's data root is absolute; verify runs from a folder that is neither the checkout
+    nor Snakemake's working directory."""
+    workdir, cfg_path, _, _ = demo_run
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    options = ["--project", str(REPO), "--configfile", str(cfg_path)]
+    markers = sorted((workdir / "data" / "cycles").glob("*/*/loaded/clickhouse/*.json"))
+    victim = markers[0]
+    raw_key = json.loads(victim.read_text())["raw_key"]
+    _drop_rows_of(workdir, raw_key)
+
+    found = _gridflow(elsewhere, "verify", "--json", *options)
+    assert found.returncode == 1, found.stderr
+    *records, summary = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [(r["raw_key"], r["kind"], r["found"]) for r in records] == [(raw_key, "missing", 0)]
+    assert records[0]["path"] == str(victim)
+    assert summary == {"summary": True, "problems": 1, "repaired": False}
+
+    # a rebuild Snakemake cannot plan (its data root is not the one verify read) removes nothing
+    before = {m: m.stat().st_mtime_ns for m in markers}
+    other_root = f"data_root={workdir / 'other-data'}"
+    refused = _gridflow(elsewhere, "verify", "--repair", *options, "--", "--config", other_root)
+    assert refused.returncode == 1, refused.stderr
+    said = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(said) == 1, refused.stderr
+    assert said[0].startswith("gridflow verify: error: the rebuild of 1 file(s) cannot be planned")
+    assert "nothing was removed: MissingRuleException: No rule to produce" in said[0]
+    assert {m: m.stat().st_mtime_ns for m in markers} == before
+    assert _gridflow(elsewhere, "verify", *options).returncode == 1  # still found
+
+    repaired = _gridflow(elsewhere, "verify", "--repair", "--json", *options)
+    assert repaired.returncode == 0, repaired.stderr[-3000:]
+    *_, summary = [json.loads(line) for line in repaired.stdout.splitlines()]
+    spelled = f"{workdir / 'data'}/{victim.relative_to(workdir / 'data')}"
+    assert summary == {
+        "summary": True,
+        "problems": 1,
+        "repaired": True,
+        "rebuilt": [spelled],
+        "left": 0,
+    }
+    after = {m: m.stat().st_mtime_ns for m in markers}
+    assert after[victim] > before[victim]
+    assert {m: t for m, t in after.items() if m != victim} == {
+        m: t for m, t in before.items() if m != victim
+    }  # nothing else was made again
+    clean = _gridflow(elsewhere, "verify", *options)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert rows_by_source(workdir) == SMALL_DEMO_ROWS
+
+
+def _everything_on_disk(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+@pytest.mark.postgres
+def test_a_moved_project_or_another_dsn_spelling_reruns_nothing(
+    samples, mirror_dir, tmp_path, postgres
+):
+    """The first run names the database in the config (no password: libpq reads PGPASSWORD),
+    the second through GRIDFLOW_PG_DSN, from the project folder moved elsewhere."""
+    db = "v" + os.urandom(5).hex()
+    postgres.psql(f"CREATE DATABASE {db}")
+    project = tmp_path / "project"
+    project.mkdir()
+    cfg_path = project / "demo.yaml"
+    build_small_demo(samples, mirror_dir, cfg_path, project / "data")
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["data_root"] = "data"  # below the project folder: the store moves with it
+    cfg["sinks"] = {
+        "postgis": {"dsn": f"host=127.0.0.1 port={postgres.port} dbname={db} user=postgres"}
+    }
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    env = {k: v for k, v in os.environ.items() if k != "GRIDFLOW_PG_DSN"}
+    first = run_snakemake(
+        REPO / "Snakefile",
+        project,
+        "--configfile",
+        str(cfg_path),
+        env=env | {"PGPASSWORD": PG_PASSWORD},
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert len(list(project.glob("data/cycles/*/*/loaded/postgis/*.json"))) == 6
+
+    moved = tmp_path / "moved"
+    shutil.move(project, moved)
+    (tmp_path / "link").symlink_to(moved)
+    cfg["sinks"] = {}  # the same database, named by the environment as a URL
+    (moved / "demo.yaml").write_text(yaml.safe_dump(cfg))
+    absolute = moved / "absolute.yaml"  # the data root spelled absolute, through the link
+    absolute.write_text(yaml.safe_dump({**cfg, "data_root": str(tmp_path / "link" / "data")}))
+    env |= {"GRIDFLOW_PG_DSN": postgres.dsn(db=db)}
+    for workdir, config in (
+        (moved, moved / "demo.yaml"),
+        (tmp_path / "link", moved / "demo.yaml"),  # the moved folder through a link
+        (moved, absolute),
+    ):
+        dry = run_snakemake(REPO / "Snakefile", workdir, "-n", "--configfile", str(config), env=env)
+        said = dry.stdout + dry.stderr
+        assert dry.returncode == 0, said[-3000:]
+        assert "Nothing to be done" in said, said[-3000:]
+    leaked = [
+        str(p) for p, data in _everything_on_disk(moved).items() if PG_PASSWORD.encode() in data
+    ]
+    assert not leaked
