@@ -171,7 +171,7 @@ def _everything_on_disk(folder: Path) -> dict[Path, bytes]:
 
 
 @pytest.mark.postgres
-def test_a_moved_project_or_another_dsn_spelling_reruns_nothing(
+def test_a_moved_project_or_another_dsn_spelling_reruns_nothing_and_repairs_there(
     samples, mirror_dir, tmp_path, postgres
 ):
     """The first run names the database in the config (no password: libpq reads PGPASSWORD),
@@ -216,7 +216,44 @@ def test_a_moved_project_or_another_dsn_spelling_reruns_nothing(
         said = dry.stdout + dry.stderr
         assert dry.returncode == 0, said[-3000:]
         assert "Nothing to be done" in said, said[-3000:]
+    _a_repair_there_refetches_a_file_whose_bytes_changed(moved, env)
     leaked = [
         str(p) for p, data in _everything_on_disk(moved).items() if PG_PASSWORD.encode() in data
     ]
     assert not leaked
+
+
+def _a_repair_there_refetches_a_file_whose_bytes_changed(project: Path, env: dict) -> None:
+    """With the data root relative and PostGIS on: the raw file and both its loads are made
+    again, nothing else."""
+    options = ["--sha256", "--project", str(REPO), "--configfile", str(project / "demo.yaml")]
+    raw = project / "data" / "cycles" / "gfs" / "2025031206" / "raw" / "f003.grib2"
+    others = {p: p.stat().st_mtime_ns for p in project.glob("data/cycles/*/*/*/**/*.*") if p != raw}
+    data = bytearray(raw.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    raw.write_bytes(bytes(data))
+    found = _gridflow(project, "verify", *options, env=env)
+    assert found.returncode == 1, found.stderr
+    assert found.stdout.splitlines() == [
+        "gfs cycles/gfs/2025031206/raw/f003.grib2: the raw file is not the one fetched "
+        "(sha256 differs, or it is gone)"
+    ]
+    repaired = _gridflow(project, "verify", "--repair", *options, env=env)
+    assert repaired.returncode == 0, repaired.stderr[-3000:]
+    rebuilt = [
+        f"data/cycles/gfs/2025031206/{what}/f003.{ext}"
+        for what, ext in (
+            ("loaded/clickhouse", "json"),
+            ("loaded/postgis", "json"),
+            ("raw", "grib2"),
+        )
+    ]
+    assert f"verify: rebuilding {' '.join(rebuilt)}" in repaired.stderr
+    changed = [p for p, t in others.items() if p.exists() and p.stat().st_mtime_ns != t]
+    assert sorted(str(p.relative_to(project)) for p in changed if "/logs/" not in str(p)) == [
+        *rebuilt[:2],
+        "data/cycles/gfs/2025031206/raw/f003.grib2.idx",
+        "data/cycles/gfs/2025031206/raw/f003.grib2.json",
+    ]
+    assert _gridflow(project, "verify", *options, env=env).returncode == 0
+    assert rows_by_source(project) == SMALL_DEMO_ROWS

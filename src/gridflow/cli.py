@@ -486,16 +486,17 @@ def cmd_verify(args) -> None:
     except repair.RepairRefused as exc:
         summary(repaired=False, refused=str(exc))
         raise
-    client, _ = _client(args, args.wait)
-    try:
-        repair.delete_unmarked(plan, client)
-    finally:
-        client.close()
-    print(
-        f"verify: rebuilding {len(plan.targets)} file(s): {' '.join(plan.targets)}", file=sys.stderr
-    )
+    if plan.targets:
+        print(f"verify: rebuilding {' '.join(plan.targets)}", file=sys.stderr)
     with repair.stdout_on_stderr() if args.json else contextlib.nullcontext():
         code = repair.rebuild(plan)
+    if plan.unmarked:  # after the run: a run refused as busy has removed nothing
+        client, _ = _client(args, args.wait)
+        try:
+            repair.delete_unmarked(plan, client)
+        finally:
+            client.close()
+        print(f"verify: deleted the rows of {len(plan.unmarked)} unmarked file(s)", file=sys.stderr)
     left = check() if code == 0 else []  # exit 0 means the store agrees now
     for finding in left:
         print(f"verify: still after the repair: {verify.describe(finding)}", file=sys.stderr)
