@@ -94,7 +94,7 @@ def test_selected_fields_load_equal_to_eccodes(samples, tmp_path):
             "SELECT step, count() FROM grid_data GROUP BY step ORDER BY step"
         ).result_rows
         got = client.query(
-            "SELECT value FROM grid_data WHERE step = 180 AND variable = 'CDLYR' "
+            "SELECT value FROM grid_data WHERE step = 180 AND variable = 'tcc' "
             "ORDER BY lat DESC, lon"
         ).result_rows
     finally:

@@ -146,3 +146,69 @@ def test_reference_time_keeps_its_seconds(samples, tmp_path):
     shred(tmp_path / "s.grib2", tmp_path / "x.idx", tmp_path / "x.json", tmp_path / "s.parquet")
     ref = read_rows(tmp_path / "s.parquet").column("ref_time")[0]
     assert ref.as_py() == scan
+
+
+def _first_message(path) -> bytes:
+    with open(path, "rb") as fh:
+        handle = eccodes.codes_grib_new_from_file(fh)
+    try:
+        return eccodes.codes_get_message(handle)
+    finally:
+        eccodes.codes_release(handle)
+
+
+def _edited(message: bytes, **keys) -> bytes:
+    """The message with some keys set (eccodes re-encodes what they touch)."""
+    handle = eccodes.codes_new_from_message(message)
+    try:
+        for key, value in keys.items():
+            eccodes.codes_set(handle, key, value)
+        return eccodes.codes_get_message(handle)
+    finally:
+        eccodes.codes_release(handle)
+
+
+def _names(tmp_path, *messages: bytes) -> list[str]:
+    path = tmp_path / "m.grib"
+    path.write_bytes(b"".join(messages))
+    return [e.search_text for e in build_inventory(path)]
+
+
+def test_grib1_fields_are_named_in_wgrib2_words(samples, tmp_path):
+    """ERA5's GRIB1 messages get GRIB2's vocabulary: its own 2 m temperature, and the same
+    real message relabelled as other ECMWF parameters, levels and periods."""
+    era5 = _first_message(samples / "era5-2mt-2019-03-uk-3msg.grib")
+    z500 = _edited(era5, paramId=129, typeOfLevel="isobaricInhPa", level=500)
+    tp = _edited(era5, paramId=228, stepType="accum", stepRange="0-12")
+    unknown = _edited(era5, indicatorOfParameter=254, table2Version=210)
+    member = _edited(era5, marsType="pf", marsStream="enfo", number=5)
+    assert _names(tmp_path, era5, z500, tp, unknown, member) == [
+        ":d=2019030100:TMP:2 m above ground:anl:",  # was 2t:surface 0 (and ENS=0)
+        ":d=2019030100:GP:500 mb:anl:",  # geopotential (m2 s-2), not HGT (gpm)
+        ":d=2019030100:tp:surface:0-12 hour acc fcst:",  # ECMWF's own, in metres
+        ":d=2019030100:var210_254:surface:anl:",  # a parameter eccodes cannot name
+        ":d=2019030100:TMP:2 m above ground:anl:ENS=+5:",
+    ]
+
+
+def test_one_field_has_one_name_in_both_editions(samples, tmp_path):
+    """ERA5's GRIB1 message and eccodes' GRIB2 conversion of it name the same field alike."""
+    era5 = _first_message(samples / "era5-2mt-2019-03-uk-3msg.grib")
+    for grib1 in (era5, _edited(era5, paramId=130, typeOfLevel="isobaricInhPa", level=850)):
+        grib2 = _edited(grib1, edition=2)
+        assert _names(tmp_path, grib1) == _names(tmp_path, grib2)
+
+
+def test_local_parameters_are_named_from_their_own_centres_table(samples):
+    """ECMWF's local 0.6.192 (total cloud cover) is not NCEP's 0.6.192 (CDLYR): a centre's
+    local numbers are named by that centre's table, else by its own short name."""
+    ecmwf = build_inventory(samples / "ecmwf-ifs-oper-surface.grib2")
+    assert [(e.variable, e.level) for e in ecmwf] == [
+        ("asn", "surface"),  # was NCEP's MXSALB
+        ("PTYPE", "surface"),
+        ("SDEN", "surface"),
+        ("sd", "surface"),  # was var0_1_254
+        ("tcc", "atmos col"),  # was NCEP's CDLYR on "level type 1 to 8"
+    ]
+    ncep = build_inventory(samples / "aqm.t12z.ave_1hr_pm25-PMTF.grib2")
+    assert {e.variable for e in ncep} == {"PMTF"}  # NCEP's own local table still names NCEP's

@@ -144,3 +144,32 @@ def test_scans_load_bit_for_bit_with_wgrib2(samples, mirror_dir, tmp_path):
     )
     assert later.returncode == 0, later.stderr[-2000:]
     assert not (tmp_path / "data/cycles/mrms/20230406120039/raw").exists()
+
+
+def test_mrms_table_names_are_abbreviations():
+    """GDAL's MRMS table runs two columns together for RhoHV and Zdr (`MergedRhoHV,5-min`)."""
+    from gridflow import grib_names
+
+    assert grib_names.variable_name(209, 9, 3, 161) == "MergedRhoHV"
+    assert grib_names.variable_name(209, 9, 4, 161) == "MergedZdr"
+    assert grib_names.variable_name(209, 3, 57, 161) == "ReflectivityAtLowestAltitude"
+    for table in grib_names._local_tables().values():
+        for name in table.values():
+            assert not set(name) & set(",: "), name
+
+
+def test_a_rhohv_scan_is_named_merged_rhohv(samples):
+    """The real scan's header relabelled as RhoHV (9.3) names its field as MRMS does."""
+    import eccodes
+
+    from gridflow.grib_names import field_names
+
+    handle = eccodes.codes_new_from_message(gzip.decompress((samples / SAMPLE).read_bytes()))
+    header = eccodes.codes_clone(handle, headers_only=True)
+    eccodes.codes_release(handle)
+    try:
+        eccodes.codes_set(header, "parameterCategory", 9)
+        eccodes.codes_set(header, "parameterNumber", 3)
+        assert field_names(header)[0] == "MergedRhoHV"
+    finally:
+        eccodes.codes_release(header)

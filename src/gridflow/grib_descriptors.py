@@ -5,6 +5,11 @@ constituent, aerosol type, size and wavelength.
 Each descriptor is read only where the field's product definition template defines its key, so a
 plain deterministic field has none. Code-table values eccodes cannot name stay numbers, with the
 table they come from (`aerosol=62001` is code table 4.233).
+
+GRIB1 has no templates: a member of an ensemble is `ENS=+N` (`ENS=0` its control), as wgrib2
+writes a GRIB2 member. ECMWF's GRIB1 files carry a member number in every message of their
+MARS labelling, ERA5's analysis too; only those of an ensemble (type `cf`/`pf`, or an
+ensemble stream) are members.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ INTERVALS = {
     11: "={a}",
 }
 PROBABILITIES = {0: "<{a}", 1: ">{b}", 2: ">={a} <{b}", 3: ">{a}", 4: "<{b}"}  # table 4.9
+# ECMWF's MARS words for an ensemble's members (GRIB1 local definitions)
+MARS_MEMBER_TYPES = ("cf", "pf")
+MARS_ENSEMBLE_STREAMS = ("enfo", "enda", "elda", "waef", "weda", "efov", "eefo")
 
 
 def _defined(handle, key: str) -> bool:
@@ -126,12 +134,24 @@ def _aerosol(handle) -> list[str]:
     return out
 
 
-def descriptors(handle) -> tuple[str, ...]:
-    """The field's descriptors in wgrib2's order; () for a plain field or a GRIB1 message."""
-    if _long(handle, "edition") != 2:
-        if _defined(handle, "perturbationNumber"):
-            return (f"ENS={_long(handle, 'perturbationNumber')}",)
+def _grib1_member(handle) -> tuple[str, ...]:
+    if not _defined(handle, "perturbationNumber"):
         return ()
+    if _defined(handle, "marsType"):  # ECMWF's labelling: a member only of an ensemble
+        kind, stream = (
+            eccodes.codes_get(handle, k) if _defined(handle, k) else ""
+            for k in ("marsType", "marsStream")
+        )
+        if kind not in MARS_MEMBER_TYPES and stream not in MARS_ENSEMBLE_STREAMS:
+            return ()
+    number = _long(handle, "perturbationNumber")
+    return (f"ENS=+{number}" if number > 0 else "ENS=0",)
+
+
+def descriptors(handle) -> tuple[str, ...]:
+    """The field's descriptors in wgrib2's order; () for a plain field."""
+    if _long(handle, "edition") != 2:
+        return _grib1_member(handle)
     return tuple(
         part
         for read in (_chemical, _aerosol, _ensemble, _derived, _probability, _percentile)

@@ -2,13 +2,25 @@
 
 Variable abbreviations come from the GRIB2 parameter tables that GDAL ships (WMO table 4.2 plus
 the NCEP and MRMS local tables), read from rasterio's bundled GDAL data, so search strings written
-against NOAA's `.idx` files select the same fields in inventories gridflow builds itself.
+against NOAA's `.idx` files select the same fields in inventories gridflow builds itself. A
+parameter of a centre's local table (a number from 192) is named from that centre's table only,
+as wgrib2 does: NCEP's 0.6.192 is not ECMWF's 0.6.192. Where no table names a parameter, it keeps
+its centre's short name as eccodes knows it (ECMWF's `tcc`, `sd`, `swvl1`, as wgrib2's ECMWF
+table spells them), else `var{discipline}_{category}_{number}`.
+
+GRIB1 has one vocabulary with GRIB2: a GRIB1 message's product definition is converted to
+GRIB2 by eccodes (as `grib_set -s edition=2` does) and named from that, so ERA5's `2t` is
+`TMP:2 m above ground`, its `z` at 500 hPa `GP:500 mb` (geopotential, m2 s-2; `HGT` is
+geopotential height, gpm, a different quantity) and its `tp` `tp:surface` (ECMWF's local
+parameter in metres, not NCEP's APCP in kg m-2). A GRIB1 parameter eccodes cannot convert is
+named `var{table}_{parameter}`, its level and period still converted.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import re
 from pathlib import Path
 
 import eccodes
@@ -63,6 +75,8 @@ VALUED_LEVELS = {
     241: ("{} in sequence", 1),
 }
 LAYER_FORMATS = {104: "{} sigma layer", 105: "{} hybrid layer"}
+# layers between two kinds of surface, in wgrib2's (and wgrib's) words
+LAYERS = {(1, 8): "atmos col", (9, 1): "ocean column"}
 
 
 @functools.cache
@@ -72,6 +86,12 @@ def _gdal_data() -> Path:
     return Path(rasterio.__file__).parent / "gdal_data"
 
 
+def _abbreviation(text: str) -> str:
+    """The abbreviation of a table entry: GDAL's MRMS table runs two columns together
+    (`MergedRhoHV,5-min`), and an inventory line cannot hold a `:`."""
+    return re.split(r"[,:\s]", text.strip(), maxsplit=1)[0]
+
+
 @functools.cache
 def _wmo_table(discipline: int, category: int) -> dict[int, str]:
     path = _gdal_data() / f"grib2_table_4_2_{discipline}_{category}.csv"
@@ -79,7 +99,9 @@ def _wmo_table(discipline: int, category: int) -> dict[int, str]:
         return {}
     with path.open(newline="") as fh:
         rows = csv.DictReader(fh)
-        return {int(r["subcat"]): r["short_name"] for r in rows if int(r["subcat"]) >= 0}
+        return {
+            int(r["subcat"]): _abbreviation(r["short_name"]) for r in rows if int(r["subcat"]) >= 0
+        }
 
 
 @functools.cache
@@ -92,23 +114,27 @@ def _local_tables() -> dict[int, dict[tuple[int, int, int], str]]:
                 continue  # subcentre variants (HPC, NDFD) are not sources of ours
             with (_gdal_data() / row["filename"]).open(newline="") as tf:
                 tables[int(row["center_code"])] = {
-                    (int(r["prod"]), int(r["cat"]), int(r["subcat"])): r["short_name"]
+                    (int(r["prod"]), int(r["cat"]), int(r["subcat"])): _abbreviation(
+                        r["short_name"]
+                    )
                     for r in csv.DictReader(tf)
                 }
     return tables
 
 
-def variable_name(discipline: int, category: int, number: int, centre: int) -> str:
-    """NCEP-style abbreviation, or `var{d}_{c}_{n}` when no table knows the parameter."""
-    local = _local_tables()
-    if number >= 192 or discipline >= 192 or category >= 192:
-        for table in (local.get(centre, {}), *local.values()):
-            name = table.get((discipline, category, number))
-            if name:
-                return name
-    name = _wmo_table(discipline, category).get(number)
-    if name and name not in ("RESERVED", "unknown", ""):
+def variable_name(
+    discipline: int, category: int, number: int, centre: int, short_name: str = ""
+) -> str:
+    """NCEP-style abbreviation; else the centre's own `short_name` (eccodes'), else
+    `var{d}_{c}_{n}`."""
+    if max(discipline, category, number) >= 192:  # a local parameter: its centre's table only
+        name = _local_tables().get(centre, {}).get((discipline, category, number))
+    else:
+        name = _wmo_table(discipline, category).get(number)
+    if name and name not in ("RESERVED", "unknown"):
         return name
+    if short_name and short_name != "unknown" and re.fullmatch(r"[\w.+-]+", short_name):
+        return short_name
     return f"var{discipline}_{category}_{number}"
 
 
@@ -151,6 +177,8 @@ def level_name(handle) -> str:
             fmt = LAYER_FORMATS.get(first, fmt)
             return fmt.format(f"{_num(v1)}-{_num(v2)}")
         return fmt.format(_num(v1) if v1 is not None else "?")
+    if (first, second) in LAYERS:
+        return LAYERS[first, second]
     return f"level type {first}" + (f" to {second}" if second != 255 else "")
 
 
@@ -174,20 +202,88 @@ def forecast_name(handle) -> str:
     return f"{start // div}-{end // div} {unit} {stat} fcst"
 
 
-def field_names(handle) -> tuple[str, str, str]:
-    """(variable, level, forecast) of one field, wgrib2 style."""
-    if eccodes.codes_get(handle, "edition", int) != 2:
-        # GRIB1 has no WMO table 4.2; eccodes' names are the best available
-        return (
-            eccodes.codes_get(handle, "shortName"),
-            f"{eccodes.codes_get(handle, 'typeOfLevel')} {eccodes.codes_get(handle, 'level')}",
-            f"{eccodes.codes_get(handle, 'stepRange')} hour "
-            f"{eccodes.codes_get(handle, 'stepType')}",
-        )
+def _grib2_names(handle) -> tuple[str, str, str]:
     variable = variable_name(
         eccodes.codes_get(handle, "discipline", int),
         eccodes.codes_get(handle, "parameterCategory", int),
         eccodes.codes_get(handle, "parameterNumber", int),
         eccodes.codes_get(handle, "centre", int),
+        eccodes.codes_get(handle, "shortName"),
     )
     return variable, level_name(handle), forecast_name(handle)
+
+
+# What a GRIB1 field's names depend on: its parameter, level and time range (not its date)
+GRIB1_KEYS = (
+    "centre",
+    "table2Version",
+    "indicatorOfParameter",
+    "indicatorOfTypeOfLevel",
+    "level",
+    "topLevel",
+    "bottomLevel",
+    "timeRangeIndicator",
+    "P1",
+    "P2",
+    "unitOfTimeRange",
+)
+
+
+def _as_grib2(handle, placeholder: bool = False):
+    """A copy of a GRIB1 message's headers converted to GRIB2 by eccodes (`placeholder`: with
+    a parameter eccodes surely converts, for the level and period of one it cannot)."""
+    copy = eccodes.codes_clone(handle, headers_only=True)
+    try:
+        if placeholder:
+            eccodes.codes_set(copy, "paramId", 130)  # temperature: no level of its own
+        eccodes.codes_set(copy, "edition", 2)
+    except eccodes.CodesInternalError:
+        eccodes.codes_release(copy)
+        return None
+    return copy
+
+
+def _converted_names(handle) -> tuple[str, str, str]:
+    known = eccodes.codes_get(handle, "paramId", int) != 0
+    converted = _as_grib2(handle) if known else None
+    if converted is not None:
+        try:
+            return _grib2_names(converted)
+        finally:
+            eccodes.codes_release(converted)
+    table = eccodes.codes_get(handle, "table2Version", int)
+    unknown = f"var{table}_{eccodes.codes_get(handle, 'indicatorOfParameter', int)}"
+    converted = _as_grib2(handle, placeholder=True)
+    if converted is None:  # nothing converts: eccodes' own words, the last resort
+        level, step, kind = (
+            eccodes.codes_get(handle, k) for k in ("level", "stepRange", "stepType")
+        )
+        return unknown, f"{eccodes.codes_get(handle, 'typeOfLevel')} {level}", f"{step} hour {kind}"
+    try:
+        return unknown, level_name(converted), forecast_name(converted)
+    finally:
+        eccodes.codes_release(converted)
+
+
+_GRIB1_NAMES: dict[tuple, tuple[str, str, str]] = {}
+
+
+def grib1_names(handle) -> tuple[str, str, str]:
+    """A GRIB1 field's names in GRIB2's vocabulary, converted once per kind of header."""
+    key = tuple(
+        eccodes.codes_get(handle, k, int) if eccodes.codes_is_defined(handle, k) else None
+        for k in GRIB1_KEYS
+    )
+    names = _GRIB1_NAMES.get(key)
+    if names is None:
+        if len(_GRIB1_NAMES) > 4096:
+            _GRIB1_NAMES.clear()
+        names = _GRIB1_NAMES[key] = _converted_names(handle)
+    return names
+
+
+def field_names(handle) -> tuple[str, str, str]:
+    """(variable, level, forecast) of one field, wgrib2 style, whatever the GRIB edition."""
+    if eccodes.codes_get(handle, "edition", int) == 1:
+        return grib1_names(handle)
+    return _grib2_names(handle)
