@@ -69,8 +69,18 @@ CASES = [
         0,
     ),
     ("GRIB1 with zero padding", "grib2", _sample("era5-2mt-2019-03-uk-3msg.grib"), None, 3 * 1617),
+    (
+        "NetCDF that is not ABI",
+        "abi_netcdf",
+        _sample("test_adaptor.cams_regional_fc.nc"),
+        None,
+        "not an ABI fixed-grid file (no x, y, goes_imager_projection): "
+        "title 'PM10/PM25 Air Pollutant ANALYSIS at the Surface'",
+    ),
 ]
-EXTENSIONS = {"grib2": "grib2", "netcdf_cf": "nc", "tempo_netcdf": "nc4"}
+EXTENSIONS = {"grib2": "grib2", "netcdf_cf": "nc", "tempo_netcdf": "nc4", "abi_netcdf": "nc"}
+# what each format is asked for when no index chooses (an ABI source names its variable)
+SELECT = {"abi_netcdf": [":CMI:band 1:"]}
 
 
 def _key(case: str, fmt: str) -> str:
@@ -99,7 +109,7 @@ def test_each_bad_sample_has_its_one_line_outcome(
         key=key,
         idx_key=key + ".idx" if index else None,
         raw_key=f"raw/x/{key}",
-        select=[":TMP:2 m above ground:", ":PRMSL:"] if index else "all",
+        select=[":TMP:2 m above ground:", ":PRMSL:"] if index else SELECT.get(fmt, "all"),
     )
     out = tmp_path / "out"
     raw, idx, sidecar = out / "f", out / "f.idx", out / "f.json"

@@ -140,7 +140,12 @@ def _spec(mirror, key, **kw) -> tuple[FetchSpec, Operating]:
 @pytest.mark.parametrize(
     "payload, error",
     [
-        ("cams", "not an ABI fixed-grid file \\(no x, y, goes_imager_projection\\)"),
+        (
+            "cams",
+            "not an ABI fixed-grid file \\(no x, y, goes_imager_projection\\): title "
+            "'PM10/PM25 Air Pollutant ANALYSIS at the Surface'",
+        ),
+        ("eac4", "not an ABI fixed-grid file \\(no x, y, goes_imager_projection\\): no title"),
         ("grib", "not a NetCDF file"),
         ("cut", "NetCDF cannot open the file|cannot be read whole"),
     ],
@@ -150,6 +155,7 @@ def test_bad_netcdf_is_refused_and_leaves_nothing(samples, tmp_path, payload, er
     mirror.mkdir()
     data = {
         "cams": (samples / "test_adaptor.cams_regional_fc.nc").read_bytes(),
+        "eac4": (samples / "cams_eac4_232f85b4_tco3_tcwv.nc").read_bytes(),
         "grib": (samples / "gfs.complex.grib2").read_bytes(),
         "cut": (samples / RRQPE).read_bytes()[:900_000],
     }[payload]

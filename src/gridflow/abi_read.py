@@ -87,10 +87,11 @@ def open_abi(path: Path, origin: str) -> netCDF4.Dataset:
     ds.set_auto_maskandscale(False)
     missing = [name for name in GEOMETRY if name not in ds.variables]
     if missing:
+        title = getattr(ds, "title", None)  # read before the dataset is closed
         ds.close()
+        what = f"title {title!r}" if title else "no title"
         raise AbiError(
-            f"{origin}: not an ABI fixed-grid file (no {', '.join(missing)}): "
-            f"title {getattr(ds, 'title', '?')!r}"
+            f"{origin}: not an ABI fixed-grid file (no {', '.join(missing)}): {what}"
         ) from None
     return ds
 
