@@ -5,6 +5,7 @@ NetCDF4 (missing as NaN), and an all-fill granule that loads zero rows without a
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 from pyproj import Transformer
+from tests_support import configured_source
 
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.inventory import parse
@@ -152,3 +154,74 @@ def test_geotiff_cells_are_the_exact_pixel_footprints(samples, tmp_path):
     assert np.allclose(ring[:, 1], lat, atol=1e-9) and np.allclose(ring[:, 0], lon, atol=1e-9)
     assert len(cells.value) == valid.sum()
     assert set(np.unique(cells.severity)) <= {0, 1, 2, 3, 4}
+
+
+def _bare_geotiff(samples, created: str) -> bytes:
+    """The UTM sample's pixels as a GeoTIFF that says nothing of its data: no NetCDF tags, no
+    band description, only the TIFF's own DATETIME (when the file was written)."""
+    with rasterio.open(samples / UTM) as ds:
+        profile, band = ds.profile, ds.read(1)
+    with rasterio.io.MemoryFile() as memory:
+        with memory.open(**profile) as out:
+            out.write(band, 1)
+            out.update_tags(TIFFTAG_DATETIME=created)
+        return memory.read()
+
+
+def _harmony_output(samples, tmp_path, name: str, payload: bytes):
+    """A Harmony job's one output fetched as the workflow fetches it (the shipped tempo
+    source's no2 request of 2025-03-12 18 UTC, asking for GeoTIFF), then shredded."""
+    shipped = configured_source("tempo")
+    tempo = type(shipped)("tempo", {**shipped.src, "format": "geotiff"})
+    cycle = datetime(2025, 3, 12, 18, tzinfo=UTC)
+    spec = FetchSpec(**tempo.fetch_spec(cycle, "no2", "cycles/tempo/2025031218/raw/no2.tif"))
+    mirror = tmp_path / "bucket"
+    mirror.mkdir()
+    (mirror / name).write_bytes(payload)
+    results = tmp_path / "no2.results.json"
+    asset = {"href": (mirror / name).as_uri(), "size": len(payload), "type": "image/tiff"}
+    job = {"service": "harmony", "job_id": "j1", "submitted_at": "2025-03-12T20:00:00Z"}
+    results.write_text(json.dumps({"assets": [asset], "job": {**job, "request": spec.request}}))
+    out = tmp_path / "out"
+    raw = out / "no2.tif"  # fetched as no2.tif.partial
+    where = Operating.from_dict(tempo.operating({}))
+    fetch(spec, where, raw, out / "no2.tif.idx", out / "no2.tif.json", results)
+    shred(raw, out / "no2.tif.idx", out / "no2.tif.json", out / "no2.parquet")
+    return parse((out / "no2.tif.idx").read_text()), read_rows(out / "no2.parquet")
+
+
+def test_a_harmony_geotiff_is_named_and_dated_by_the_request(samples, tmp_path, monkeypatch):
+    """A band with no name is the product's variable (not `no2.tif`, the temporary file's);
+    a file with no time of its own has the hour asked for (not its TIFF DATETIME)."""
+    monkeypatch.setenv("EARTHDATA_TOKEN", "t")
+    payload = _bare_geotiff(samples, "2025:03:13 02:14:00")
+    entries, rows = _harmony_output(samples, tmp_path, "output.tif", payload)
+    assert [e.variable for e in entries] == ["vertical_column_troposphere"]
+    assert set(rows["variable"].to_pylist()) == {"vertical_column_troposphere"}
+    assert set(rows["ref_time"].to_pylist()) == {datetime(2025, 3, 12, 18, tzinfo=UTC)}
+    assert rows.num_rows == 4578
+
+
+def test_a_granule_named_with_its_time_is_dated_by_its_name(samples, tmp_path, monkeypatch):
+    monkeypatch.setenv("EARTHDATA_TOKEN", "t")
+    payload = _bare_geotiff(samples, "2025:03:13 02:14:00")
+    name = "TEMPO_NO2_L3_V03_20250312T184503Z_S008_subsetted.tif"
+    _, rows = _harmony_output(samples, tmp_path, name, payload)
+    assert set(rows["ref_time"].to_pylist()) == {datetime(2025, 3, 12, 18, 45, 3, tzinfo=UTC)}
+
+
+def test_an_imerg_day_is_the_day_in_its_name_not_its_creation(samples, tmp_path):
+    """An IMERG daily GeoTIFF of 2024-06-17, written on 2024-06-18 14:14 (TIFFTAG_DATETIME)."""
+    name = "3B-DAY.MS.MRG.3IMERG.20240617-S000000-E235959.V07B.tif"
+    payload = _bare_geotiff(samples, "2024:06:18 14:14:00")
+    _, entries, rows = _load(tmp_path, name, payload, "geotiff")
+    assert {r["ref_time"] for r in rows} == {datetime(2024, 6, 17, tzinfo=UTC)}
+    assert entries[0].variable == "3B-DAY.MS.MRG.3IMERG.20240617-S000000-E235959.V07B"
+    assert "x" not in {e.variable for e in entries}  # never the local file's name
+
+
+def test_a_geotiff_with_no_time_of_its_own_is_refused(samples, tmp_path):
+    payload = _bare_geotiff(samples, "2024:06:18 14:14:00")
+    with pytest.raises(FetchError, match="no time of its data .*TIFFTAG_DATETIME is when"):
+        _load(tmp_path, "precipitation.tif", payload, "geotiff")
+    assert not list((tmp_path / "out").glob("x.*"))

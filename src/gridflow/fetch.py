@@ -113,7 +113,9 @@ def _asset_remote(href: str, where: Operating, family) -> tuple[Remote, str]:
     return Remote(origin, where.settings, family.asset_headers(where.source)), key
 
 
-def _several_assets(assets: list[dict], where: Operating, family, fmt, tmp: Path, results: Path):
+def _several_assets(
+    assets: list[dict], where: Operating, family, fmt, tmp: Path, results: Path, request: dict
+):
     """A job's outputs (none, or more than one) as one zip, each checked, then inspected."""
     total = 0
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
@@ -131,7 +133,8 @@ def _several_assets(assets: list[dict], where: Operating, family, fmt, tmp: Path
             part.unlink()
             total += info.size
     first = assets[0]["href"] if assets else None
-    return fmt.inspect(tmp, first or str(results)), ObjectInfo("", total, None, None), first
+    kept = fmt.inspect_output(tmp, first or str(results), family.asked(request))
+    return kept, ObjectInfo("", total, None, None), first
 
 
 def fetch(
@@ -160,7 +163,9 @@ def fetch(
             spec = replace(spec, key=_resolve_key(remote, spec), name_pattern=None)
         url = remote.where(spec.key)
         if assets is not None and len(assets) != 1:
-            kept, upstream, url = _several_assets(assets, where, family, fmt, tmp, results)
+            kept, upstream, url = _several_assets(
+                assets, where, family, fmt, tmp, results, spec.request
+            )
         else:
             try:
                 upstream = remote.head(spec.key)

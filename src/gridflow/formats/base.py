@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,6 +37,16 @@ class FieldRows:
     label: str  # names the field in errors: its inventory line
     identity: tuple  # (variable, level, forecast, descriptor, ref_time, step)
     table: pa.Table  # a grid's `rows.points` (the shred adds the field index); a gauge table
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a job service was asked for (its family reads it from the request): it names and
+    dates the service's outputs where they do not say so themselves."""
+
+    variable: str | None = None  # the product's variable, e.g. `product/vertical_column`
+    start: datetime | None = None  # the period asked for
+    end: datetime | None = None
 
 
 NETCDF_MEDIA_TYPES = ("application/netcdf", "application/x-netcdf")
@@ -94,11 +105,18 @@ class Format:
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
         """Download `spec`'s object into `tmp`, verified; raise FetchError naming the URL."""
         download_whole(remote, spec, tmp)
+        if spec.request is not None:
+            return self.inspect_output(tmp, remote.where(spec.key), family.asked(spec.request))
         return self.inspect(tmp, remote.where(spec.key))
 
     def inspect(self, path: Path, origin: str) -> Fetched:
         """Verify a whole file (or the zip of a job's several outputs) and list its fields."""
         raise FetchError(f"{origin}: {self.name} files cannot be checked as whole downloads")
+
+    def inspect_output(self, path: Path, origin: str, asked: Asked | None) -> Fetched:
+        """`inspect` a job service's output: what it was `asked` for may name and date data
+        that does not say so itself (a format whose files always do ignores it)."""
+        return self.inspect(path, origin)
 
     def fields(self, raw: Path, entries: list[IdxEntry], options) -> Iterator[FieldRows]:
         """Every inventory entry's rows; raise ShredError naming the file and the field."""

@@ -115,6 +115,12 @@ class Family:
         on downloads says so); None for the plain, anonymous GETs most stores take."""
         return None
 
+    @staticmethod
+    def asked(request: dict):
+        """What a job's `request` asked for (gridflow.formats.base.Asked), which names and dates
+        its outputs where they do not; None when the request says nothing a format can use."""
+        return None
+
     def shred_options(self, step) -> dict:
         """The shred's options for one step: which points are kept, which values are missing."""
         return {k: self.src[k] for k in SHRED_KEYS if k in self.src}

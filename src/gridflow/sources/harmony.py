@@ -10,9 +10,14 @@ made several files (an hour that spans two scans) is kept as one zip of them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
+from gridflow.formats.base import Asked
 from gridflow.sources.job_service import JOB_KEYS, JobFamily
+
+# the period of a request, as its `subset` says it: time("2025-03-12T18:00:00Z":"...:59:59Z")
+TIME_SUBSET = re.compile(r'time\("([^"]+)":"([^"]+)"\)')
 
 # the output formats Harmony is asked for, by the format plug-in that reads them
 MEDIA_TYPES = {"geotiff": "image/tiff", "tempo_netcdf": "application/netcdf"}
@@ -101,6 +106,19 @@ class HarmonyFamily(JobFamily):
             "variable": product["variable"],
             "params": params,
         }
+
+    @staticmethod
+    def asked(request: dict) -> Asked:
+        """The product's variable and the hour asked for: a GeoTIFF Harmony makes may carry
+        neither (its band is unnamed, its only time the file's own creation)."""
+        period = [None, None]
+        for part in request.get("params", {}).get("subset", []):
+            if found := TIME_SUBSET.fullmatch(part):
+                period = [
+                    datetime.fromisoformat(t.replace("Z", "+00:00")).astimezone(UTC)
+                    for t in found.groups()
+                ]
+        return Asked(request.get("variable"), *period)
 
     @staticmethod
     def service(operating: dict):
