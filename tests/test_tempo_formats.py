@@ -225,3 +225,50 @@ def test_a_geotiff_with_no_time_of_its_own_is_refused(samples, tmp_path):
     with pytest.raises(FetchError, match="no time of its data .*TIFFTAG_DATETIME is when"):
         _load(tmp_path, "precipitation.tif", payload, "geotiff")
     assert not list((tmp_path / "out").glob("x.*"))
+
+
+def test_the_uv_aerosol_index_is_asked_for_beside_the_gases():
+    """The shipped source asks for TEMPO's UV aerosol index, from the total ozone product."""
+    tempo = configured_source("tempo")
+    assert tempo.steps == ["no2", "hcho", "o3tot", "uvai"]
+    request = tempo.request(datetime(2025, 3, 12, 18, tzinfo=UTC), "uvai")
+    assert request["collection"] == "C2930764281-LARC_CLOUD"  # TEMPO_O3TOT_L3 V03
+    assert request["variable"] == "product/uv_aerosol_index"
+
+
+def _o3tot_level3(path) -> np.ndarray:
+    """A TEMPO O3TOT Level-3 file as the product guide lays it out (root time, latitude and
+    longitude; the product group), 3 x 4 cells, one of them fill; returns the index."""
+    uvai = np.array([[0.4, 1.2, -0.3, 2.5], [0.1, -1e30, 0.8, 3.1], [0.0, 0.2, 0.5, 1.7]])
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.time_coverage_start = "2025-03-12T18:04:11Z"
+        ds.createDimension("time", 1)
+        ds.createDimension("latitude", 3)
+        ds.createDimension("longitude", 4)
+        ds.createVariable("time", "f8", ("time",))[:] = [1425751469.0]
+        ds.createVariable("latitude", "f4", ("latitude",))[:] = [34.0, 34.02, 34.04]
+        ds.createVariable("longitude", "f4", ("longitude",))[:] = [
+            -118.3,
+            -118.28,
+            -118.26,
+            -118.24,
+        ]
+        product = ds.createGroup("product")
+        var = product.createVariable(
+            "uv_aerosol_index", "f4", ("time", "latitude", "longitude"), fill_value=-1e30
+        )
+        var.units = "1"
+        var[:] = uvai[np.newaxis]
+    return uvai
+
+
+def test_an_o3tot_granule_loads_its_uv_aerosol_index(tmp_path):
+    path = tmp_path / "TEMPO_O3TOT_L3_V03_20250312T180411Z_S008.nc"
+    uvai = _o3tot_level3(path)
+    _, entries, rows = _load(tmp_path, path.name, path.read_bytes(), "tempo_netcdf")
+    assert [(e.variable, e.level) for e in entries] == [("uv_aerosol_index", "entire atmosphere")]
+    assert len(rows) == 11  # the fill cell is no row
+    assert sorted(r["value"] for r in rows) == sorted(
+        uvai[uvai > -1e29].astype(np.float32).tolist()
+    )
+    assert {r["ref_time"] for r in rows} == {datetime(2025, 3, 12, 18, 4, 11, tzinfo=UTC)}
