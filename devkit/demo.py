@@ -22,6 +22,7 @@ from devkit.grib_restamp import restamp
 from gridflow import inventory, paths
 from gridflow.grib_frames import frames
 from gridflow.grib_read import build_inventory
+from gridflow.sources.goes_abi import bucket_folder
 
 GFS_SAMPLE = "gfs.t12z.pgrbf120.2p5deg.grib2"
 HRRR_SAMPLES = ("hrrr.t06z.wrfsfcf01-TMP.grib2", "hrrr.t06z.wrfsfcf01-UGRD.grib2")
@@ -63,7 +64,7 @@ ABI_SAMPLES = (
     "OR_ABI-L2-RRQPEF-M6_G16_s20230761510209_e20230761519517_c20230761520040.nc",
 )
 _ABI_NAME = re.compile(
-    r"(OR_ABI-L2-(?P<product>[A-Z0-9]+)-M\d+(C\d\d)?_G\d\d)_s\d{14}_e\d{14}_c\d{14}\.nc"
+    r"(OR_ABI-(L1b|L2)-(?P<product>[A-Za-z0-9]+)-M\d+(C\d\d)?_G\d\d)_s\d{14}_e\d{14}_c\d{14}\.nc"
 )
 
 
@@ -87,7 +88,7 @@ def write_abi(samples: Path, name: str, bucket: Path, scan: datetime, minutes: i
     new_name = (
         f"{match.group(1)}_s{stamp.format(scan)}_e{stamp.format(end)}_c{stamp.format(created)}.nc"
     )
-    target = bucket / f"ABI-L2-{match['product']}/{scan:%Y/%j/%H}/{new_name}"
+    target = bucket / f"{bucket_folder(match['product'])}/{scan:%Y/%j/%H}/{new_name}"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".partial")
     shutil.copyfile(samples / name, tmp)
@@ -105,7 +106,7 @@ DEMO_GOES = {
     "family": "goes_abi",
     "anonymous": True,
     "satellite": "G16",
-    "key": "ABI-L2-{product}/{scan:%Y}/{scan:%j}/{scan:%H}",
+    "key": "{folder}/{scan:%Y}/{scan:%j}/{scan:%H}",  # NOAA's: ABI-L2-CMIPM/ holds CMIPM1
     "products": [
         {"product": "CMIPM1", "variable": "CMI", "bands": [1], "stride": 2, "dqf_keep": [0, 1]},
         {"product": "RRQPEF", "variable": "RRQPE", "stride": 4, "dqf_keep": [0]},

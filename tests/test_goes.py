@@ -20,9 +20,11 @@ from devkit.simulate import run_snakemake
 from gridflow import abi_read
 from gridflow.fetch import FetchError, FetchSpec, Operating, fetch
 from gridflow.geostationary import lat_lon
+from gridflow.shred import ShredOptions, read_rows, shred
 from gridflow.sinks import clickhouse
 from gridflow.sources.goes_abi import GoesAbi
-from gridflow.transport import Settings
+from gridflow.targets import Lister
+from gridflow.transport import Remote, Settings
 
 CMIP = "OR_ABI-L2-CMIPM1-M3C01_G16_s20171931811268_e20171931811326_c20171931811382.nc"
 RRQPE = "OR_ABI-L2-RRQPEF-M6_G16_s20230761510209_e20230761519517_c20230761520040.nc"
@@ -275,3 +277,89 @@ def test_scans_run_through_the_rules(samples, tmp_path):
     )
     assert latest.returncode == 0, latest.stderr
     assert json.loads(latest.stdout)["ref_time"] == "2025-03-12T11:32:00Z"
+
+
+def test_mesoscale_sectors_are_listed_in_their_products_folder():
+    """NOAA keeps both mesoscale sectors in one folder (ABI-L2-CMIPM/ holds CMIPM1 files)."""
+    src = GoesAbi(
+        "goes19",
+        {
+            **_goes19().src,
+            "products": [
+                {"product": "CMIPM1", "variable": "CMI", "bands": [13]},
+                {"product": "RadM2", "variable": "Rad", "bands": [2]},
+            ],
+        },
+    )
+    hour = datetime(2025, 3, 12, 11, tzinfo=UTC)
+    assert src.key(hour, "CMIPM1_C13") == "ABI-L2-CMIPM/2025/071/11/"
+    assert src.key(hour, "RadM2_C02") == "ABI-L1b-RadM/2025/071/11/"
+
+
+L1B = "OR_ABI-L1b-RadM1-M3C01_G16_s20171931811268_e20171931811326_c20171931811382.nc"
+
+
+def _level1b(samples, folder) -> None:
+    """An ABI Level 1b radiance file of the CMIP sample's scan and fixed grid: `Rad` packed as
+    L1b band 1 is (10 bits, fill 1023, valid 0-1022, radiance scale and offset), its DQF."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with netCDF4.Dataset(samples / CMIP) as src, netCDF4.Dataset(folder / L1B, "w") as out:
+        src.set_auto_maskandscale(False)
+        for name in ("time_coverage_start", "time_coverage_end", "platform_ID"):
+            out.setncattr(name, src.getncattr(name))
+        out.title = "ABI L1b Radiances"
+        for name, size in src.dimensions.items():
+            if name in ("x", "y"):
+                out.createDimension(name, len(size))
+        for name in ("x", "y", "goes_imager_projection", "DQF"):
+            var = src.variables[name]
+            attrs = {k: var.getncattr(k) for k in var.ncattrs()}
+            made = out.createVariable(
+                name, var.dtype, var.dimensions, fill_value=attrs.pop("_FillValue", None)
+            )
+            made.setncatts(attrs)
+            made.set_auto_maskandscale(False)  # what is written is packed already
+            made[:] = var[:]
+        packed = src.variables["CMI"][:].view(np.uint16)
+        rad = out.createVariable("Rad", "i2", ("y", "x"), fill_value=np.int16(1023))
+        rad.setncatts(
+            {
+                "_Unsigned": "true",
+                "valid_range": np.array([0, 1022], np.int16),
+                "scale_factor": np.float32(0.8121064),
+                "add_offset": np.float32(-25.936647),
+                "units": "mW m-2 sr-1 (cm-1)-1",
+            }
+        )
+        rad.set_auto_maskandscale(False)
+        rad[:] = np.where(packed == 0xFFFF, 1023, np.minimum(packed >> 2, 1022)).astype(np.int16)
+
+
+def test_level1b_radiances_are_taken_not_skipped(samples, tmp_path):
+    """A Level 1b product (RadM1) is listed in ABI-L1b-RadM/, published and loaded: every
+    valid radiance, as netCDF4 reads them."""
+    _level1b(samples, tmp_path / "made")
+    scan = datetime(2025, 3, 12, 11, 32, tzinfo=UTC)
+    written = demo.write_abi(tmp_path / "made", L1B, tmp_path / "m", scan)
+    assert written.parent.parent.parent.parent.name == "ABI-L1b-RadM"
+    products = [{"product": "RadM1", "variable": "Rad", "bands": [1]}]
+    src = GoesAbi(
+        "goes16", demo.DEMO_GOES | {"url": f"file://{tmp_path / 'm'}", "products": products}
+    )
+    ready, _ = src.window(
+        datetime(2025, 3, 12, 12, tzinfo=UTC), Lister(Remote(f"file://{tmp_path / 'm'}"))
+    )
+    assert [(t.cycle, t.step) for t in ready] == [(scan, "RadM1_C01")]  # was: nothing published
+    spec = FetchSpec(**src.fetch_spec(scan, "RadM1_C01", "raw/goes16/x.nc"))
+    out = tmp_path / "out"
+    fetch(spec, Operating(f"file://{tmp_path / 'm'}"), out / "x.nc", out / "x.idx", out / "x.json")
+    shred(out / "x.nc", out / "x.idx", out / "x.json", out / "x.parquet", ShredOptions())
+    rows = read_rows(out / "x.parquet")
+    with netCDF4.Dataset(written) as ds:
+        rad = ds.variables["Rad"][:]  # fill and valid_range masked, unpacked
+    assert set(rows["variable"].to_pylist()) == {"Rad"}
+    assert set(rows["level"].to_pylist()) == {"band 1"}
+    assert rows.num_rows == rad.count() > 900_000
+    # netCDF4 unpacks in float32, gridflow in float64 then rounds: within a float32 step
+    got, want = np.sort(rows["value"].to_numpy()), np.sort(rad.compressed())
+    assert np.allclose(got, want, rtol=0, atol=np.spacing(np.float32(1000)))

@@ -1,5 +1,7 @@
-"""GOES-R ABI Level-2 products (NOAA's goes18/goes19 buckets): one NetCDF file per product, band
-and scan, in hourly folders `ABI-L2-<product>/YYYY/DDD/HH/`.
+"""GOES-R ABI products (NOAA's goes18/goes19 buckets): one NetCDF file per product, band and
+scan, in hourly folders `ABI-<level>-<product>/YYYY/DDD/HH/`: Level 2 products (`CMIPC`,
+`RRQPEF`, ...) under `ABI-L2-`, Level 1b radiances (`RadC`, `RadF`, `RadM1`) under `ABI-L1b-`.
+The two mesoscale sectors share one folder (`ABI-L2-CMIPM/` holds CMIPM1 and CMIPM2 files).
 
 A file's name carries its scan start, end and creation times
 (`OR_ABI-L2-CMIPC-M6C13_G19_s20253261201170_e..._c....nc`, YYYYDDDHHMMSS plus tenths): the
@@ -26,8 +28,9 @@ PRODUCT = {
     "properties": {
         "product": {
             "type": "string",
-            "pattern": "^[A-Z][A-Z0-9]*$",
-            "description": "CMIPC, RRQPEF",
+            "pattern": "^(Rad(F|C|M1|M2)|[A-Z][A-Z0-9]*)$",
+            "description": "as file names spell it: CMIPC, RRQPEF, CMIPM1 (Level 2); RadC, "
+            "RadF, RadM1 (Level 1b radiances, variable Rad)",
         },
         "variable": {"type": "string", "minLength": 1, "description": "the NetCDF variable"},
         "bands": {
@@ -44,7 +47,11 @@ PRODUCT = {
 }
 SCHEMA = {
     "properties": {
-        "key": {"type": "string", "minLength": 1, "description": "hour folder template"},
+        "key": {
+            "type": "string",
+            "minLength": 1,
+            "description": "hour folder template ({folder}: ABI-L2-CMIPC; {product}; {scan})",
+        },
         "products": {"type": "array", "minItems": 1, "items": PRODUCT},
         "satellite": {
             "type": "string",
@@ -59,6 +66,18 @@ SCHEMA = {
 }
 
 
+def processing_level(product: str) -> str:
+    """`L1b` for the radiances (Rad...), `L2` for every derived product."""
+    return "L1b" if product.startswith("Rad") else "L2"
+
+
+def bucket_folder(product: str) -> str:
+    """The bucket folder of a product's files: `ABI-L2-CMIPC`; a mesoscale sector's files
+    (`CMIPM1`, `RadM2`) share their product's folder (`ABI-L2-CMIPM`, `ABI-L1b-RadM`)."""
+    sectorless = re.sub(r"M[12]$", "M", product)
+    return f"ABI-{processing_level(product)}-{sectorless}"
+
+
 class GoesAbi(ScanFamily):
     name = "goes_abi"
     format = "abi_netcdf"
@@ -69,7 +88,7 @@ class GoesAbi(ScanFamily):
     # short window keeps a scheduled DAG small.
     defaults = {
         "anonymous": True,
-        "key": "ABI-L2-{product}/{scan:%Y}/{scan:%j}/{scan:%H}",
+        "key": "{folder}/{scan:%Y}/{scan:%j}/{scan:%H}",
         "products": [
             {"product": "CMIPC", "variable": "CMI", "bands": [2], "stride": 8, "dqf_keep": [0, 1]},
             {
@@ -95,7 +114,8 @@ class GoesAbi(ScanFamily):
         self.steps = list(self.products)
 
     def folder(self, scan: datetime, step: str) -> str:
-        return self.src["key"].format(scan=scan, product=self.products[step]["product"])
+        product = self.products[step]["product"]
+        return self.src["key"].format(scan=scan, product=product, folder=bucket_folder(product))
 
     def key(self, scan: datetime, step: str) -> str:
         """The hour folder: the file itself is found by listing (see the module notes)."""
@@ -116,8 +136,9 @@ class GoesAbi(ScanFamily):
         start = _STAMP.format("start")
         if scan is not None:
             start = f"(?P<start>{scan:%Y%j%H%M%S}\\d)"
+        level = processing_level(product["product"])
         return (
-            f"OR_ABI-L2-{re.escape(product['product'])}-M\\d+{band}_"
+            f"OR_ABI-{level}-{re.escape(product['product'])}-M\\d+{band}_"
             f"{re.escape(self.src['satellite'])}_s{start}_e{_STAMP.format('end')}"
             f"_c{_STAMP.format('created')}\\.nc"
         )
