@@ -116,3 +116,146 @@ def test_netcdf_cells_have_the_grid_footprint_and_severity(samples, tmp_path):
 
     first = shapely.from_wkb(cells.wkb[0])
     assert first.bounds == pytest.approx((-0.5, 50.9, -0.4, 51.0), abs=1e-3)
+
+
+# EURO-CORDEX's rotated pole: a curvilinear grid whose latitude and longitude are 2-D
+CORDEX_POLE = {
+    "grid_mapping_name": "rotated_latitude_longitude",
+    "grid_north_pole_latitude": 39.25,
+    "grid_north_pole_longitude": -162.0,
+}
+
+
+def _rotated_pm10(samples, path, unplaced: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The real CAMS PM10 analysis laid on an 11 x 11 rotated-pole grid as a climate model
+    writes one (rlat/rlon axes, 2-D lat/lon named by `coordinates`); the first `unplaced`
+    points of the first row have no latitude (a swath's fill). Returns (values, lat, lon)."""
+    from pyproj import CRS, Transformer
+
+    with netCDF4.Dataset(samples / REGIONAL) as ds:
+        pm10 = ds.variables["pm10_conc"][0, 0]
+    rlat, rlon = np.linspace(-1.0, 1.0, 11), np.linspace(-3.0, -1.0, 11)
+    to_wgs84 = Transformer.from_crs(CRS.from_cf(CORDEX_POLE), "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(*np.meshgrid(rlon, rlat))
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("time", 1)
+        ds.createDimension("rlat", 11)
+        ds.createDimension("rlon", 11)
+        time = ds.createVariable("time", "f8", ("time",))
+        time.units = "hours since 2020-01-01 00:00:00"
+        time[:] = [36.0]
+        for name, values, standard in (("rlat", rlat, "grid_latitude"), ("rlon", rlon, "")):
+            axis = ds.createVariable(name, "f8", (name,))
+            axis.standard_name = standard or "grid_longitude"
+            axis[:] = values
+        pole = ds.createVariable("rotated_pole", "i4")
+        pole.setncatts(CORDEX_POLE)
+        for name, values, units in (("lat", lat, "degrees_north"), ("lon", lon, "degrees_east")):
+            var = ds.createVariable(name, "f8", ("rlat", "rlon"), fill_value=-999.0)
+            var.units = units
+            var[:] = values
+        ds.variables["lat"][0, :unplaced] = np.ma.masked
+        data = ds.createVariable("pm10", "f4", ("time", "rlat", "rlon"), fill_value=-999.0)
+        data.coordinates = "lat lon"
+        data.grid_mapping = "rotated_pole"
+        data[:] = pm10[np.newaxis]
+    return pm10, lat, lon
+
+
+def test_a_curvilinear_grid_is_placed_by_its_2d_latitude_and_longitude(samples, tmp_path):
+    path = tmp_path / "pm10_rotated.nc"
+    pm10, lat, lon = _rotated_pm10(samples, path, unplaced=3)
+    idx, rows = _fetch_and_shred(samples, tmp_path, path.name, path.read_bytes())
+    assert idx == "1:0:d=2020010212:pm10:surface:anl:time=0:level_index=:\n"
+    placed = np.ones((11, 11), bool)
+    placed[0, :3] = False  # no latitude: no place, no row
+    assert len(rows) == placed.sum() == 118
+    assert [r["lat"] for r in rows] == lat[placed].astype(np.float32).tolist()
+    assert np.allclose([r["lon"] for r in rows], lon[placed], atol=1e-5)
+    got = np.array([r["value"] for r in rows], dtype=np.float32)
+    assert np.array_equal(got, pm10[placed].astype(np.float32).filled(np.nan), equal_nan=True)
+    assert rows[0]["ref_time"] == datetime(2020, 1, 2, 12, tzinfo=UTC)
+
+
+def test_curvilinear_cells_are_built_from_the_2d_coordinates(samples, tmp_path):
+    from gridflow.formats import netcdf_cf
+    from gridflow.inventory import parse
+
+    path = tmp_path / "pm10_rotated.nc"
+    pm10, _, _ = _rotated_pm10(samples, path)
+    _fetch_and_shred(samples, tmp_path, path.name, path.read_bytes())
+    entries = parse((tmp_path / "out" / "x.nc.idx").read_text())
+    spec = {"variables": ["pm10"], "thresholds": {"pm10": [40, 50, 100, 150]}}
+    (cells,) = netcdf_cf.NetcdfCf().cells(tmp_path / "out" / "x.nc", entries, spec)
+    assert np.array_equal(cells.value, pm10.compressed().astype(np.float64))
+
+
+def _monthly(samples, path, climatology_bounds: bool) -> np.ndarray:
+    """EAC4's real total column ozone as a monthly climatology on its 3 x 3 grid: a `month`
+    axis, or (`climatology_bounds`) a CF climatological time of 1991-2020."""
+    with netCDF4.Dataset(samples / EAC4) as ds:
+        lats, lons = ds.variables["latitude"][:], ds.variables["longitude"][:]
+        ozone = ds.variables["gtco3"][:12].astype(np.float32)
+    with netCDF4.Dataset(path, "w") as ds:
+        axis = "time" if climatology_bounds else "month"
+        ds.createDimension(axis, 12)
+        ds.createDimension("latitude", 3)
+        ds.createDimension("longitude", 3)
+        if climatology_bounds:
+            ds.createDimension("nv", 2)
+            time = ds.createVariable("time", "f8", ("time",))
+            time.units = "days since 1800-01-01 00:00:00"
+            time.climatology = "climatology_bounds"
+            mid = [datetime(1800, m, 15) for m in range(1, 13)]
+            time[:] = netCDF4.date2num(mid, time.units)
+            bounds = ds.createVariable("climatology_bounds", "f8", ("time", "nv"))
+            starts = [datetime(1991, m, 1) for m in range(1, 13)]
+            ends = [
+                datetime(2020, m + 1, 1) if m < 12 else datetime(2021, 1, 1) for m in range(1, 13)
+            ]
+            bounds[:] = np.stack([netCDF4.date2num(d, time.units) for d in (starts, ends)], 1)
+        else:
+            ds.createVariable("month", "i4", ("month",))[:] = np.arange(1, 13)
+        for name, values, units in (
+            ("latitude", lats, "degrees_north"),
+            ("longitude", lons, "degrees_east"),
+        ):
+            var = ds.createVariable(name, "f4", (name,))
+            var.units = units
+            var[:] = values
+        data = ds.createVariable("gtco3", "f4", (axis, "latitude", "longitude"))
+        data.cell_methods = f"{axis}: mean within years {axis}: mean over years"
+        data[:] = ozone
+    return ozone
+
+
+@pytest.mark.parametrize(
+    "cf_time, ref", [(False, datetime(1970, 1, 1)), (True, datetime(1991, 1, 1))]
+)
+def test_a_monthly_climatology_is_a_field_per_month(samples, tmp_path, cf_time, ref):
+    """A climatological axis is no time: each month is a field `month=N`, forecast
+    `climatology`, at the start of its climatological period (1970-01-01 when it has none)."""
+    path = tmp_path / "gtco3_clim.nc"
+    ozone = _monthly(samples, path, cf_time)
+    idx, rows = _fetch_and_shred(samples, tmp_path, path.name, path.read_bytes())
+    lines = idx.splitlines()
+    assert len(lines) == 12
+    assert (
+        lines[6] == f"7:0:d={ref:%Y%m%d}00:gtco3:surface:climatology:month=7:time=6:level_index=:"
+    )
+    assert {r["ref_time"] for r in rows} == {ref.replace(tzinfo=UTC)}
+    assert {r["forecast"] for r in rows} == {"climatology"}
+    for month in range(1, 13):
+        got = [r["value"] for r in rows if r["descriptor"] == f"month={month}"]
+        assert got == ozone[month - 1].ravel().tolist()
+
+
+def test_a_file_with_no_time_at_all_is_still_refused(samples, tmp_path):
+    path = tmp_path / "static.nc"
+    with netCDF4.Dataset(samples / EAC4) as src, netCDF4.Dataset(path, "w") as ds:
+        for name in ("latitude", "longitude"):
+            ds.createDimension(name, 3)
+            ds.createVariable(name, "f4", (name,))[:] = src.variables[name][:]
+        ds.createVariable("orography", "f4", ("latitude", "longitude"))[:] = np.ones((3, 3))
+    with pytest.raises(FetchError, match="no time axis: the rows would have no reference time"):
+        _fetch_and_shred(samples, tmp_path, path.name, path.read_bytes())

@@ -1,29 +1,33 @@
-"""Gridded NetCDF with CF-style coordinates (CAMS from the ADS, ECMWF's grib_to_netcdf output):
-data variables on 1-D `latitude`/`longitude` axes (`lat`/`lon` too), with an optional `time`
-and `level` dimension. Each 2-D slice (variable, level, time) is one field; missing values
-(`_FillValue`, `missing_value`, NaN) become NULL.
+"""Gridded NetCDF with CF-style coordinates (CAMS from the ADS, ECMWF's grib_to_netcdf output,
+climate model and satellite grids): each 2-D slice of a data variable on a latitude/longitude
+grid is one field; missing values (`_FillValue`, `missing_value`, NaN) become NULL.
+
+The grid is 1-D `latitude`/`longitude` axes, or 2-D latitude and longitude named by the
+variable's `coordinates` attribute (curvilinear grids, swaths: `gridflow.formats.cf_grid`);
+points with no latitude/longitude (a swath's fill) are no rows. The slice's time, level and
+descriptor come from its other dimensions (`gridflow.formats.cf_axes`): CF and CAMS time axes,
+climatological axes (`month`, CF climatologies), vertical axes, and any other axis as a
+descriptor (`member=3`).
 
 A zip (what the ADS sends when a request spans several models or types) is read member by
 member; each member's fields carry its name in the inventory (`member=...`). A file whose
 `source` attribute names its model (`Data from ENSEMBLE model`, the ADS's CAMS European files)
 gives its fields the descriptor `model=ENSEMBLE`, so two models' fields stay apart.
-
-Times: CF units (`hours since 1900-01-01`) give each slice its own reference time (step 0);
-the ADS's CAMS European files count plain `hours` from a base date named in the variable's
-long name (`ANALYSIS time from 20200101`): that date is the reference, the hours the step.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 
 from gridflow import inventory
 from gridflow.errors import FetchError, ShredError
+from gridflow.formats import cf_axes, cf_grid
 from gridflow.formats.base import (
     NETCDF_MEDIA_TYPES,
     Fetched,
@@ -33,51 +37,27 @@ from gridflow.formats.base import (
     netcdf_members,
 )
 
-LAT, LON = ("latitude", "lat"), ("longitude", "lon")
 MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 
 
-def _axis(ds, names: tuple[str, ...]) -> str | None:
-    return next((n for n in names if n in ds.variables), None)
+@dataclass(frozen=True)
+class Slice:
+    """One field of a file: a data variable's 2-D slice on its grid."""
 
+    variable: str
+    grid: cf_grid.Grid
+    position: cf_axes.Position
+    descriptor: tuple[str, ...]  # the file's own (its model), then the position's
 
-def _times(ds, origin: str) -> list[tuple[datetime, int]]:
-    """(reference time, step minutes) of each index of `time`."""
-    import netCDF4
-
-    if "time" not in ds.variables:
-        raise ShredError(f"{origin}: no time axis: the rows would have no reference time")
-    var = ds.variables["time"]
-    units = getattr(var, "units", "")
-    values = np.asarray(var[:], dtype=float)
-    if " since " in units:
-        stamps = netCDF4.num2date(values, units, getattr(var, "calendar", "standard"))
-        return [(datetime(*s.timetuple()[:6], tzinfo=UTC), 0) for s in stamps]
-    base = re.search(r"from (\d{8})", getattr(var, "long_name", ""))
-    if units.strip() == "hours" and base:
-        ref = datetime.strptime(base.group(1), "%Y%m%d").replace(tzinfo=UTC)
-        return [(ref, int(round(h * 60))) for h in values]
-    raise ShredError(f"{origin}: time has units {units!r}, which name no reference time")
-
-
-def _fields(ds) -> list[tuple[str, int | None]]:
-    """(variable, level index) of every 2-D grid the file holds."""
-    lat, lon = _axis(ds, LAT), _axis(ds, LON)
-    found = []
-    for name, var in ds.variables.items():
-        if lat not in var.dimensions or lon not in var.dimensions or name in (lat, lon):
-            continue
-        levels = len(ds.variables["level"]) if "level" in var.dimensions else None
-        found += [(name, k) for k in range(levels)] if levels else [(name, None)]
-    return found
-
-
-def _level(ds, index: int | None) -> str:
-    if index is None:
-        return "surface"
-    level = ds.variables["level"]
-    value = float(level[index])
-    return f"{value:g} m above ground" if getattr(level, "units", "") == "m" else f"level {value:g}"
+    def extra(self, member: str) -> tuple[str, ...]:
+        """The inventory line's parts after the forecast (how the shred finds the slice)."""
+        at = self.position
+        return (
+            *self.descriptor,
+            f"time={'' if at.time_index is None else at.time_index}",
+            f"level_index={'' if at.level_index is None else at.level_index}",
+            *((f"member={member}",) if member else ()),
+        )
 
 
 def _datasets(path: Path, origin: str) -> Iterator[tuple[str, object]]:
@@ -87,42 +67,71 @@ def _datasets(path: Path, origin: str) -> Iterator[tuple[str, object]]:
     yield from netcdf_members(path, origin, MAGIC, "NetCDF")
 
 
-def _descriptor(ds) -> str:
+def _model(ds) -> tuple[str, ...]:
     model = re.search(r"Data from (\S+) model", str(getattr(ds, "source", "")))
-    return f"model={model.group(1)}" if model else ""
+    return (f"model={model.group(1)}",) if model else ()
 
 
-def _grid(ds) -> tuple[np.ndarray, np.ndarray]:
-    """(lat, lon) of every point, row-major, longitudes in [-180, 180)."""
-    from gridflow.gridgeo import normalise_lon
-
-    lats = np.asarray(ds.variables[_axis(ds, LAT)][:], dtype=np.float64)
-    lons = normalise_lon(np.asarray(ds.variables[_axis(ds, LON)][:], dtype=np.float64))
-    return lats, lons
-
-
-def _slice(ds, entry, origin: str):
-    """(values, missing) of an entry's 2-D slice."""
-    extra = dict(part.split("=", 1) for part in entry.extra if "=" in part)
-    t = int(extra["time"])
-    level = int(extra["level_index"]) if extra["level_index"] else None
-    var = ds.variables[entry.variable]
-    index = tuple(
-        t if d == "time" else level if d == "level" else slice(None) for d in var.dimensions
-    )
-    grid = np.ma.masked_invalid(np.ma.asarray(var[index], dtype=np.float32))
-    lats, lons = (len(ds.variables[_axis(ds, a)]) for a in (LAT, LON))
-    if grid.shape != (lats, lons):
-        raise ShredError(f"{origin}: {entry.line()}: {grid.shape} is not latitude x longitude")
-    return grid.filled(np.nan), np.ma.getmaskarray(grid), t
+def _bounds(ds) -> set[str]:
+    """Variables that are another's bounds or climatology bounds, never fields."""
+    named = set()
+    for var in ds.variables.values():
+        for attr in ("bounds", "climatology"):
+            named.add(str(getattr(var, attr, "")))
+    return named
 
 
-def _by_member(entries) -> dict[str, list]:
-    members: dict[str, list] = {}
+def slices(ds, origin: str) -> list[Slice]:
+    """Every field of one dataset, in the file's variable order."""
+    found, grids, skip = [], {}, _bounds(ds)
+    for name, var in ds.variables.items():
+        if name in skip or name in var.dimensions or var.dtype.kind not in "fiu":
+            continue
+        if cf_grid.is_coordinate(var):
+            continue
+        grid = cf_grid.grid_of(ds, var, grids)
+        if grid is None:
+            continue
+        for position in cf_axes.positions(ds, var, grid.dims, origin):
+            found.append(Slice(name, grid, position, (*_model(ds), *position.descriptor)))
+    return found
+
+
+def _values(ds, piece: Slice) -> tuple[np.ndarray, np.ndarray]:
+    """(values with NaN where missing, missing) of a slice, on its grid."""
+    data = ds.variables[piece.variable][piece.position.index]
+    grid = np.ma.masked_invalid(np.ma.asarray(data, dtype=np.float32))
+    if grid.shape != piece.grid.lat.shape:
+        raise ShredError(f"{piece.variable}: {grid.shape} is not its grid's {piece.grid.lat.shape}")
+    return grid.filled(np.nan), np.ma.getmaskarray(grid)
+
+
+def _wanted(entries) -> dict[str, dict[tuple, inventory.IdxEntry]]:
+    """{member: {(variable, parts without the member): entry}}"""
+    found: dict[str, dict[tuple, inventory.IdxEntry]] = {}
     for entry in entries:
         extra = dict(part.split("=", 1) for part in entry.extra if "=" in part)
-        members.setdefault(extra.get("member", ""), []).append(entry)
-    return members
+        parts = tuple(p for p in entry.extra if not p.startswith("member="))
+        found.setdefault(extra.get("member", ""), {})[entry.variable, parts] = entry
+    return found
+
+
+def _chosen(raw: Path, entries) -> Iterator[tuple[object, Slice, inventory.IdxEntry, str]]:
+    """(dataset, slice, its entry, origin) of every inventory entry."""
+    wanted = _wanted(entries)
+    for member, ds in _datasets(raw, str(raw)):
+        if member not in wanted:
+            continue
+        origin = f"{raw} ({member})" if member else str(raw)
+        by_key = wanted[member]
+        found = 0
+        for piece in slices(ds, origin):
+            entry = by_key.get((piece.variable, piece.extra("")))
+            if entry is not None:
+                found += 1
+                yield ds, piece, entry, origin
+        if found != len(by_key):
+            raise ShredError(f"{origin}: {len(by_key) - found} inventory field(s) not in the file")
 
 
 class NetcdfCf(Format):
@@ -134,87 +143,70 @@ class NetcdfCf(Format):
         entries = []
         for member, ds in _datasets(path, origin):
             where = f"{origin} ({member})" if member else origin
-            if not (_axis(ds, LAT) and _axis(ds, LON)):
-                raise FetchError(f"{where}: no latitude and longitude axes")
             try:
-                times = _times(ds, where)
+                found = slices(ds, where)
             except ShredError as exc:
                 raise FetchError(str(exc)) from None
-            descriptor = (_descriptor(ds),) if _descriptor(ds) else ()
-            for name, level in _fields(ds):
+            for name in dict.fromkeys(piece.variable for piece in found):
                 ds.variables[name][:]  # read through once: a cut file fails here
-                for t, (ref, step) in enumerate(times):
-                    n = len(entries) + 1
-                    date = f"d={ref:%Y%m%d%H}"
-                    fcst = "anl" if step == 0 else f"{step // 60} hour fcst"
-                    extra = (
-                        *descriptor,
-                        f"time={t}",
-                        f"level_index={'' if level is None else level}",
-                        *((f"member={member}",) if member else ()),
+            for piece in found:
+                at = piece.position
+                entries.append(
+                    inventory.IdxEntry(
+                        str(len(entries) + 1),
+                        0,
+                        f"d={at.when.ref:%Y%m%d%H}",
+                        piece.variable,
+                        at.level,
+                        at.when.forecast,
+                        piece.extra(member),
                     )
-                    entries.append(
-                        inventory.IdxEntry(str(n), 0, date, name, _level(ds, level), fcst, extra)
-                    )
+                )
         if not entries:
-            raise FetchError(f"{origin}: no variable on the latitude/longitude grid")
+            raise FetchError(f"{origin}: no variable on a latitude/longitude grid")
         return Fetched(entries, len(entries), [(0, path.stat().st_size)])
 
     def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         from gridflow import rows
 
-        wanted = _by_member(entries)
-        for member, ds in _datasets(raw, str(raw)):
-            if member not in wanted:
-                continue
-            origin = f"{raw} ({member})" if member else str(raw)
-            times = _times(ds, origin)
-            lats, lons = _grid(ds)
-            lat, lon = np.repeat(lats, len(lons)), np.tile(lons, len(lats))
-            keep = np.ones(len(lat), bool)
+        for ds, piece, entry, origin in _chosen(raw, entries):
+            try:
+                values, missing = _values(ds, piece)
+            except ShredError as exc:
+                raise ShredError(f"{origin}: {entry.line()}: {exc}") from None
+            keep = piece.grid.placed
             if options.bbox is not None:
                 west, south, east, north = options.bbox
-                keep = (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
-            descriptor = _descriptor(ds)
-            for entry in wanted[member]:
-                values, missing, t = _slice(ds, entry, origin)
-                ref, step = times[t]
-                field = (entry.variable, entry.level, entry.forecast, descriptor)
-                table = rows.points(
-                    lat[keep],
-                    lon[keep],
-                    values.ravel()[keep],
-                    missing.ravel()[keep],
-                )
-                yield FieldRows(entry.line(), (*field, ref, step), table)
+                lat, lon = piece.grid.lat, piece.grid.lon
+                keep = keep & (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
+            at = piece.position
+            field = (entry.variable, entry.level, entry.forecast, ":".join(piece.descriptor))
+            table = rows.points(
+                piece.grid.lat[keep], piece.grid.lon[keep], values[keep], missing[keep]
+            )
+            yield FieldRows(entry.line(), (*field, at.when.ref, at.when.step), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:
         from gridflow import cells
 
-        wanted = _by_member(entries)
-        for member, ds in _datasets(raw, str(raw)):
-            origin = f"{raw} ({member})" if member else str(raw)
-            times = _times(ds, origin)
-            lats, lons = _grid(ds)
-            lat, lon = np.meshgrid(lats, lons, indexing="ij")
-            descriptor = _descriptor(ds)
-            for entry in wanted.get(member, []):
-                name = f"{entry.variable}:{descriptor}" if descriptor else entry.variable
-                if name not in spec["variables"] and entry.variable not in spec["variables"]:
-                    continue
-                values, missing, t = _slice(ds, entry, origin)
-                ref, step = times[t]
-                yield cells.grid_cells(
-                    lat,
-                    lon,
-                    values,
-                    ~missing,
-                    ref + timedelta(minutes=step),
-                    name,
-                    cells.thresholds_for(name, entry.variable, spec["thresholds"]),
-                    spec.get("bbox"),
-                    spec.get("stride", 1),
-                )
+        for ds, piece, entry, _ in _chosen(raw, entries):
+            model = _model(ds)
+            name = f"{entry.variable}:{model[0]}" if model else entry.variable
+            if name not in spec["variables"] and entry.variable not in spec["variables"]:
+                continue
+            values, missing = _values(ds, piece)
+            when = piece.position.when
+            yield cells.grid_cells(
+                np.nan_to_num(piece.grid.lat),
+                np.nan_to_num(piece.grid.lon),
+                values,
+                ~missing & piece.grid.placed,
+                when.ref + timedelta(minutes=when.step),
+                name,
+                cells.thresholds_for(name, entry.variable, spec["thresholds"]),
+                spec.get("bbox"),
+                spec.get("stride", 1),
+            )
 
 
 FORMAT = NetcdfCf
