@@ -77,11 +77,14 @@ def _datetime(stamp, origin: str) -> datetime:
         ) from None
 
 
-def _stamps(var, values) -> list:
+def _stamps(var, values, origin: str) -> list:
     import netCDF4
 
     calendar = getattr(var, "calendar", "standard")
-    return list(np.atleast_1d(netCDF4.num2date(values, var.units, calendar)))
+    try:
+        return list(np.atleast_1d(netCDF4.num2date(values, var.units, calendar)))
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise ShredError(f"{origin}: {var.name} ({var.units!r}) holds no times: {exc}") from None
 
 
 def _period_start(ds, var, origin: str) -> datetime:
@@ -89,7 +92,8 @@ def _period_start(ds, var, origin: str) -> datetime:
     bounds = ds.variables.get(str(getattr(var, "climatology", "")))
     if bounds is None or " since " not in str(getattr(var, "units", "")):
         return NO_TIME
-    start = _datetime(_stamps(var, np.ma.filled(bounds[:], np.nan).min())[0], origin)
+    first = np.ma.filled(bounds[:], np.nan).min()
+    start = _datetime(_stamps(var, first, origin)[0], origin)
     return start if start >= NO_TIME else NO_TIME
 
 
@@ -120,11 +124,11 @@ def times(ds, dim: str, origin: str) -> list[When]:
     units = str(getattr(var, "units", ""))
     values = np.asarray(np.ma.filled(var[:], np.nan), dtype=float)
     if getattr(var, "climatology", None):
-        stamps = _stamps(var, values)
+        stamps = _stamps(var, values, origin)
         start = _period_start(ds, var, origin)
         return [When(start, 0, CLIMATOLOGY, d) for d in _time_of_year(stamps)]
     if " since " in units:
-        return [When(_datetime(s, origin)) for s in _stamps(var, values)]
+        return [When(_datetime(s, origin)) for s in _stamps(var, values, origin)]
     base = re.search(r"from (\d{8})", getattr(var, "long_name", ""))
     if units.strip() == "hours" and base:
         ref = datetime.strptime(base.group(1), "%Y%m%d").replace(tzinfo=UTC)
