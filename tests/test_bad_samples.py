@@ -4,10 +4,13 @@ what it holds."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from test_netcdf_cf import _monthly, _rotated_pm10
+from test_tempo_formats import _bare_geotiff
 
 from gridflow.errors import GridflowError
 from gridflow.fetch import FetchSpec, Operating, fetch
@@ -36,6 +39,31 @@ def _gfs_with_a_stale_index(samples: Path) -> tuple[bytes, bytes]:
 
 def _sample(name: str):
     return lambda samples: (samples / name).read_bytes()
+
+
+def _written(write):
+    """The bytes of a file `write(samples, path)` makes from the real samples."""
+
+    def make(samples: Path) -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "made"
+            write(samples, path)
+            return path.read_bytes()
+
+    return make
+
+
+def _static_grid(samples: Path, path: Path) -> None:
+    """EAC4's 3 x 3 grid with a field and no time at all."""
+    import netCDF4
+    import numpy as np
+
+    eac4 = samples / "cams_eac4_232f85b4_tco3_tcwv.nc"
+    with netCDF4.Dataset(eac4) as src, netCDF4.Dataset(path, "w") as ds:
+        for name in ("latitude", "longitude"):
+            ds.createDimension(name, 3)
+            ds.createVariable(name, "f4", (name,))[:] = src.variables[name][:]
+        ds.createVariable("orography", "f4", ("latitude", "longitude"))[:] = np.ones((3, 3))
 
 
 # (case, format, bytes of the object, its .idx or None, the one line or the rows kept)
@@ -70,6 +98,22 @@ CASES = [
     ),
     ("GRIB1 with zero padding", "grib2", _sample("era5-2mt-2019-03-uk-3msg.grib"), None, 3 * 1617),
     (
+        "GeoTIFF saying nothing of its data",
+        "geotiff",
+        lambda s: _bare_geotiff(s, "2024:06:18 14:14:00"),
+        None,
+        "no time of its data (no time_coverage_start tag, no date in the name",
+    ),
+    (
+        "curvilinear NetCDF",
+        "netcdf_cf",
+        _written(lambda s, p: _rotated_pm10(s, p, unplaced=3)),
+        None,
+        121 - 3,
+    ),
+    ("monthly climatology", "netcdf_cf", _written(lambda s, p: _monthly(s, p, False)), None, 108),
+    ("NetCDF with no time", "netcdf_cf", _written(_static_grid), None, "no time axis"),
+    (
         "NetCDF that is not ABI",
         "abi_netcdf",
         _sample("test_adaptor.cams_regional_fc.nc"),
@@ -78,7 +122,13 @@ CASES = [
         "title 'PM10/PM25 Air Pollutant ANALYSIS at the Surface'",
     ),
 ]
-EXTENSIONS = {"grib2": "grib2", "netcdf_cf": "nc", "tempo_netcdf": "nc4", "abi_netcdf": "nc"}
+EXTENSIONS = {
+    "grib2": "grib2",
+    "netcdf_cf": "nc",
+    "tempo_netcdf": "nc4",
+    "abi_netcdf": "nc",
+    "geotiff": "tif",
+}
 # what each format is asked for when no index chooses (an ABI source names its variable)
 SELECT = {"abi_netcdf": [":CMI:band 1:"]}
 

@@ -248,14 +248,3 @@ def test_a_monthly_climatology_is_a_field_per_month(samples, tmp_path, cf_time, 
     for month in range(1, 13):
         got = [r["value"] for r in rows if r["descriptor"] == f"month={month}"]
         assert got == ozone[month - 1].ravel().tolist()
-
-
-def test_a_file_with_no_time_at_all_is_still_refused(samples, tmp_path):
-    path = tmp_path / "static.nc"
-    with netCDF4.Dataset(samples / EAC4) as src, netCDF4.Dataset(path, "w") as ds:
-        for name in ("latitude", "longitude"):
-            ds.createDimension(name, 3)
-            ds.createVariable(name, "f4", (name,))[:] = src.variables[name][:]
-        ds.createVariable("orography", "f4", ("latitude", "longitude"))[:] = np.ones((3, 3))
-    with pytest.raises(FetchError, match="no time axis: the rows would have no reference time"):
-        _fetch_and_shred(samples, tmp_path, path.name, path.read_bytes())

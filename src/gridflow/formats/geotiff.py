@@ -82,6 +82,10 @@ def own_name(member: str, origin: str) -> str:
 
 
 def _variable(ds, band: int, name: str, asked: Asked | None) -> str:
+    return _named(ds, band, name, asked).replace(":", "-")  # an inventory line's separator
+
+
+def _named(ds, band: int, name: str, asked: Asked | None) -> str:
     named = {k.split("#")[0].rsplit("/", 1)[-1] for k in ds.tags() if "#" in k and "/" in k}
     named.discard("NC_GLOBAL")
     if len(named) == 1 and ds.count == 1:
