@@ -52,7 +52,9 @@ class Durations:
         self.total += seconds
 
     def cumulative(self) -> list[tuple[str, float]]:
-        bounds = [*(f"{b:g}" for b in DURATION_BUCKETS), "+Inf"]
+        from prometheus_client.utils import floatToGoString  # how the client writes bounds
+
+        bounds = [*(floatToGoString(b) for b in DURATION_BUCKETS), "+Inf"]
         running, out = 0, []
         for bound, count in zip(bounds, self.counts, strict=True):
             running += count
