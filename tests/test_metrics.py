@@ -16,7 +16,7 @@ import pytest
 from conftest import copy_sample
 from prometheus_client.parser import text_string_to_metric_families
 
-from gridflow import metrics, paths, purge
+from gridflow import metrics, paths, purge, report
 from gridflow.fetch import FetchSpec, Operating, fetch
 from gridflow.transport import Settings
 
@@ -80,6 +80,8 @@ def test_a_gzipped_object_counts_its_packed_bytes_over_the_wire(samples, mirror_
     got = _samples(cfg)
     assert got[("gridflow_fetched_bytes_total", (("source", "mrms"),))] == packed
     assert got[("gridflow_upstream_object_bytes_total", (("source", "mrms"),))] == packed
+    fetched, whole, _ = report._per_source(Path(cfg["data_root"]), ["mrms"])  # its figure too
+    assert fetched == whole == {"mrms": packed}
 
 
 def test_ranged_gets_count_only_their_ranges(gfs_object, mirror_dir, tmp_path):
@@ -136,8 +138,8 @@ def test_counters_persist_across_runs_and_count_each_record_once(
     now = datetime(2025, 3, 20, tzinfo=UTC)
     files = sum(1 for p in (root / "cycles/gfs/2025031206").rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in (root / "cycles/gfs/2025031206").rglob("*") if p.is_file())
-    report = purge.execute(purge.plan(cfg, now, tmp_path), cfg, tmp_path)
-    assert report["sources"]["gfs"] == {"files": files, "bytes": size, "rows": 0}
+    purged = purge.execute(purge.plan(cfg, now, tmp_path), cfg, tmp_path)
+    assert purged["sources"]["gfs"] == {"files": files, "bytes": size, "rows": 0}
     assert not (root / "cycles/gfs").exists()
     metrics.write(cfg, None, tmp_path)
     got = _samples(cfg)
@@ -156,7 +158,7 @@ def test_names_follow_prometheus_conventions(samples, gfs_object, mirror_dir, tm
     _mrms(samples, mirror_dir, root)
     purge.execute(purge.plan(cfg, datetime(2025, 3, 20, tzinfo=UTC), tmp_path), cfg, tmp_path)
     _gfs(gfs_object, mirror_dir, root)  # fetched again after the purge
-    report = {
+    watched = {
         "sources": [
             {
                 "source": "gfs",
@@ -168,7 +170,7 @@ def test_names_follow_prometheus_conventions(samples, gfs_object, mirror_dir, tm
         "hosts": [],
         "last_purge": {"purged_at": "2025-03-20T00:00:00+00:00"},
     }
-    metrics.write(cfg, report, tmp_path, "success", 3.0)
+    metrics.write(cfg, watched, tmp_path, "success", 3.0)
     types = _families(cfg)
     for name, kind in types.items():
         assert kind in ("counter", "gauge", "histogram"), (name, kind)
