@@ -82,6 +82,7 @@ test: setup
 	scripts/ensure-postgis
 	scripts/ensure-slurm
 	scripts/ensure-chromium
+	scripts/ensure-promtool
 	$(BIN)/pytest
 
 lint: setup

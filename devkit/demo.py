@@ -175,6 +175,7 @@ def build(
                     h: ",".join(map(str, hrrr_steps)) for h in (0, 6, 12, 18)
                 },
                 "window_hours": 12,
+                "stale_after_hours": 18,  # the demo's HRRR runs every 6 hours, not hourly
                 "select": [":TMP:surface:"],
             },
         },

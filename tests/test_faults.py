@@ -137,7 +137,7 @@ def test_status_and_metrics_report_a_paused_host(tmp_path, monkeypatch):
     metrics.write(cfg, report, tmp_path, "success")
     text = (tmp_path / "m.prom").read_text()
     assert 'gridflow_host_paused{host="mirror.example:80"} 1.0' in text
-    assert 'gridflow_host_retries{host="mirror.example:80"} 1.0' in text
+    assert 'gridflow_host_retries_total{host="mirror.example:80"} 1.0' in text
     assert json.loads((hosts / "mirror.example_80.json").read_text())["opened"] == 1
 
 
@@ -194,6 +194,6 @@ def test_a_workflow_behind_faults_loads_what_a_clean_run_loads(samples, http_mir
     retried = [
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
-        if line.startswith("gridflow_host_retries{")
+        if line.startswith("gridflow_host_retries_total{")
     ]
     assert sum(retried) > 0, metrics  # the plan's probes and the fetches, counted per host

@@ -279,7 +279,9 @@ def _the_report_renders_every_figure_in_chromium(workdir, cfg_path):
 def _status_shows_each_source_and_alerts_when_stale(workdir, cfg_path):
     shown = gridflow("status", "--configfile", str(cfg_path), "--json")
     assert shown.returncode == 0, shown.stderr
-    report = {s["source"]: s for s in json.loads(shown.stdout)["sources"]}
+    *records, summary = (json.loads(line) for line in shown.stdout.splitlines())
+    assert summary["summary"] is True and summary["stale"] == []
+    report = {s["source"]: s for s in records}
     assert report["gfs"]["loaded"] + report["hrrr"]["loaded"] == 6
     assert report["gfs"]["waiting"] == 2 and report["gfs"]["failed"] == 0
     assert report["gfs"]["next_expected"] == "2025-03-12T15:45:00+00:00"
@@ -307,13 +309,13 @@ def _every_run_writes_prometheus_metrics(workdir, cfg_path):
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-    assert samples[("gridflow_runs", (("outcome", "success"),))] == 1
+    assert samples[("gridflow_runs_total", (("outcome", "success"),))] == 1
     assert samples[("gridflow_files", (("source", "gfs"), ("state", "loaded")))] >= 1
-    loaded = sum(v for (n, labels), v in samples.items() if n == "gridflow_rows_loaded")
+    loaded = sum(v for (n, labels), v in samples.items() if n == "gridflow_rows_loaded_total")
     assert loaded == sum(SMALL_DEMO_ROWS.values())
-    assert samples[("gridflow_rule_jobs", (("rule", "fetch"),))] == 6
-    fetched = samples[("gridflow_fetched_bytes", (("source", "hrrr"),))]
-    assert 0 < fetched < samples[("gridflow_upstream_bytes", (("source", "hrrr"),))]
+    assert samples[("gridflow_rule_jobs_total", (("rule", "fetch"),))] == 6
+    fetched = samples[("gridflow_fetched_bytes_total", (("source", "hrrr"),))]
+    assert 0 < fetched < samples[("gridflow_upstream_object_bytes_total", (("source", "hrrr"),))]
 
 
 def _verify_finds_rows_deleted_by_hand_and_repairs_exactly_them(workdir, cfg_path):

@@ -2,15 +2,25 @@
 source's cycles between two ids) in one Snakemake run that keeps going past a failed cycle.
 Run it again and it resumes: what is loaded is not fetched again, what failed is tried again.
 Requests to the host stay as far apart as the source asks (`min_request_interval_seconds`).
+
+Afterwards each cycle is judged from the data root and upstream: complete when every file of
+the cycle is published and loaded; otherwise the files not loaded and those upstream has not
+published (with why: not due yet, not listed yet, ...) are named, and the exit code is 1. A
+cycle with nothing published gets a `cycle.json` with no loads: that is not complete.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
+import sys
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gridflow import paths, sources
+from gridflow import errors, paths, sources
 from gridflow.errors import UsageError
 
 
@@ -53,12 +63,127 @@ def targets(cfg: dict, source: str, found: list) -> list[str]:
     return [paths.CYCLE.format(root=root, source=source, cycle=paths.cycle_id(c)) for c in found]
 
 
-def report(source: str, wanted: list[str]) -> tuple[str, int]:
-    """A line of what the backfill finished, and its exit code."""
-    missing = [t for t in wanted if not Path(t).exists()]
-    done = len(wanted) - len(missing)
-    line = f"backfill {source}: {done} of {len(wanted)} cycles complete"
+@dataclass
+class CycleResult:
+    """One cycle of a backfill, as the data root and upstream show it afterwards."""
+
+    source: str
+    cycle: str
+    complete: bool
+    loaded: list[str] = field(default_factory=list)
+    not_loaded: list[str] = field(default_factory=list)  # published: failed, or not run yet
+    not_published: dict[str, list[str]] = field(default_factory=dict)  # why -> steps
+
+
+def assess(cfg: dict, source: str, found: list[datetime], now: datetime) -> list[CycleResult]:
+    from gridflow import plan
+
+    root = cfg["data_root"]
+    results = []
+    for cycle in found:
+        ready, waiting = plan.cycle_status(cfg, source, cycle, now)
+        names = dict(root=root, source=source, cycle=paths.cycle_id(cycle))
+        result = CycleResult(source, names["cycle"], complete=False)
+        for target in ready:
+            step = paths.step_id(target.step)
+            marker = Path(paths.MARKER.format(**names, step=step))
+            (result.loaded if marker.exists() else result.not_loaded).append(step)
+        for target in waiting:
+            result.not_published.setdefault(target.why or "waiting", []).append(
+                paths.step_id(target.step)
+            )
+        result.complete = bool(
+            Path(paths.CYCLE.format(**names)).exists()
+            and result.loaded
+            and not result.not_loaded
+            and not result.not_published
+        )
+        results.append(result)
+    return results
+
+
+def is_dry_run(snakemake_args: list[str]) -> bool:
+    for arg in snakemake_args:
+        if arg in ("-n", "--dry-run", "--dryrun"):
+            return True
+        if re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", arg):  # -n among short flags, e.g. -np
+            return True
+    return False
+
+
+def clock_override(snakemake_args: list[str]) -> str | None:
+    """`now` when the Snakemake options pin it (`--config now=...`)."""
+    taking = False
+    for arg in snakemake_args:
+        if arg in ("--config", "-C"):
+            taking = True
+        elif arg.startswith("-"):
+            taking = False
+        elif taking and arg.startswith("now="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Snakemake's own output goes to stderr while `--json` keeps stdout for its records."""
+    sys.stdout.flush()
+    kept = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(kept, 1)
+        os.close(kept)
+
+
+def _steps(steps: list[str]) -> str:
+    return ", ".join(steps[:12]) + (f" and {len(steps) - 12} more" if len(steps) > 12 else "")
+
+
+def describe(result: CycleResult, dry_run: bool) -> list[str]:
+    """What people read about a cycle that is not complete."""
+    lines = []
+    if result.not_loaded:
+        what = "to fetch and load" if dry_run else "not loaded (see the cycle's logs/)"
+        lines.append(f"  {result.cycle}: {what}: {_steps(result.not_loaded)}")
+    for why, steps in result.not_published.items():
+        lines.append(f"  {result.cycle}: not published upstream ({why}): {_steps(steps)}")
+    if not (lines or result.complete):
+        lines.append(f"  {result.cycle}: nothing of it is loaded")
+    return lines
+
+
+def report(source: str, results: list[CycleResult], dry_run: bool) -> list[str]:
+    """Lines for people: how many cycles are complete, then what each other one lacks."""
+    done = sum(r.complete for r in results)
+    head = f"backfill {source}{' (dry run)' if dry_run else ''}: "
+    head += f"{done} of {len(results)} cycles complete"
+    missing = [r.cycle for r in results if not r.complete]
     if missing:
-        names = ", ".join(Path(t).parent.name for t in missing)
-        line += f"; not yet: {names} (run it again to retry what failed)"
-    return line, 0 if not missing else 1
+        head += f"; not yet: {_steps(missing)}"
+        if not dry_run:
+            head += " (run it again to retry what failed or was not published yet)"
+    return [head, *(line for r in results if not r.complete for line in describe(r, dry_run))]
+
+
+def json_lines(source: str, results: list[CycleResult], dry_run: bool, code: int) -> list[str]:
+    summary = {
+        "summary": True,
+        "source": source,
+        "cycles": len(results),
+        "complete": sum(r.complete for r in results),
+        "dry_run": dry_run,
+        "exit_code": code,
+    }
+    return [*(json.dumps(asdict(r)) for r in results), json.dumps(summary)]
+
+
+def exit_code(snakemake_code: int, results: list[CycleResult], dry_run: bool) -> int:
+    """Snakemake's own failure first; then 1 while a cycle is not complete (not for a preview)."""
+    if snakemake_code:
+        return snakemake_code
+    if dry_run:
+        return 0
+    return errors.FAILED if any(not r.complete for r in results) else 0

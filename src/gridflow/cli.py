@@ -431,20 +431,25 @@ def cmd_status(args) -> None:
         cfg["now"] = args.now
     now = gfconfig.now(cfg)
     report = status.collect(cfg, plan.plan(cfg, now), now)
-    print(json.dumps(report, indent=1) if args.json else status.table(report))
+    print("\n".join(status.json_lines(report)) if args.json else status.table(report))
     if any(s["stale"] for s in report["sources"]):
-        raise SystemExit(1)
+        raise SystemExit(errors.FAILED)
 
 
 def cmd_metrics(args) -> None:
     from gridflow import metrics, plan, status
 
     cfg = _cfg(args) if not args.config_json else json.loads(args.config_json)
-    now = gfconfig.now(cfg)
-    report = status.collect(cfg, plan.plan(cfg, now), now)
-    went = metrics.write(cfg, report, Path(args.workdir), args.outcome)
-    if not went:
+    if not metrics.wanted(cfg):
         raise UserError("no metrics.textfile or metrics.pushgateway is configured")
+    try:
+        now = gfconfig.now(cfg)
+        report = status.collect(cfg, plan.plan(cfg, now), now)
+    except Exception as exc:  # noqa: BLE001 (a run that failed must still be counted)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"gridflow metrics: no status gauges ({first}); counters written", file=sys.stderr)
+        report = None
+    went = metrics.write(cfg, report, Path(args.workdir), args.outcome, args.run_seconds)
     print(f"metrics written to {', '.join(went)}", file=sys.stderr)
 
 
@@ -526,15 +531,24 @@ def cmd_backfill(args) -> None:
     from gridflow import backfill, scheduled_run
 
     cfg = _cfg(args)
+    cfg["now"] = backfill.clock_override(args.snakemake_args) or cfg["now"]
+    now = gfconfig.now(cfg)
     found = backfill.cycles(cfg, args.source, args.water_years, args.cycles)
     wanted = backfill.targets(cfg, args.source, found)
     print(f"backfill {args.source}: {len(wanted)} cycles", file=sys.stderr)
     extra = args.snakemake_args
     configs = [x for f in args.configfile or [] for x in ("--configfile", f)]
-    code = scheduled_run.run([*configs, "--keep-going", *extra, *wanted], None)
-    line, done = backfill.report(args.source, wanted)
-    print(line, file=sys.stderr)
-    raise SystemExit(code or done)
+    quiet = backfill.stdout_to_stderr() if args.json else contextlib.nullcontext()
+    with quiet:
+        code = scheduled_run.run([*configs, "--keep-going", *extra, *wanted], None)
+    dry_run = backfill.is_dry_run(extra)
+    results = backfill.assess(cfg, args.source, found, now)
+    done = backfill.exit_code(code, results, dry_run)
+    if args.json:
+        print("\n".join(backfill.json_lines(args.source, results, dry_run, done)))
+    else:
+        print("\n".join(backfill.report(args.source, results, dry_run)), file=sys.stderr)
+    raise SystemExit(done)
 
 
 def cmd_run(args) -> None:
@@ -579,12 +593,19 @@ def parser() -> argparse.ArgumentParser:
     sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines", store=True)
     sp.add_argument("query")
     sp = add("status", cmd_status, "per source: newest cycle, lag, loaded, failed", store=True)
-    sp.add_argument("--json", action="store_true", help="the report as JSON, for machines")
+    sp.add_argument(
+        "--json", action="store_true", help="JSON lines: a record per source, then a summary"
+    )
     sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
     sp = add("metrics", cmd_metrics, "write Prometheus metrics (after a run)", store=True)
     sp.add_argument("--config-json", help="the workflow's resolved config (the rules pass it)")
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
-    sp.add_argument("--outcome", default="success", choices=["success", "error"])
+    sp.add_argument(
+        "--outcome",
+        choices=["success", "error"],
+        help="(the workflow's exit) count a run that ended so; by hand: count no run",
+    )
+    sp.add_argument("--run-seconds", type=float, help="(the workflow's exit) the run's duration")
     sp = add(
         "report", cmd_report, "one HTML page of figures: timeline, map, bytes, rows", store=True
     )
@@ -601,6 +622,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("source")
     sp.add_argument("--water-years", help="MCFCD water years, e.g. 2015-2024")
     sp.add_argument("--cycles", help="cycle ids FIRST-LAST, e.g. 2025031200-2025031318")
+    sp.add_argument(
+        "--json", action="store_true", help="JSON lines: a record per cycle, then a summary"
+    )
     sp.set_defaults(snakemake_args=[])  # `gridflow backfill ... -- <snakemake options>`
     sp = add("plan", cmd_plan, "what is published and what is waiting, per source", store=True)
     sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")

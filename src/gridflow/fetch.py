@@ -187,6 +187,9 @@ def fetch(
             "etag": upstream.etag,
             "last_modified": upstream.last_modified.isoformat() if upstream.last_modified else None,
             "upstream_size": upstream.size,
+            # what came over the wire: the ranges asked for, or the whole object as it travels
+            # (gzipped: packed); `size` below is the raw file kept (unpacked)
+            "wire_bytes": sum(e - s for s, e in kept.ranges) if spec.idx_key else upstream.size,
             "byte_ranges": [[s, e - 1] for s, e in kept.ranges],
             "select": spec.select,
             "messages": kept.messages,

@@ -2,7 +2,11 @@
 (its sidecar's `fetched_at`), per source and step. The plan's estimate for a file still waiting
 is its cycle plus the median latency of that step in the newest cycles, when there are enough
 of them, instead of the schedule's fixed delay. Fetches stamped after the plan's `now` (a run
-with a pinned clock) say nothing about upstream and are left out."""
+with a pinned clock) say nothing about upstream and are left out.
+
+`gridflow status` shows each source's latency on the run's clock: a fetch stamped after `now`
+(the wall clock of a run whose clock was pinned) happened, for that run, at `now`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,13 @@ from gridflow.targets import Target
 
 SAMPLES = 3  # fewer observations than this: the schedule's delay stands
 NEWEST = 12  # cycles looked at per source
+
+
+def on_the_clock(cycle: datetime, fetched: datetime, now: datetime) -> timedelta | None:
+    """How long after its cycle a file was fetched, on the run's clock; None for a fetch
+    stamped before its cycle (a clock pinned after it, or a wrong stamp)."""
+    taken = min(fetched, now)
+    return taken - cycle if taken >= cycle else None
 
 
 def observed(root: Path, source: str, now: datetime) -> dict[str, timedelta]:

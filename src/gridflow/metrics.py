@@ -1,127 +1,221 @@
 """Prometheus metrics after every run (the official `prometheus_client`): written atomically to
 a node_exporter textfile-collector path, and pushed to a Pushgateway when one is configured.
 
-What they say comes from the run's own records: `gridflow status` (files per state, lag), the
-sidecars (bytes fetched against the whole objects' size), the load markers (rows per table),
-Snakemake's records (seconds per rule), the last purge report, and a small counter file in the
-data root (runs by outcome: a textfile holds no state of its own).
+Names follow Prometheus' conventions (`promtool check metrics` is clean): what only grows is a
+counter ending in `_total`, each metric has one unit, in base units (seconds, bytes). Counters
+keep their totals between runs in the data root (gridflow.metric_counts); gauges say how things
+stand now, from `gridflow status` (files per state, lag, staleness) and the hosts' health.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
-from gridflow import paths
-
-RUNS = "metrics-runs.json"  # in the data root: runs counted by outcome
-
-
-def _count_run(root: Path, outcome: str) -> dict:
-    path = root / RUNS
-    counts = json.loads(path.read_text()) if path.exists() else {}
-    counts[outcome] = counts.get(outcome, 0) + 1
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(counts))
-    os.replace(tmp, path)
-    return counts
+from gridflow import metric_counts
+from gridflow.metric_counts import Counts
 
 
-def _rule_seconds(workdir: Path) -> dict[str, tuple[int, float]]:
-    """(jobs, seconds) per rule, from Snakemake's records of the outputs it made."""
-    jobs: dict[tuple, float] = {}  # one record per output: a job is its rule and job hash
-    folder = workdir / ".snakemake" / "metadata"
-    for record in folder.glob("*") if folder.is_dir() else []:
-        try:
-            meta = json.loads(record.read_text())
-            seconds = float(meta["endtime"]) - float(meta["starttime"])
-            jobs[(meta["rule"], meta["job_hash"])] = max(
-                seconds, jobs.get((meta["rule"], meta["job_hash"]), 0)
+@dataclass(frozen=True)
+class CounterSpec:
+    key: str  # the name in gridflow.metric_counts
+    name: str  # the exposed name, without `_total`
+    help: str
+    labels: tuple[str, ...]
+
+
+COUNTERS = (
+    CounterSpec("runs", "gridflow_runs", "workflow runs that ended, by outcome", ("outcome",)),
+    CounterSpec(
+        "files_ingested",
+        "gridflow_files_ingested",
+        "raw files loaded into ClickHouse, by source",
+        ("source",),
+    ),
+    CounterSpec(
+        "rows_loaded", "gridflow_rows_loaded", "rows loaded, by table", ("source", "table")
+    ),
+    CounterSpec(
+        "fetched_bytes",
+        "gridflow_fetched_bytes",
+        "bytes fetches received over the wire (ranged GETs: only the ranges; gzipped "
+        "objects: their packed size)",
+        ("source",),
+    ),
+    CounterSpec(
+        "upstream_object_bytes",
+        "gridflow_upstream_object_bytes",
+        "size of the whole upstream objects those fetches read from",
+        ("source",),
+    ),
+    CounterSpec(
+        "fetch_retries",
+        "gridflow_fetch_retries",
+        "requests the fetches tried again, by source",
+        ("source",),
+    ),
+    CounterSpec("rule_jobs", "gridflow_rule_jobs", "jobs Snakemake recorded, by rule", ("rule",)),
+    CounterSpec(
+        "rule_seconds", "gridflow_rule_seconds", "seconds those jobs took, by rule", ("rule",)
+    ),
+    CounterSpec(
+        "purge_files_deleted",
+        "gridflow_purge_files_deleted",
+        "files the purge deleted (in cycle folders or the bucket), by source",
+        ("source",),
+    ),
+    CounterSpec(
+        "purge_bytes_freed",
+        "gridflow_purge_bytes_freed",
+        "bytes the purge freed, by source",
+        ("source",),
+    ),
+    CounterSpec(
+        "purge_rows_deleted",
+        "gridflow_purge_rows_deleted",
+        "store rows the purge deleted, by source",
+        ("source",),
+    ),
+    CounterSpec(
+        "purge_failures",
+        "gridflow_purge_failures",
+        "purge items that failed (retried by the next purge), by source",
+        ("source",),
+    ),
+)
+STATES = ("loaded", "invalid", "pending", "waiting", "failed")
+
+
+class Collected:
+    """What a registry collects: the counters' totals and the gauges of the status report."""
+
+    def __init__(self, counts: Counts, report: dict | None):
+        self.counts = counts
+        self.report = report
+
+    def describe(self):
+        return []  # the families vary with the data; nothing to check at registration
+
+    def collect(self):
+        yield from self._counters()
+        yield self._durations()
+        yield from self._gauges()
+
+    def _counters(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        for spec in COUNTERS:
+            family = CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
+            found = dict(self.counts.of(spec.key))
+            if spec.key == "runs":
+                for outcome in metric_counts.OUTCOMES:  # both from the start, for rate()
+                    found.setdefault((outcome,), 0)
+            for labels, value in sorted(found.items()):
+                family.add_metric(list(labels), value)
+            yield family
+        hosts = CounterMetricFamily(
+            "gridflow_host_retries", "requests tried again, by upstream host", labels=["host"]
+        )
+        for host in (self.report or {}).get("hosts", []):
+            hosts.add_metric([host["host"]], host["retries"])
+        yield hosts
+
+    def _durations(self):
+        from prometheus_client.core import HistogramMetricFamily
+
+        durations = self.counts.durations
+        return HistogramMetricFamily(
+            "gridflow_run_duration_seconds",
+            "how long workflow runs took, from the Snakefile's start to its exit",
+            buckets=durations.cumulative(),
+            sum_value=durations.total,
+        )
+
+    def _gauges(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        last = GaugeMetricFamily(
+            "gridflow_last_run_timestamp_seconds",
+            "when the last run ended, by outcome",
+            labels=["outcome"],
+        )
+        for outcome, at in sorted(self.counts.last_run.items()):
+            last.add_metric([outcome], at)
+        yield last
+        if self.report is None:
+            return
+        files = GaugeMetricFamily(
+            "gridflow_files",
+            "files of the catch-up window now, by state",
+            labels=["source", "state"],
+        )
+        lag = GaugeMetricFamily(
+            "gridflow_lag_seconds", "age of the newest complete cycle", labels=["source"]
+        )
+        stale = GaugeMetricFamily(
+            "gridflow_stale",
+            "1 when the newest complete cycle is older than stale_after_hours",
+            labels=["source"],
+        )
+        for s in self.report["sources"]:
+            for state in STATES:
+                files.add_metric([s["source"], state], s[state])
+            if s["lag_seconds"] is not None:
+                lag.add_metric([s["source"]], s["lag_seconds"])
+            stale.add_metric([s["source"]], int(s["stale"]))
+        yield from (files, lag, stale)
+        paused = GaugeMetricFamily(
+            "gridflow_host_paused", "1 while a host's circuit breaker pauses it", labels=["host"]
+        )
+        for host in self.report.get("hosts", []):
+            paused.add_metric([host["host"]], int(host["paused"]))
+        yield paused
+        purged = self.report.get("last_purge") or {}
+        at = metric_counts.when(purged.get("purged_at"))
+        if at is not None:
+            yield GaugeMetricFamily(
+                "gridflow_last_purge_timestamp_seconds", "when the last purge ended", value=at
             )
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    found: dict[str, tuple[int, float]] = {}
-    for (rule, _), seconds in jobs.items():
-        count, total = found.get(rule, (0, 0.0))
-        found[rule] = (count + 1, total + seconds)
-    return found
 
 
-def registry(cfg: dict, report: dict, workdir: Path, outcome: str):
-    from prometheus_client import CollectorRegistry, Gauge
+def wanted(cfg: dict) -> bool:
+    """Whether the configuration asks for metrics (a textfile or a Pushgateway)."""
+    where = cfg.get("metrics") or {}
+    return bool(where.get("textfile") or where.get("pushgateway"))
 
-    root = Path(cfg["data_root"]).resolve()
-    reg = CollectorRegistry()
 
-    def gauge(name, text, labels=()):
-        return Gauge(f"gridflow_{name}", text, list(labels), registry=reg)
+def registry(counts: Counts, report: dict | None):
+    from prometheus_client import CollectorRegistry
 
-    runs = gauge("runs", "workflow runs, by outcome", ["outcome"])
-    for name, count in _count_run(root, outcome).items():
-        runs.labels(name).set(count)
-    gauge("last_run_timestamp_seconds", "when the last run ended").set(datetime.now().timestamp())
-    files = gauge("files", "files of the catch-up window, by state", ["source", "state"])
-    lag = gauge("lag_seconds", "age of the newest complete cycle", ["source"])
-    for s in report["sources"]:
-        for state in ("loaded", "invalid", "pending", "waiting", "failed"):
-            files.labels(s["source"], state).set(s[state])
-        if s["lag_hours"] is not None:
-            lag.labels(s["source"]).set(s["lag_hours"] * 3600)
-    retries = gauge("fetch_retries", "requests tried again by the kept raw files", ["source"])
-    host_retries = gauge("host_retries", "requests tried again, by upstream host", ["host"])
-    paused = gauge("host_paused", "1 while a host's circuit breaker pauses it", ["host"])
-    for host in report.get("hosts", []):
-        host_retries.labels(host["host"]).set(host["retries"])
-        paused.labels(host["host"]).set(int(host["paused"]))
-    fetched = gauge("fetched_bytes", "bytes fetched, raw files on disk", ["source"])
-    whole = gauge("upstream_bytes", "size of the whole upstream objects fetched from", ["source"])
-    rows = gauge("rows_loaded", "rows loaded, by table", ["source", "table"])
-    for s in report["sources"]:
-        name, got, full, tried, by_table = s["source"], 0, 0, 0, {}
-        folder = root / paths.SOURCES / name
-        for sidecar in folder.glob("*/raw/*.json"):
-            meta = json.loads(sidecar.read_text())
-            got += meta.get("size", 0)
-            tried += meta.get("retries", 0)
-            full += meta.get("upstream_size") or meta.get("size", 0)
-        for marker in folder.glob("*/loaded/*/*.json"):
-            meta = json.loads(marker.read_text())
-            if "rows" in meta and "table" in meta:
-                by_table[meta["table"]] = by_table.get(meta["table"], 0) + meta["rows"]
-        fetched.labels(name).set(got)
-        retries.labels(name).set(tried)
-        whole.labels(name).set(full)
-        for table, count in by_table.items():
-            rows.labels(name, table).set(count)
-    jobs = gauge("rule_jobs", "jobs Snakemake recorded, by rule", ["rule"])
-    seconds = gauge("rule_seconds", "seconds those jobs took, by rule", ["rule"])
-    for rule, (count, total) in sorted(_rule_seconds(workdir).items()):
-        jobs.labels(rule).set(count)
-        seconds.labels(rule).set(total)
-    purged = report.get("last_purge")
-    if purged:
-        last = gauge("purge_last", "the last purge", ["what"])
-        for what in ("files_deleted", "bytes_freed", "rows_deleted", "failures"):
-            last.labels(what).set(purged.get(what) or 0)
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(Collected(counts, report))
     return reg
 
 
-def write(cfg: dict, report: dict, workdir: Path, outcome: str) -> list[str]:
-    """Write and push as configured; returns where the metrics went."""
+def write(
+    cfg: dict,
+    report: dict | None,
+    workdir: Path,
+    outcome: str | None = None,
+    seconds: float | None = None,
+) -> list[str]:
+    """Count the run (when its outcome is given), then write and push as configured; returns
+    where the metrics went. `report` is `gridflow status`'s (None when it could not be made:
+    the counters are written all the same)."""
     from prometheus_client import push_to_gateway, write_to_textfile
 
-    wanted = cfg.get("metrics") or {}
-    if not (wanted.get("textfile") or wanted.get("pushgateway")):
+    if not wanted(cfg):
         return []
-    reg = registry(cfg, report, workdir, outcome)
+    where = cfg["metrics"]
+    root = Path(cfg["data_root"]).resolve()
+    counts = metric_counts.update(root, Path(workdir), outcome, seconds)
+    reg = registry(counts, report)
     went = []
-    if wanted.get("textfile"):
-        Path(wanted["textfile"]).parent.mkdir(parents=True, exist_ok=True)
-        write_to_textfile(wanted["textfile"], reg)  # atomic: a temp file renamed over it
-        went.append(wanted["textfile"])
-    if wanted.get("pushgateway"):
-        push_to_gateway(wanted["pushgateway"], job=wanted.get("job", "gridflow"), registry=reg)
-        went.append(wanted["pushgateway"])
+    if where.get("textfile"):
+        Path(where["textfile"]).parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(where["textfile"], reg)  # atomic: a temp file renamed over it
+        went.append(where["textfile"])
+    if where.get("pushgateway"):
+        push_to_gateway(where["pushgateway"], job=where.get("job", "gridflow"), registry=reg)
+        went.append(where["pushgateway"])
     return went

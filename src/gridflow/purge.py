@@ -42,6 +42,7 @@ class Item:
     rows: int = 0
     sink: str | None = None
     keys: list[str] = field(default_factory=list)  # metadata: the outputs' record keys
+    files: int = 0  # a cycle's folder: the files in it
 
 
 @dataclass
@@ -118,6 +119,7 @@ def _bucket_items(bucket, data_root: str, source: str, cutoff: datetime) -> list
                 key + "/",
                 bytes=sum(objects.values()),
                 keys=[f"{bucket.url}/{k}" for k in keys],
+                files=len(objects),
             )
         )
     return items
@@ -170,7 +172,9 @@ def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=N
             ]
             keys = _record_keys(cfg["data_root"], name, folder.name, present)
             size = sum(f.lstat().st_size for f in files)
-            result.items.append(Item("path", name, str(folder), bytes=size, keys=keys))
+            result.items.append(
+                Item("path", name, str(folder), bytes=size, keys=keys, files=len(files))
+            )
         if bucket is not None:
             result.items += _bucket_items(bucket, cfg["data_root"], name, cutoff)
         result.items += _sink_items({"clickhouse": client, "postgis": pg}, name, cutoff)
@@ -246,6 +250,7 @@ def execute(p: Plan, cfg: dict, workdir: Path, client=None, pg=None, bucket=None
         "partitions_dropped": sum(1 for i in done if i.kind == "partition"),
         "rows_deleted": sum(i.rows for i in done),
         "metadata_records_deleted": sum(len(i.keys) for i in done if i.kind == "metadata"),
+        "sources": _by_source(done),  # the metrics count the purge per source
         "failures": failures,
     }
     reports = root / REPORTS
@@ -253,3 +258,16 @@ def execute(p: Plan, cfg: dict, workdir: Path, client=None, pg=None, bucket=None
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + ".json"
     (reports / name).write_text(json.dumps(report, indent=1) + "\n")
     return report
+
+
+def _by_source(done: list[Item]) -> dict[str, dict[str, int]]:
+    """Files (in cycle folders or the bucket), bytes and rows deleted, per source."""
+    out: dict[str, dict[str, int]] = {}
+    for item in done:
+        if item.kind in ("log", "metadata"):
+            continue  # run logs and Snakemake's records belong to no source
+        t = out.setdefault(item.source, {"files": 0, "bytes": 0, "rows": 0})
+        t["files"] += item.files
+        t["bytes"] += item.bytes
+        t["rows"] += item.rows
+    return out

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gridflow import paths, purge, readonly
+from gridflow import metric_counts, paths, purge, readonly
 from gridflow.plan import Plan
 
 STATES = {
@@ -115,7 +115,7 @@ def _per_source(root: Path, sources: list[str]):
         fetched[source] = whole[source] = 0
         for sidecar in folder.glob("*/raw/*.json"):
             meta = json.loads(sidecar.read_text())
-            fetched[source] += meta.get("size", 0)
+            fetched[source] += metric_counts.wire_bytes(meta)  # as the metrics count it
             whole[source] += meta.get("upstream_size") or meta.get("size", 0)
         for marker in folder.glob("*/loaded/clickhouse/*.json"):
             meta = json.loads(marker.read_text())

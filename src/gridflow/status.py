@@ -2,15 +2,17 @@
 has published in the window) and the data root's own files (markers, sidecars, logs, purge
 reports). Nothing is queried in the stores, so it answers while a load holds the embedded one.
 
-- newest complete cycle (its `cycle.json`) and its lag behind `now`;
+- newest complete cycle (its `cycle.json`, with something loaded) and its lag behind `now`;
 - the window's files: loaded (a ClickHouse marker), invalid (loaded, and a validator found
   something wrong), failed (a log ending in an error, no marker), pending (published, not
   loaded yet), waiting (not published, with the next due);
-- the publication latency observed: first fetch minus the cycle's time, median of the files;
+- the publication latency observed: first fetch minus the cycle's time, median of the files,
+  on the run's clock (gridflow.latency);
 - the last purge (files, bytes, rows) and the last error, with its log.
 
-A source whose newest complete cycle is older than its `stale_after_hours` makes the exit code
-1, so cron or a probe can alert.
+A source whose newest complete cycle is older than its `stale_after_hours` (every shipped source
+sets one) makes the exit code 1, so cron or a probe can alert. The table prints numbers and times
+in one format (gridflow.human); `--json` gives the same in seconds and ISO times.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from gridflow import host_health, paths, purge
+from gridflow import host_health, human, latency, paths, purge
 from gridflow.plan import Plan
 
 
@@ -29,14 +31,14 @@ from gridflow.plan import Plan
 class SourceStatus:
     source: str
     newest_complete: str | None = None
-    lag_hours: float | None = None
+    lag_seconds: float | None = None
     loaded: int = 0
     pending: int = 0
     waiting: int = 0
     failed: int = 0
     invalid: int = 0  # loaded, and a validator found something wrong
     next_expected: str | None = None
-    latency_minutes: float | None = None
+    latency_seconds: float | None = None
     stale_after_hours: float | None = None
     stale: bool = False
     unreachable: str | None = None
@@ -54,14 +56,23 @@ def _error_line(log: Path) -> str | None:
     return found[-1] if found else None
 
 
+def _has_loads(cycle_dir: Path) -> bool:
+    """A cycle is complete when its `cycle.json` lists loads: one made for a cycle with
+    nothing published (a backfill asked too early) is not."""
+    try:
+        return bool(json.loads((cycle_dir / "cycle.json").read_text()).get("markers"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _newest_complete(folder: Path) -> datetime | None:
-    done = [paths.cycle_of(c.name) for c in folder.glob("*") if (c / "cycle.json").exists()]
-    done = [c for c in done if c is not None]
-    return max(done) if done else None
+    cycles = sorted((c for c in folder.iterdir() if paths.cycle_of(c.name)), reverse=True)
+    return next((paths.cycle_of(c.name) for c in cycles if _has_loads(c)), None)
 
 
-def _latency(folder: Path, limit: int = 200) -> float | None:
-    """Median minutes from a cycle's time to its files' first fetch (the newest files)."""
+def _latency(folder: Path, now: datetime, limit: int = 200) -> float | None:
+    """Median seconds from a cycle's time to its files' first fetch (the newest files), on the
+    run's clock."""
     found = []
     for sidecar in sorted(folder.glob("*/raw/*.json"), reverse=True)[:limit]:
         cycle = paths.cycle_of(sidecar.parent.parent.name)
@@ -69,9 +80,10 @@ def _latency(folder: Path, limit: int = 200) -> float | None:
             fetched = datetime.fromisoformat(json.loads(sidecar.read_text())["fetched_at"])
         except (OSError, ValueError, KeyError):
             continue
-        if cycle is not None:
-            found.append((fetched - cycle).total_seconds() / 60)
-    return round(statistics.median(found), 1) if found else None
+        took = latency.on_the_clock(cycle, fetched, now) if cycle is not None else None
+        if took is not None:
+            found.append(took.total_seconds())
+    return round(statistics.median(found)) if found else None
 
 
 def _last_error(folder: Path) -> dict | None:
@@ -90,7 +102,7 @@ def of_source(name: str, src: dict, root: Path, p: Plan, now: datetime) -> Sourc
     newest = _newest_complete(folder) if folder.is_dir() else None
     if newest is not None:
         status.newest_complete = newest.isoformat()
-        status.lag_hours = round((now - newest).total_seconds() / 3600, 2)
+        status.lag_seconds = round((now - newest).total_seconds())
     for target in (t for t in p.ready if t.source == name):
         names = dict(root=root, source=name, cycle=paths.cycle_id(target.cycle))
         step = paths.step_id(target.step)
@@ -118,10 +130,12 @@ def of_source(name: str, src: dict, root: Path, p: Plan, now: datetime) -> Sourc
     if waiting:
         status.next_expected = min(t.expected_at for t in waiting).isoformat()
     if folder.is_dir():
-        status.latency_minutes = _latency(folder)
+        status.latency_seconds = _latency(folder, now)
         status.last_error = _last_error(folder)
     threshold = status.stale_after_hours
-    status.stale = bool(threshold) and (status.lag_hours is None or status.lag_hours > threshold)
+    status.stale = bool(threshold) and (
+        status.lag_seconds is None or status.lag_seconds > threshold * 3600
+    )
     return status
 
 
@@ -150,34 +164,36 @@ def collect(cfg: dict, p: Plan, now: datetime) -> dict:
     }
 
 
+def _or_dash(value, show) -> str:
+    return "-" if value is None else show(value)
+
+
 def table(report: dict) -> str:
     """The report for people: one line per source, then what needs a look."""
     head = (
         "source",
         "newest complete",
-        "lag h",
+        "lag",
         "loaded",
         "invalid",
         "pending",
         "waiting",
         "failed",
         "next due",
-        "latency min",
+        "latency",
+        "stale after",
     )
     rows = [head]
     for s in report["sources"]:
         rows.append(
             (
                 s["source"] + (" STALE" if s["stale"] else ""),
-                s["newest_complete"] or "-",
-                "-" if s["lag_hours"] is None else f"{s['lag_hours']:g}",
-                str(s["loaded"]),
-                str(s["invalid"]),
-                str(s["pending"]),
-                str(s["waiting"]),
-                str(s["failed"]),
-                s["next_expected"] or "-",
-                "-" if s["latency_minutes"] is None else f"{s['latency_minutes']:.0f}",
+                _or_dash(s["newest_complete"], human.moment),
+                _or_dash(s["lag_seconds"], human.duration),
+                *(human.count(s[k]) for k in ("loaded", "invalid", "pending", "waiting", "failed")),
+                _or_dash(s["next_expected"], human.moment),
+                _or_dash(s["latency_seconds"], human.duration),
+                _or_dash(s["stale_after_hours"], lambda h: human.duration(h * 3600)),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -193,18 +209,34 @@ def table(report: dict) -> str:
     for host in report.get("hosts", []):
         if host["paused"]:
             lines.append(
-                f"host {host['host']}: PAUSED until {host['open_until']} after "
-                f"{host['failures']} failures in a row (last: {host['last_error']})"
+                f"host {host['host']}: PAUSED until {human.moment(host['open_until'])} after "
+                f"{human.count(host['failures'])} failures in a row (last: {host['last_error']})"
             )
         elif host["retries"]:
-            lines.append(f"host {host['host']}: {host['retries']} retries so far")
+            lines.append(f"host {host['host']}: {human.count(host['retries'])} retries so far")
     purged = report["last_purge"]
     if purged:
         lines.append(
-            f"last purge {purged['purged_at']}: {purged['files_deleted']} files, "
-            f"{purged['bytes_freed']} bytes, {purged['rows_deleted']} rows"
-            + (f", {purged['failures']} failed" if purged["failures"] else "")
+            f"last purge {human.moment(purged['purged_at'])}: "
+            f"{human.count(purged['files_deleted'] or 0)} files, "
+            f"{human.size(purged['bytes_freed'] or 0)}, "
+            f"{human.count(purged['rows_deleted'] or 0)} rows"
+            + (f", {human.count(purged['failures'])} failed" if purged["failures"] else "")
         )
     else:
         lines.append("no purge has run yet")
     return "\n".join(lines)
+
+
+def json_lines(report: dict) -> list[str]:
+    """`--json`: a record per source, then a summary (hosts, the last purge, what is stale)."""
+    records = [json.dumps(s, default=str) for s in report["sources"]]
+    summary = {
+        "summary": True,
+        "now": report["now"],
+        "sources": len(report["sources"]),
+        "stale": [s["source"] for s in report["sources"] if s["stale"]],
+        "hosts": report.get("hosts", []),
+        "last_purge": report["last_purge"],
+    }
+    return [*records, json.dumps(summary, default=str)]

@@ -1,10 +1,14 @@
 import atexit
 import functools
 import json
+import logging
 import os
 import shlex
 import subprocess
 import sys
+import time
+
+import psutil
 
 from gridflow import config as gfconfig
 from gridflow import formats, host_health, operating, paths
@@ -187,8 +191,12 @@ def keep_bucket_alive():
         Bucket(STORAGE_PREFIX).keep_alive()
 
 
-# a run with nothing to do calls no hook: a success
-RUN_OUTCOME = {"outcome": "success", "hooked": False}
+# A run with nothing to do calls no hook, and neither does one that fails while Snakemake
+# builds the DAG (an input function's error): Snakemake logs that error, so an error logged
+# with no hook called is a failed run, and no hook and no error is a run with nothing to do.
+RUN_OUTCOME = {"outcome": "success", "hooked": False, "logged_error": False}
+# the run's duration is timed from Snakemake's own start (psutil comes with Snakemake)
+RUN_STARTED = psutil.Process().create_time()
 WORKDIR = (
     os.getcwd()
 )  # the run's working directory (--directory), as the Snakefile loads
@@ -199,14 +207,33 @@ def note_outcome(outcome):
     RUN_OUTCOME.update(outcome=outcome, hooked=True)
 
 
+class _NoteErrors(logging.Handler):
+    """Notes that Snakemake logged an error (it logs every exception it ends a run with)."""
+
+    def emit(self, record):
+        RUN_OUTCOME["logged_error"] = True
+
+
+def run_outcome():
+    """success or error, once Snakemake is done."""
+    if RUN_OUTCOME["hooked"]:
+        return RUN_OUTCOME["outcome"]
+    # an exception nobody caught (Ctrl-C while the DAG is built) ends the run too
+    ended_by_exception = getattr(sys, "last_value", None) is not None
+    return "error" if RUN_OUTCOME["logged_error"] or ended_by_exception else "success"
+
+
 def _metrics_at_exit():
     """With `metrics.textfile` or `metrics.pushgateway`, every run (one with nothing to do
     too, which calls no hook) ends by writing metrics; a failure to write them is reported,
     never the run's own outcome."""
     config = json.dumps(CFG)
     command = ["gridflow", "metrics", "--config-json", config, "--workdir", WORKDIR]
+    seconds = f"{max(0.0, time.time() - RUN_STARTED):.3f}"
     # at exit Snakemake has left --directory again: the run's paths are relative to it
-    ran = subprocess.run([*command, "--outcome", RUN_OUTCOME["outcome"]], cwd=WORKDIR)
+    ran = subprocess.run(
+        [*command, "--outcome", run_outcome(), "--run-seconds", seconds], cwd=WORKDIR
+    )
     if ran.returncode:
         print("gridflow: the metrics were not written (see above)", file=sys.stderr)
 
@@ -230,6 +257,7 @@ def _at_exit():
 
 if workflow.is_main_process:
     atexit.register(_at_exit)
+    logging.getLogger("snakemake.logging").addHandler(_NoteErrors(logging.ERROR))
 
 
 def after_ingest_purge(cwd=None):

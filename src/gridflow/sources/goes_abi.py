@@ -101,6 +101,7 @@ class GoesAbi(ScanFamily):
         ],
         "window_hours": 1,
         "retention_hours": 24,
+        "stale_after_hours": 2,  # scans every 5-10 minutes: two hours allow a missed or slow run
         "select": "all",
     }
 
