@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gridflow import config as gfconfig
-from gridflow import errors, operating
+from gridflow import errors, logs, operating
 from gridflow.dsn import redact, resolve
+
+log = logging.getLogger(__name__)
 
 
 class UserError(errors.UsageError):
@@ -47,10 +49,13 @@ def cmd_fetch(args) -> None:
     where = Operating.from_dict(operating.of_source(spec.source, args.settings))
     results = Path(args.results) if args.results else None
     sidecar = fetch(spec, where, Path(args.raw), Path(args.idx), Path(args.sidecar), results)
-    print(
-        f"fetched {sidecar['url']}: {sidecar['messages']} message(s), {sidecar['fields']} "
-        f"field(s), {sidecar['size']} bytes in {len(sidecar['byte_ranges'])} range(s)",
-        file=sys.stderr,
+    log.info(
+        "fetched %s: %s message(s), %s field(s), %s bytes in %d range(s)",
+        sidecar["url"],
+        sidecar["messages"],
+        sidecar["fields"],
+        sidecar["size"],
+        len(sidecar["byte_ranges"]),
     )
 
 
@@ -66,7 +71,7 @@ def cmd_job_submit(args) -> None:
 
     service, _ = _job_service(args.source)
     job = jobs.submit(service, json.loads(args.request), Path(args.out))
-    print(f"{service.name} job {job['job_id']} submitted at {job['submitted_at']}", file=sys.stderr)
+    log.info("%s job %s submitted at %s", service.name, job["job_id"], job["submitted_at"])
 
 
 def cmd_job_await(args) -> None:
@@ -79,9 +84,7 @@ def cmd_job_await(args) -> None:
         f"{a['href']} ({a['size'] if a['size'] is not None else '?'} bytes, {a['type']})"
         for a in done["assets"]
     )
-    print(
-        f"{service.name} job {done['job']['job_id']} done: {made or 'no outputs'}", file=sys.stderr
-    )
+    log.info("%s job %s done: %s", service.name, done["job"]["job_id"], made or "no outputs")
 
 
 def cmd_shred(args) -> None:
@@ -89,7 +92,7 @@ def cmd_shred(args) -> None:
 
     options = ShredOptions.from_source(json.loads(args.options)) if args.options else ShredOptions()
     stats = shred(Path(args.raw), Path(args.idx), Path(args.sidecar), Path(args.out), options)
-    print(f"shredded {args.raw}: {stats.fields} field(s), {stats.rows} rows", file=sys.stderr)
+    log.info("shredded %s: %s field(s), %s rows", args.raw, stats.fields, stats.rows)
 
 
 def cmd_load(args) -> None:
@@ -130,9 +133,9 @@ def cmd_load(args) -> None:
     if checked is not None:
         marker["validation"] = checked
         for problem in checked["problems"]:
-            print(f"gridflow load: validation: {sidecar['raw_key']}: {problem}", file=sys.stderr)
+            log.warning("validation: %s: %s", sidecar["raw_key"], problem)
     _write_marker(args.marker, marker)
-    print(f"loaded {rows} rows of {sidecar['raw_key']} into {table}", file=sys.stderr)
+    log.info("loaded %s rows of %s into %s", rows, sidecar["raw_key"], table)
 
 
 def cmd_cycle_summary(args) -> None:
@@ -152,24 +155,31 @@ def cmd_cycle_summary(args) -> None:
 
 
 def cmd_plan(args) -> None:
+    """The plan for people on stderr; with --json, a record per file and a summary on stdout.
+    Only a run that fetches remembers listings: a plan writes nothing."""
     from gridflow import paths, plan
 
     cfg = _cfg(args)
     if args.now:
         cfg["now"] = args.now
     p = plan.plan(cfg, gfconfig.now(cfg))
-    print(p.summary())
-    for t in p.ready:
-        print(
-            json.dumps(
-                {
+    log.info("%s", p.summary())
+    if args.json:
+        for state, targets in (("published", p.ready), ("waiting", p.waiting)):
+            for t in targets:
+                record = {
                     "source": t.source,
                     "cycle": paths.cycle_id(t.cycle),
-                    "step": t.step,
-                    "state": "published",
+                    "step": paths.step_id(t.step),
+                    "state": state,
+                    "expected_at": gfconfig.clock_text(t.expected_at),
                 }
-            )
-        )
+                print(json.dumps(record | ({"why": t.why} if t.why else {}), default=str))
+        for name, why in sorted(p.unreachable.items()):
+            print(json.dumps({"source": name, "state": "unreachable", "error": why}))
+        summary = {"published": len(p.ready), "waiting": len(p.waiting)}
+        summary["unreachable"] = sorted(p.unreachable)
+        print(json.dumps({"summary": True, **summary}))
     if p.unreachable:
         raise SystemExit(errors.UNREACHABLE)
 
@@ -243,19 +253,32 @@ def cmd_sql(args) -> None:
 
 
 def cmd_migrate(args) -> None:
+    """Apply what each store has not had yet; say what was applied and what was in place."""
     from gridflow.sinks import clickhouse, postgis
 
     cfg = _cfg(args)
-    client = clickhouse.connect(args.dsn or cfg["sinks"]["clickhouse"]["dsn"], args.wait)
-    applied = clickhouse.migrate(client, Path(args.project) / "migrations" / "clickhouse")
-    print(f"ClickHouse: {', '.join(applied)} applied")
+    ch_dsn = args.dsn or cfg["sinks"]["clickhouse"]["dsn"]
+    folder = Path(args.project) / "migrations"
+    client = clickhouse.connect(ch_dsn, args.wait)
+    try:
+        applied = clickhouse.migrate(client, folder / "clickhouse")
+    finally:
+        client.close()
+    print(_migrated(f"ClickHouse {redact(resolve(ch_dsn))}", folder / "clickhouse", applied))
     pg_dsn = cfg["sinks"]["postgis"]["dsn"]
     if not pg_dsn:
         print("PostgreSQL: no DSN (GRIDFLOW_PG_DSN or sinks.postgis.dsn); skipped")
         return
     with postgis.connect(pg_dsn) as conn:
-        applied = postgis.migrate(conn, Path(args.project) / "migrations" / "postgres")
-    print(f"PostgreSQL {redact(resolve(pg_dsn))}: {', '.join(applied) or 'up to date'}")
+        applied = postgis.migrate(conn, folder / "postgres")
+    print(_migrated(f"PostgreSQL {redact(resolve(pg_dsn))}", folder / "postgres", applied))
+
+
+def _migrated(store: str, folder: Path, applied: list[str]) -> str:
+    """One line: what this run applied, and what the store already had."""
+    had = [p.name for p in sorted(folder.glob("*.sql")) if p.name not in applied]
+    done = f"applied {', '.join(applied)}" if applied else "nothing to apply"
+    return f"{store}: {done}" + (f"; already in place: {', '.join(had)}" if had else "")
 
 
 def cmd_load_postgis(args) -> None:
@@ -291,7 +314,7 @@ def cmd_load_postgis(args) -> None:
         "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _write_marker(args.marker, marker)
-    print(f"registered {sidecar['url']}; {rows} cells into pollution_grid", file=sys.stderr)
+    log.info("registered %s; %s cells into pollution_grid", sidecar["url"], rows)
 
 
 def cmd_routes(args) -> None:
@@ -312,7 +335,7 @@ def cmd_routes(args) -> None:
             ],
         },
     )
-    print(f"recomputed the exposure of {updated} saved route(s)", file=sys.stderr)
+    log.info("recomputed the exposure of %s saved route(s)", updated)
 
 
 def cmd_trace(args) -> None:
@@ -524,7 +547,7 @@ def cmd_report(args) -> None:
     finally:
         if client is not None:
             client.close()
-    print(f"report {args.out}: {len(titles)} figures ({'; '.join(titles)})", file=sys.stderr)
+    log.info("report %s: %d figures (%s)", args.out, len(titles), "; ".join(titles))
 
 
 def cmd_backfill(args) -> None:
@@ -560,27 +583,83 @@ def cmd_run(args) -> None:
     raise SystemExit(scheduled_run.run(snakemake_args, args.every, verify=True))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are one line (`gridflow plan: error: ...`)."""
+
+    def error(self, message: str):
+        log.error("%s (see %s --help)", message, self.prog, extra={"program": self.prog})
+        raise SystemExit(errors.USAGE)
+
+
+def _clock(text: str) -> str:
+    """--now: the one clock parser (gridflow.config), as argparse wants it."""
+    try:
+        return gfconfig.clock_text(gfconfig.parse_clock(text))
+    except gfconfig.ClockError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+NOW_HELP = f"pin the clock: {gfconfig.CLOCK_FORM}"
+# What the workflow's rules run, one file at a time: listed apart from the commands for people.
+STEPS = {
+    "fetch": "fetch one raw file, verified, with its inventory and sidecar",
+    "job-submit": "submit one request of a job source, once",
+    "job-await": "wait for a submitted job; write its results file",
+    "shred": "shred one raw file into Parquet",
+    "load": "load one shred into ClickHouse and write its marker",
+    "load-postgis": "catalog one raw file in PostgreSQL and load its cells",
+    "routes": "recompute the saved routes' exposure",
+    "cycle-summary": "summarise the loads of one cycle",
+}
+
+
+def _steps_epilog() -> str:
+    lines = ["workflow steps (the rules run these, one file at a time; `gridflow STEP -h`):"]
+    lines += [f"  {name:15} {text}" for name, text in STEPS.items()]
+    return "\n".join(lines)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gridflow", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(
+        prog="gridflow",
+        description=__doc__,
+        epilog=_steps_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"gridflow {_version()}")
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="say more (-vv: libraries too)"
+    )
+    p.add_argument("-q", "--quiet", action="count", default=0, help="warnings and errors only")
+    p.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="text",
+        help="text for people (default), or json: one object per line, for log shippers",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     def add(name, func, help_, store=False):
-        sp = sub.add_parser(name, help=help_)
+        sp = sub.add_parser(name, help=help_, description=help_)
         sp.set_defaults(func=func)
         if store:
-            sp.add_argument(
-                "--configfile",
-                action="append",
-                help="extra config file over config/config.yaml (repeatable)",
-            )
-            sp.add_argument("--project", default=".", help="the gridflow checkout (default: .)")
-            sp.add_argument("--dsn", help="ClickHouse DSN (default: from the config)")
-            sp.add_argument(
-                "--wait",
-                type=float,
-                default=30.0,
-                help="seconds to wait for a busy embedded store (default 30)",
-            )
+            _store_arguments(sp)
+        return sp
+
+    def step(name, func):
+        # no `help`: argparse lists only the commands that have one; the epilog lists steps
+        sp = sub.add_parser(name, description=f"A workflow step: {STEPS[name]}.")
+        sp.set_defaults(func=func)
         return sp
 
     for name, latest, text in (
@@ -591,12 +670,12 @@ def parser() -> argparse.ArgumentParser:
         sp.set_defaults(latest=latest)
         _place_arguments(sp)
     sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines", store=True)
-    sp.add_argument("query")
+    sp.add_argument("query", help='one read-only statement, e.g. "SELECT count() FROM grid_data"')
     sp = add("status", cmd_status, "per source: newest cycle, lag, loaded, failed", store=True)
     sp.add_argument(
         "--json", action="store_true", help="JSON lines: a record per source, then a summary"
     )
-    sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
+    sp.add_argument("--now", type=_clock, help=NOW_HELP)
     sp = add("metrics", cmd_metrics, "write Prometheus metrics (after a run)", store=True)
     sp.add_argument("--config-json", help="the workflow's resolved config (the rules pass it)")
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
@@ -609,7 +688,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add(
         "report", cmd_report, "one HTML page of figures: timeline, map, bytes, rows", store=True
     )
-    sp.add_argument("--out", default="report.html")
+    sp.add_argument("--out", default="report.html", help="the page (default: report.html)")
     sp.add_argument("--source", help="the map's source (with --variable and --level)")
     sp.add_argument("--variable", help="the map's variable, e.g. TMP")
     sp.add_argument("--level", help='the map\'s level, e.g. "2 m above ground"')
@@ -619,7 +698,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="JSON lines: a record per file, a summary")
     sp.set_defaults(snakemake_args=[])  # `gridflow verify --repair ... -- <snakemake options>`
     sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", store=True)
-    sp.add_argument("source")
+    sp.add_argument("source", help="the configured source, e.g. gfs or mcfcd")
     sp.add_argument("--water-years", help="MCFCD water years, e.g. 2015-2024")
     sp.add_argument("--cycles", help="cycle ids FIRST-LAST, e.g. 2025031200-2025031318")
     sp.add_argument(
@@ -627,20 +706,23 @@ def parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(snakemake_args=[])  # `gridflow backfill ... -- <snakemake options>`
     sp = add("plan", cmd_plan, "what is published and what is waiting, per source", store=True)
-    sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
-    sp = sub.add_parser("db", help="database administration").add_subparsers(
-        dest="db_command", required=True
+    sp.add_argument("--now", type=_clock, help=NOW_HELP)
+    sp.add_argument(
+        "--json",
+        action="store_true",
+        help='a JSON object per file on stdout, then one with "summary": true',
     )
-    mp = sp.add_parser("migrate", help="apply migrations/clickhouse/*.sql (idempotent)")
+    text = "database administration"
+    sp = sub.add_parser("db", help=text, description=text)
+    db = sp.add_subparsers(dest="db_command", metavar="ACTION", title="actions", required=True)
+    text = "apply the ClickHouse and PostgreSQL migrations a store has not had (idempotent)"
+    mp = db.add_parser("migrate", help=text, description=text)
     mp.set_defaults(func=cmd_migrate)
-    mp.add_argument("--configfile", action="append")
-    mp.add_argument("--project", default=".")
-    mp.add_argument("--dsn")
-    mp.add_argument("--wait", type=float, default=30.0)
+    _store_arguments(mp)
 
     sp = add("purge", cmd_purge, "delete everything past its retention", store=True)
     sp.add_argument("--dry-run", action="store_true", help="list what would go; delete nothing")
-    sp.add_argument("--now", help="pin the clock, e.g. 2025-03-12T06:00:00Z")
+    sp.add_argument("--now", type=_clock, help=NOW_HELP)
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
     sp.add_argument("--config-json", help="(rule) the workflow's resolved configuration")
     sp.add_argument(
@@ -654,7 +736,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--every",
-        type=float,
+        type=_seconds,
         help="run again every SECONDS (default: GRIDFLOW_POLL_INTERVAL; unset: run once)",
     )
     sp.add_argument(
@@ -662,64 +744,142 @@ def parser() -> argparse.ArgumentParser:
         nargs=argparse.REMAINDER,
         help="options for snakemake, e.g. --profile profiles/cluster",
     )
-    sp = add("fetch", cmd_fetch, "(rule) fetch one raw file")
-    sp.add_argument("--spec", required=True, help="JSON fetch spec")
-    sp.add_argument(
-        "--settings", help=f"JSON operating settings (url, settings); default ${operating.ENV}"
-    )
-    sp.add_argument("--results", help="a job's results file: the object is where it says")
-    for name in ("raw", "idx", "sidecar"):
-        sp.add_argument(f"--{name}", required=True)
-    sp = add("job-submit", cmd_job_submit, "(rule) submit a source's request as a job, once")
-    for name in ("source", "request", "out"):
-        sp.add_argument(f"--{name}", required=True)
-    sp = add("job-await", cmd_job_await, "(rule) wait for a submitted job; write its results")
-    for name in ("source", "job", "out"):
-        sp.add_argument(f"--{name}", required=True)
-    sp.add_argument("--seconds", type=float, help="how long this run waits (default: source's)")
-    sp = add("shred", cmd_shred, "(rule) shred one raw file to Parquet")
-    for name in ("raw", "idx", "sidecar", "out"):
-        sp.add_argument(f"--{name}", required=True)
-    sp.add_argument("--options", help="JSON: missing_values, bbox, stride, dqf_keep")
-    sp = add("load", cmd_load, "(rule) load one shred into ClickHouse")
-    for name in ("parquet", "sidecar", "marker"):
-        sp.add_argument(f"--{name}", required=True)
-    sp.add_argument("--dsn", help=f"the store (default: the workflow's, from ${operating.ENV})")
-    sp.add_argument("--idx", help="the raw file's inventory (default: beside the sidecar)")
-    sp.add_argument("--migrations", help=f"default: the workflow's, from ${operating.ENV}")
-    sp.add_argument("--wait", type=float, default=600.0)
     sp = add(
         "trace", cmd_trace, "like point, with each value's raw file and source URL", store=True
     )
     _place_arguments(sp)
-    sp = add("load-postgis", cmd_load_postgis, "(rule) catalog one raw file and load its cells")
-    for name in ("raw", "idx", "sidecar", "marker", "spec"):
-        sp.add_argument(f"--{name}", required=True)
-    sp.add_argument("--dsn", help=f"the database (default: the workflow's, from ${operating.ENV})")
+
+    sp = step("fetch", cmd_fetch)
+    sp.add_argument("--spec", required=True, help="the fetch spec (JSON), as the rule makes it")
+    sp.add_argument(
+        "--settings", help=f"JSON operating settings (url, settings); default ${operating.ENV}"
+    )
+    sp.add_argument("--results", help="a job's results file: the object is where it says")
+    _file_arguments(sp, "raw", "idx", "sidecar")
+    sp = step("job-submit", cmd_job_submit)
+    sp.add_argument("--source", required=True, help="the job source")
+    sp.add_argument("--request", required=True, help="the request (JSON), as the rule makes it")
+    sp.add_argument("--out", required=True, help="the job file written")
+    sp = step("job-await", cmd_job_await)
+    sp.add_argument("--source", required=True, help="the job source")
+    sp.add_argument("--job", required=True, help="the job file job-submit wrote")
+    sp.add_argument("--out", required=True, help="the results file written")
+    sp.add_argument("--seconds", type=float, help="how long this run waits (default: source's)")
+    sp = step("shred", cmd_shred)
+    _file_arguments(sp, "raw", "idx", "sidecar")
+    sp.add_argument("--out", required=True, help="the Parquet file written")
+    sp.add_argument("--options", help="JSON: missing_values, bbox, stride, dqf_keep")
+    sp = step("load", cmd_load)
+    sp.add_argument("--parquet", required=True, help="the shred to load")
+    _file_arguments(sp, "sidecar")
+    sp.add_argument("--dsn", help=f"the store (default: the workflow's, from ${operating.ENV})")
+    sp.add_argument("--marker", required=True, help="the marker written once the rows are in")
+    sp.add_argument("--idx", help="the raw file's inventory (default: beside the sidecar)")
     sp.add_argument("--migrations", help=f"default: the workflow's, from ${operating.ENV}")
-    sp = add("routes", cmd_routes, "(rule) recompute saved routes' exposure")
-    sp.add_argument("--marker", required=True)
+    sp.add_argument(
+        "--wait",
+        type=float,
+        default=600.0,
+        help="seconds to wait for a busy embedded store (default 600)",
+    )
+    sp = step("load-postgis", cmd_load_postgis)
+    _file_arguments(sp, "raw", "idx", "sidecar")
     sp.add_argument("--dsn", help=f"the database (default: the workflow's, from ${operating.ENV})")
-    sp = add("cycle-summary", cmd_cycle_summary, "(rule) summarise the loads of one cycle")
-    sp.add_argument("--out", required=True)
-    sp.add_argument("markers", nargs="*")
+    sp.add_argument("--marker", required=True, help="the marker written once the cells are in")
+    sp.add_argument("--spec", required=True, help="the cells to load (JSON), as the rule makes it")
+    sp.add_argument("--migrations", help=f"default: the workflow's, from ${operating.ENV}")
+    sp = step("routes", cmd_routes)
+    sp.add_argument("--dsn", help=f"the database (default: the workflow's, from ${operating.ENV})")
+    sp.add_argument("--marker", required=True, help="the marker written with the routes' scores")
+    sp = step("cycle-summary", cmd_cycle_summary)
+    sp.add_argument("--out", required=True, help="the cycle's summary written")
+    sp.add_argument("markers", nargs="*", help="the cycle's load markers")
     return p
+
+
+def _store_arguments(sp: argparse.ArgumentParser) -> None:
+    """Where a command for people finds the configuration and the store."""
+    sp.add_argument(
+        "--configfile",
+        action="append",
+        help="extra config file over config/config.yaml (repeatable)",
+    )
+    sp.add_argument("--project", default=".", help="the gridflow checkout (default: .)")
+    sp.add_argument("--dsn", help="ClickHouse DSN (default: from the config)")
+    sp.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait for a busy embedded store (default 30)",
+    )
+
+
+FILE_HELP = {
+    "raw": "the raw file",
+    "idx": "the raw file's inventory (.idx)",
+    "sidecar": "the raw file's sidecar (.json)",
+}
+
+
+def _file_arguments(sp: argparse.ArgumentParser, *names: str) -> None:
+    for name in names:
+        sp.add_argument(f"--{name}", required=True, help=FILE_HELP[name])
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gridflow")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH, not installed
+        return "unknown (not installed)"
+
+
+def _split_top_level(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The options before the command (-v, -q, --log-format ...), and the command with its own."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+        i += 2 if argv[i] == "--log-format" else 1
+    return argv[:i], argv[i:]
+
+
+def _logging_of(top: list[str]) -> tuple[int, str]:
+    """-v/-q and --log-format as given, before the whole command line is parsed (its errors
+    are logged in the format asked for)."""
+    known = argparse.ArgumentParser(add_help=False)
+    known.add_argument("-v", "--verbose", action="count", default=0)
+    known.add_argument("-q", "--quiet", action="count", default=0)
+    known.add_argument("--log-format", default="text")
+    found, _ = known.parse_known_args(top)
+    fmt = found.log_format if found.log_format in logs.FORMATS else "text"
+    return found.verbose - found.quiet, fmt
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     """argparse cannot pass options it does not know through (`run`'s Snakemake options), so
-    `run` takes its own option and hands the rest to Snakemake untouched."""
-    if argv[:1] in (["backfill"], ["verify"]) and "--" in argv:  # after `--`: Snakemake's
-        cut = argv.index("--")
-        args = parser().parse_args(argv[:cut])
-        args.snakemake_args = argv[cut + 1 :]
-        return args
-    if argv[:1] != ["run"] or {"-h", "--help"} & set(argv[1:2]):
-        return parser().parse_args(argv)
-    rest, every = argv[1:], None
-    if rest[:1] == ["--every"] and len(rest) > 1:
-        every, rest = float(rest[1]), rest[2:]
-    return argparse.Namespace(command="run", func=cmd_run, every=every, snakemake_args=rest)
+    `run` takes its own option and hands the rest to Snakemake untouched; `backfill` and
+    `verify` hand on what follows `--`."""
+    top, rest = _split_top_level(argv)
+    command = rest[:1]
+    if command in (["backfill"], ["verify"]) and "--" in rest:  # after `--`: Snakemake's
+        cut = rest.index("--")
+        args = parser().parse_args(top + rest[:cut])
+        args.snakemake_args = rest[cut + 1 :]
+    elif command == ["run"] and not {"-h", "--help"} & set(rest[1:2]):
+        tail = rest[1:]
+        every = []
+        if tail[:1] == ["--every"]:
+            every, tail = tail[:2], tail[2:]
+        elif tail[:1] and tail[0].startswith("--every="):
+            every, tail = tail[:1], tail[1:]
+        args = parser().parse_args([*top, "run", *every])
+        args.snakemake_args = tail
+    else:
+        args = parser().parse_args(argv)
+    if args.command is None:  # `gridflow` alone: what it can do
+        parser().print_help(sys.stderr)
+        raise SystemExit(errors.USAGE)
+    return args
 
 
 def argv_or(argv: list[str] | None) -> list[str]:
@@ -727,32 +887,29 @@ def argv_or(argv: list[str] | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # the ClickHouse driver logs what it then raises; the raised error is the one line we print
-    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
-    try:
-        args = _parse(argv_or(argv))
-    except ValueError:  # `run --every` with a value that is not a number
-        print(
-            f"gridflow run: error: --every takes seconds, not {argv_or(argv)[2]!r}", file=sys.stderr
-        )
-        raise SystemExit(errors.USAGE) from None
+    argv = argv_or(argv)
+    verbosity, fmt = _logging_of(_split_top_level(argv)[0])
+    logs.configure("gridflow", verbosity, fmt)
+    args = _parse(argv)
+    program = " ".join(
+        ["gridflow", args.command, *([args.db_command] if "db_command" in args else [])]
+    )
+    logs.configure(program, args.verbose - args.quiet, args.log_format)
     from gridflow.run_lock import RunActive
 
     try:
         args.func(args)
     except RunActive as exc:
-        print(f"gridflow {args.command}: {exc}; exiting", file=sys.stderr)
+        log.warning("%s; exiting", exc)
         raise SystemExit(exc.exit_code) from None
     except errors.GridflowError as exc:
-        print(f"gridflow {args.command}: error: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         raise SystemExit(exc.exit_code) from None
     except json.JSONDecodeError as exc:  # a JSON argument (the rules' --spec, --options)
-        print(
-            f"gridflow {args.command}: error: an argument is not valid JSON: {exc}", file=sys.stderr
-        )
+        log.error("an argument is not valid JSON: %s", exc)
         raise SystemExit(errors.USAGE) from None
     except OSError as exc:  # a file named on the command line that is missing or unreadable
-        print(f"gridflow {args.command}: error: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         raise SystemExit(errors.FAILED) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
@@ -760,9 +917,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("GRIDFLOW_TRACEBACK"):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(
-            f"gridflow {args.command}: internal error: {type(exc).__name__}: {first} "
-            "(GRIDFLOW_TRACEBACK=1 shows where)",
-            file=sys.stderr,
+        log.critical(
+            "internal error: %s: %s (GRIDFLOW_TRACEBACK=1 shows where)", type(exc).__name__, first
         )
         raise SystemExit(errors.FAILED) from None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import functools
 import os
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import jsonschema
 import yaml
 
 from gridflow.dsn import from_env
-from gridflow.errors import UsageError
+from gridflow.errors import USAGE, UsageError
 
 
 class ConfigError(UsageError, ValueError):
@@ -42,10 +43,46 @@ def _path(where: tuple) -> str:
     return out
 
 
+# The one form a pinned clock is given in, wherever it is given (`now:` in a file, `--config
+# now=...`, `--now`): UTC, to the minute or second, with the Z that says so.
+CLOCK_FORM = "YYYY-MM-DDTHH:MM[:SS]Z (UTC), e.g. 2025-03-12T06:00:00Z"
+_CLOCK = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?Z")
+
+
+class ClockError(ConfigError):
+    """A pinned clock that is not a time of CLOCK_FORM."""
+
+
+def parse_clock(value) -> datetime:
+    """A pinned clock as a UTC datetime; anything else is a ClockError naming the value.
+    YAML turns `2025-03-12T06:00:00Z` into a datetime before we see it: one in UTC is the same
+    time; a date, a time without a zone or in another zone is not of the form."""
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        if value.utcoffset():
+            raise ClockError(f"{value.isoformat()!r} is not UTC; the form is {CLOCK_FORM}")
+        return value.astimezone(UTC)
+    text = value.isoformat() if isinstance(value, date) else value
+    match = _CLOCK.fullmatch(text) if isinstance(text, str) else None
+    if not match:
+        raise ClockError(f"{text!r} is not a time of the form {CLOCK_FORM}")
+    try:
+        return datetime(*(int(part or 0) for part in match.groups()), tzinfo=UTC)
+    except ValueError as exc:  # a month 13, a day 45, an hour 24
+        raise ClockError(f"{text!r} is not a time ({exc}); the form is {CLOCK_FORM}") from None
+
+
+def clock_text(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _normalise(cfg: dict) -> dict:
-    # `--config now=2025-03-12T06:00:00Z` arrives as a datetime once YAML has parsed it
-    if isinstance(cfg.get("now"), datetime):
-        cfg["now"] = cfg["now"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # the clock, checked before the schema (whose pattern says nothing of month 13), and kept
+    # as text: the resolved configuration is passed on as JSON
+    if cfg.get("now") is not None:
+        try:
+            cfg["now"] = clock_text(parse_clock(cfg["now"]))
+        except ClockError as exc:
+            raise ClockError(f"invalid configuration:\n  config.now: {exc}") from None
     for src in cfg.get("sources", {}).values():
         if isinstance(src, dict) and isinstance(src.get("forecast_hours_by_cycle"), dict):
             src["forecast_hours_by_cycle"] = {
@@ -197,8 +234,23 @@ def load_files(paths: list[Path | str], project_dir: Path | str = ".") -> dict:
 def now(cfg: dict) -> datetime:
     """The one clock of a run: `now` from the config, else the wall clock (UTC)."""
     if cfg.get("now"):
-        return datetime.fromisoformat(cfg["now"].replace("Z", "+00:00")).astimezone(UTC)
+        try:
+            return parse_clock(cfg["now"])
+        except ClockError as exc:
+            raise ClockError(f"invalid configuration:\n  config.now: {exc}") from None
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def for_workflow(raw: dict, project_dir: Path | str):
+    """resolve() for the Snakefile: a bad configuration ends Snakemake with exit 2 and the
+    error's lines alone (raised, Snakemake would print it with a traceback)."""
+    import sys
+
+    try:
+        return resolve(raw, project_dir)
+    except ConfigError as exc:
+        print(f"gridflow: {exc}", file=sys.stderr)
+        raise SystemExit(USAGE) from None
 
 
 def validation(cfg: dict, source: str) -> dict:

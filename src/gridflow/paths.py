@@ -39,6 +39,10 @@ def cycle_id(cycle: datetime) -> str:
 
 
 def parse_cycle(text: str) -> datetime:
+    """A cycle id as a time; ValueError for anything else (strptime alone would take
+    `202503121` as well, its fields need not be zero-padded)."""
+    if not CYCLE_NAME.fullmatch(text):
+        raise ValueError(f"{text!r} is not YYYYMMDDHH or YYYYMMDDHHMMSS")
     return datetime.strptime(text, "%Y%m%d%H" if len(text) == 10 else "%Y%m%d%H%M%S").replace(
         tzinfo=UTC
     )

@@ -26,8 +26,9 @@ class Plan:
     unreachable: dict[str, str]
 
     def summary(self) -> str:
+        """For people: counts, then per source the next file waited for, and what failed."""
         lines = [
-            f"gridflow plan: {len(self.ready)} file(s) published in the catch-up window, "
+            f"{len(self.ready)} file(s) published in the catch-up window, "
             f"{len(self.waiting)} waiting"
         ]
         by_source: dict[str, list[Target]] = {}
@@ -45,8 +46,9 @@ class Plan:
         return "\n".join(lines)
 
 
-def lister(cfg: dict, family) -> Lister:
-    """How one plan looks at a source: few retries (a plan must not hang on a dead mirror)."""
+def lister(cfg: dict, family, keep: bool = False) -> Lister:
+    """How one plan looks at a source: few retries (a plan must not hang on a dead mirror);
+    with `keep` (a run that fetches, never a preview) complete cycles' listings are kept."""
     where = family.operating(cfg["fetch"])
     host_health.use_data_root(cfg["data_root"])
     settings = Settings(
@@ -56,21 +58,23 @@ def lister(cfg: dict, family) -> Lister:
         Remote(where["url"], settings),
         cfg["fetch"].get("settle_seconds", 0),
         Path(cfg["data_root"]),
+        keep,
     )
 
 
-def cycle_status(cfg: dict, name: str, cycle: datetime, now: datetime):
+def cycle_status(cfg: dict, name: str, cycle: datetime, now: datetime, keep: bool = False):
     """(ready, waiting) of one cycle (or scan) of one source: a rebuild asked for by name."""
     family = source_of(name, cfg)
-    return family.cycle(cycle, now, lister(cfg, family))
+    return family.cycle(cycle, now, lister(cfg, family, keep))
 
 
-def plan(cfg: dict, now: datetime) -> Plan:
+def plan(cfg: dict, now: datetime, keep: bool = False) -> Plan:
+    """What is published and what is waiting; `keep` only for a run that fetches."""
     result = Plan([], [], {})
     for name in cfg["sources_enabled"]:
         try:
             family = source_of(name, cfg)
-            ready, waiting = family.window(now, lister(cfg, family))
+            ready, waiting = family.window(now, lister(cfg, family, keep))
         except TransportError as exc:
             result.unreachable[name] = str(exc)
             continue

@@ -7,6 +7,7 @@ environment onto Snakemake's options (GRIDFLOW_PARALLEL_DOWNLOADS), and with an 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from gridflow import run_lock
 from gridflow.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 
 class RunError(UsageError, ValueError):
@@ -46,7 +49,22 @@ def snakemake_command(snakemake_args: list[str]) -> list[str]:
     if downloads:
         # --resources replaces the profile's list: the store's one-writer limit goes with it
         command += ["--resources", "chdb_store=1", f"downloads={downloads}"]
-    return command
+    return command + _quietness(snakemake_args)
+
+
+def _quietness(snakemake_args: list[str]) -> list[str]:
+    """Snakemake's own chatter follows gridflow's -v/-q: its host block (date, platform, user)
+    only with -v, and with -q its rule and progress lines go too; errors always show. Options
+    the user gave Snakemake win. Last on the line: --quiet takes any number of values."""
+    given = {"-q", "--quiet", "--verbose"}
+    if any(arg in given or arg.startswith("--quiet=") for arg in snakemake_args):
+        return []
+    ours = logging.getLogger("gridflow")
+    if ours.isEnabledFor(logging.DEBUG):
+        return []
+    if not ours.isEnabledFor(logging.INFO):
+        return ["--quiet", "host", "rules", "progress"]
+    return ["--quiet", "host"]
 
 
 def _run(command: list[str]) -> int:
@@ -69,10 +87,7 @@ def clear_stale_lock(workdir: Path, snakemake_args: list[str]) -> None:
             f"a Snakemake not started by `gridflow run` (pid {', '.join(map(str, alive))}) "
             f"is working in {workdir}"
         )
-    print(
-        f"gridflow run: clearing a stale Snakemake lock in {workdir} (its run is gone)",
-        file=sys.stderr,
-    )
+    log.info("clearing a stale Snakemake lock in %s (its run is gone)", workdir)
     if _run([sys.executable, "-m", "snakemake", *snakemake_args, "--unlock"]) != 0:
         raise RunError(f"`snakemake --unlock` failed in {workdir}")
 
@@ -104,15 +119,15 @@ def cheap_verify(snakemake_args: list[str]) -> None:
         finally:
             client.close()
     except (GridflowError, OSError) as exc:
-        print(f"gridflow run: rows not verified ({exc})", file=sys.stderr)
+        log.warning("rows not verified (%s)", exc)
         return
     for finding in findings[:10]:
-        print(f"gridflow run: verify: {verify.describe(finding)}", file=sys.stderr)
+        log.warning("verify: %s", verify.describe(finding))
     if findings:
-        print(
-            f"gridflow run: verify: {len(findings)} file(s) disagree with their markers; "
-            "`gridflow verify --repair` rebuilds them",
-            file=sys.stderr,
+        log.warning(
+            "verify: %d file(s) disagree with their markers; `gridflow verify --repair` "
+            "rebuilds them",
+            len(findings),
         )
 
 
@@ -128,5 +143,5 @@ def run(snakemake_args: list[str], every: float | None = None, verify: bool = Fa
             code = _run(command)
             if not interval:
                 return code
-            print(f"gridflow run: exit {code}; next run in {interval:g} s", file=sys.stderr)
+            log.info("exit %s; next run in %g s", code, interval)
             time.sleep(interval)

@@ -29,10 +29,19 @@ class Target:
 class Lister:
     """Upstream as one plan sees it."""
 
-    def __init__(self, remote: Remote, settle_seconds: float = 0, cache_root: Path | None = None):
+    def __init__(
+        self,
+        remote: Remote,
+        settle_seconds: float = 0,
+        cache_root: Path | None = None,
+        keep: bool = False,
+    ):
         self.remote = remote
         self.settle = timedelta(seconds=settle_seconds)
         self.cache_root = cache_root  # where complete cycles' listings are remembered
+        # only a run that fetches writes what later runs trust; a preview (a plan, a dry run,
+        # status) reads the remembered listings and writes nothing
+        self.keep = keep
         self.wall = datetime.now(UTC)
         self._listings: dict[str, dict[str, ObjectInfo]] = {}
 
@@ -75,6 +84,6 @@ class Lister:
 
     def remember(self, path: str, steps: int, keys: list[str]) -> None:
         cache = self._cache(path)
-        if cache:
+        if cache and self.keep:
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps({"steps": steps, "keys": sorted(keys)}) + "\n")

@@ -11,12 +11,13 @@ import time
 import psutil
 
 from gridflow import config as gfconfig
-from gridflow import formats, host_health, operating, paths
+from gridflow import errors, formats, host_health, operating, paths
 from gridflow import plan as gfplan
+from gridflow import wildcards as target_wildcards
 from gridflow.sources import source as source_of
 from gridflow.storage import Bucket
 
-CFG = gfconfig.resolve(config, workflow.basedir)
+CFG = gfconfig.for_workflow(config, workflow.basedir)
 ROOT = CFG["data_root"]
 NOW = gfconfig.now(CFG)
 DSN = CFG["sinks"]["clickhouse"]["dsn"]
@@ -73,11 +74,41 @@ def shred_output():
     return path if CFG["keep_shreds"] else temp(path)
 
 
+@functools.cache
+def _checked(source, cycle, step, fmt, job):
+    try:
+        return target_wildcards.check(CFG, source, cycle, step, fmt, job)
+    except target_wildcards.NoSuchTarget as exc:
+        folder = paths.CYCLE_DIR.format(root=ROOT, source=source, cycle=cycle)
+        print(f"gridflow: no rule makes a target in {folder}: {exc}", file=sys.stderr)
+        note_outcome("error")  # the metrics written at exit count a failed run
+        raise SystemExit(errors.USAGE) from None
+
+
+def checked(wildcards, job=False):
+    """A target's wildcards as values (gridflow.wildcards); `job` for a job file's. A path
+    whose wildcards name nothing configured ends the run with one line: raised, Snakemake
+    would wrap it in an InputFunctionException with a traceback."""
+    return _checked(
+        wildcards.source,
+        wildcards.cycle,
+        wildcards.get("step"),
+        wildcards.get("fmt"),
+        job,
+    )
+
+
+def is_real_run():
+    """A run that executes jobs; a dry run, a touch, a summary or a lint is a preview and
+    writes nothing a later run trusts (the listing cache)."""
+    return workflow.executor_plugin is not None and not (
+        workflow.dryrun or workflow.touch
+    )
+
+
 def raw_files(wildcards):
     """The fetched raw file, its inventory and sidecar, in the source's own format."""
-    fmt = source_of(wildcards.source, CFG).extension_of(
-        paths.parse_step(wildcards.step)
-    )
+    fmt = source_of(wildcards.source, CFG).extension_of(checked(wildcards).step)
     return {
         name: template.format(
             root=ROOT,
@@ -97,8 +128,8 @@ def raw_files(wildcards):
 @functools.cache
 def current_plan():
     """Listing upstream happens once per run, and only when `rule all` is asked for."""
-    result = gfplan.plan(CFG, NOW)
-    print(result.summary(), file=sys.stderr)
+    result = gfplan.plan(CFG, NOW, keep=is_real_run())
+    print(f"gridflow plan: {result.summary()}", file=sys.stderr)
     return result
 
 
@@ -109,7 +140,7 @@ def pending_cycles(wildcards):
 
 def cycle_markers(wildcards):
     """The load markers of one cycle's published files (also when rebuilding an old cycle)."""
-    cycle = paths.parse_cycle(wildcards.cycle)
+    cycle = checked(wildcards).cycle
     if current_plan.cache_info().currsize:  # `rule all` has listed upstream already
         ready = [
             t
@@ -117,7 +148,9 @@ def cycle_markers(wildcards):
             if t.source == wildcards.source and t.cycle == cycle
         ]
     else:  # a cycle asked for by name (a rebuild): list just that one
-        ready, _ = gfplan.cycle_status(CFG, wildcards.source, cycle, NOW)
+        ready, _ = gfplan.cycle_status(
+            CFG, wildcards.source, cycle, NOW, keep=is_real_run()
+        )
     markers = [paths.MARKER]
     if PG_DSN:
         markers.append(paths.PG_MARKER)
@@ -136,8 +169,7 @@ def cycle_markers(wildcards):
 
 
 def fetch_spec(wildcards):
-    cycle = paths.parse_cycle(wildcards.cycle)
-    step = paths.parse_step(wildcards.step)
+    cycle, step = checked(wildcards).cycle, checked(wildcards).step
     spec = source_of(wildcards.source, CFG).fetch_spec(
         cycle, step, paths.raw_key(wildcards.source, cycle, step, wildcards.fmt)
     )
@@ -146,6 +178,7 @@ def fetch_spec(wildcards):
 
 def job_results(wildcards):
     """A job source's fetch waits for the job's results file; other sources need nothing."""
+    checked(wildcards)
     if not source_of(wildcards.source, CFG).runs_jobs:
         return {}
     names = dict(root=ROOT, source=wildcards.source, cycle=wildcards.cycle)
@@ -153,18 +186,19 @@ def job_results(wildcards):
 
 
 def job_request(wildcards):
-    cycle = paths.parse_cycle(wildcards.cycle)
+    cycle = checked(wildcards, job=True).cycle
     family = source_of(wildcards.source, CFG)
     return json.dumps(family.request(cycle, wildcards.step), sort_keys=True)
 
 
 def shred_options(wildcards):
-    step = paths.parse_step(wildcards.step)
+    step = checked(wildcards).step
     options = source_of(wildcards.source, CFG).shred_options(step)
     return json.dumps(options, sort_keys=True)
 
 
 def postgis_spec(wildcards):
+    checked(wildcards)
     src = CFG["sources"][wildcards.source]
     cells = src.get("postgis") or {}
     spec = {

@@ -64,21 +64,52 @@ def connect(dsn: str, wait_seconds: float = 30.0):
             raise StoreUnreachable(f"cannot reach ClickHouse at {redact(dsn)}: {reason}") from None
 
 
+MIGRATIONS_TABLE = "schema_migrations"
+
+
 def migrate(client, migrations: Path) -> list[str]:
-    """Apply every `*.sql` in name order; each statement is idempotent."""
+    """Apply every `*.sql` not yet recorded in `schema_migrations`, in name order, and record
+    it; returns the names applied now. Every statement is idempotent, so a store from before
+    the record runs each file again: one that changes no table counts as already in place."""
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+        "(name String, applied_at DateTime('UTC') DEFAULT now()) "
+        "ENGINE = ReplacingMergeTree ORDER BY name"
+    )
+    recorded = {row[0] for row in client.query(f"SELECT name FROM {MIGRATIONS_TABLE}").result_rows}
     applied = []
     for path in sorted(migrations.glob("*.sql")):
-        sql = "\n".join(
-            line for line in path.read_text().splitlines() if not line.strip().startswith("--")
-        )
-        for statement in filter(None, (s.strip() for s in sql.split(";"))):
+        if path.name in recorded:
+            continue
+        before = _tables(client)
+        for statement in _statements(path):
             try:
                 client.command(statement)
             except (ClickHouseError, DatabaseError) as exc:
                 reason = str(exc).strip().splitlines()[0]
                 raise LoadError(f"migration {path.name} failed: {reason}") from None
-        applied.append(path.name)
+        if _tables(client) != before:
+            applied.append(path.name)
+        client.command(
+            f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%(name)s)",
+            parameters={"name": path.name},
+        )
     return applied
+
+
+def _statements(path: Path) -> list[str]:
+    sql = "\n".join(
+        line for line in path.read_text().splitlines() if not line.strip().startswith("--")
+    )
+    return [s for s in (part.strip() for part in sql.split(";")) if s]
+
+
+def _tables(client) -> dict[str, str]:
+    """Every table's definition: what a migration changes."""
+    rows = client.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase()"
+    ).result_rows
+    return dict(rows)
 
 
 def client_is_embedded(client) -> bool:
