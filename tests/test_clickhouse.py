@@ -50,8 +50,7 @@ def store(tmp_path):
 
 def test_migrations_are_idempotent(store):
     client, _ = store
-    applied = sorted(path.name for path in MIGRATIONS.glob("*.sql"))
-    assert clickhouse.migrate(client, MIGRATIONS) == applied  # the fixture applied them once
+    assert clickhouse.migrate(client, MIGRATIONS) == []  # the fixture applied them once
 
 
 def test_loading_twice_leaves_one_copy(store, gfs_shred):

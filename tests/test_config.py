@@ -90,3 +90,50 @@ def test_window_and_hours():
     src = {"cycles": [0, 6, 12, 18], "window_hours": 12}
     cycles = schedule.cycles_in_window(src, datetime(2025, 3, 12, 13, tzinfo=UTC))
     assert [c.hour for c in cycles] == [6, 12]
+
+
+@pytest.mark.parametrize(
+    "given, said",
+    [
+        ("2025-13-45T00:00:00Z", "month must be in 1..12"),
+        ("2025-03-12T24:00:00Z", "hour must be in 0..23"),
+        ("2025-03-12", "is not a time of the form"),
+        ("2025-03-12T06:00:00", "is not a time of the form"),
+        ("2025-03-12T06:00:00+02:00", "is not a time of the form"),
+        ("yesterday", "is not a time of the form"),
+    ],
+)
+def test_one_clock_parser_names_the_value_and_the_form(given, said):
+    """Item 8: whatever the place (a config file, --config now=..., --now), one parser; what
+    it refuses is named with the form it takes."""
+    with pytest.raises(config.ClockError) as err:
+        config.parse_clock(given)
+    assert repr(given) in str(err.value) and said in str(err.value)
+    assert config.CLOCK_FORM in str(err.value)
+    raw = _base()
+    raw["now"] = given
+    with pytest.raises(config.ConfigError) as err:
+        config.resolve(raw, REPO)
+    assert str(err.value).startswith("invalid configuration:\n  config.now: ")
+    assert repr(given) in str(err.value) and "Traceback" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    ["now: 2025-03-12", "now: 2025-03-12 06:00:00", "now: 2025-03-12T06:00:00+02:00"],
+)
+def test_what_yaml_makes_of_a_clock_is_held_to_the_same_form(yaml_text):
+    """A date, a time without a zone, a time in another zone: YAML turns each into a Python
+    value before gridflow sees it; each is refused as the text would be."""
+    raw = config.deep_merge(_base(), yaml.safe_load(yaml_text))
+    with pytest.raises(config.ClockError, match="config.now: .*(not a time|not UTC)"):
+        config.resolve(raw, REPO)
+
+
+@pytest.mark.parametrize(
+    "given", ["2025-03-12T06:00:00Z", "2025-03-12T06:00Z", "now: 2025-03-12T06:00:00Z"]
+)
+def test_the_clock_in_its_form_is_the_same_time_everywhere(given):
+    value = yaml.safe_load(given)["now"] if given.startswith("now:") else given
+    assert config.parse_clock(value) == datetime(2025, 3, 12, 6, tzinfo=UTC)
+    assert config.resolve({**_base(), "now": value}, REPO)["now"] == "2025-03-12T06:00:00Z"

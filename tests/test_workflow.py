@@ -150,7 +150,7 @@ def test_unreachable_source_is_reported(tmp_path):
     )
     result = gridflow("plan", "--configfile", str(cfg), "--now", NOW)
     assert result.returncode == 3
-    assert "gfs: UNREACHABLE" in result.stdout and "127.0.0.1:9/nowhere" in result.stdout
+    assert "gfs: UNREACHABLE" in result.stderr and "127.0.0.1:9/nowhere" in result.stderr
 
 
 def test_invalid_config_fails_at_once_naming_the_key(tmp_path):

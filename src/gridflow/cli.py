@@ -433,11 +433,11 @@ def _field(args):
 
 
 def _place_arguments(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--source", required=True)
+    sp.add_argument("--source", required=True, help="the configured source, e.g. gfs")
     sp.add_argument("--variable", help="e.g. TMP (grids)")
     sp.add_argument("--level", help='e.g. "2 m above ground" (grids)')
-    sp.add_argument("--lat", type=float, required=True)
-    sp.add_argument("--lon", type=float, required=True)
+    sp.add_argument("--lat", type=float, required=True, help="degrees north")
+    sp.add_argument("--lon", type=float, required=True, help="degrees east")
     sp.add_argument("--start", help="gauges: the first day, YYYY-MM-DD")
     sp.add_argument("--end", help="gauges: the last day, YYYY-MM-DD")
     sp.add_argument(

@@ -221,13 +221,29 @@ def _dsn(variable: str, configured: str | None) -> str | None:
     return from_env(variable) if os.environ.get(variable) else configured
 
 
+class _TimesAsText(yaml.SafeLoader):
+    """YAML that leaves times as text: `now: 2025-03-12T06:00:00Z` reaches the one clock
+    parser as written (YAML's own would refuse a month 13 with a bare ValueError)."""
+
+
+_TimesAsText.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_files(paths: list[Path | str], project_dir: Path | str = ".") -> dict:
     """What the `gridflow` command reads: config/config.yaml, then each --configfile over it."""
     merged: dict = {}
     for path in [Path(project_dir) / "config" / "config.yaml", *map(Path, paths)]:
         if not path.exists():
             raise ConfigError(f"configuration file {path} does not exist")
-        merged = deep_merge(merged, yaml.safe_load(path.read_text()) or {})
+        try:
+            content = yaml.load(path.read_text(), Loader=_TimesAsText)
+        except yaml.YAMLError as exc:
+            reason = " ".join(str(exc).split())
+            raise ConfigError(f"configuration file {path} is not YAML: {reason}") from None
+        merged = deep_merge(merged, content or {})
     return resolve(merged, project_dir)
 
 

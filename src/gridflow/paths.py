@@ -30,7 +30,7 @@ CYCLE_LOG = CYCLE_DIR + "/logs/cycle.log"
 STEP_OUTPUTS = (RAW, RAW_IDX, SIDECAR, SHRED, MARKER, PG_MARKER, ROUTES_MARKER, JOB, JOB_RESULTS)
 # Relative to the data root: written by the plan (not a rule) for complete cycles.
 LISTING_CACHE = SOURCES + "/{source}/{cycle}/listing.json"
-CYCLE_NAME = re.compile(r"\d{10}|\d{14}")
+CYCLE_NAME = re.compile(r"[0-9]{10}|[0-9]{14}")  # ASCII digits only
 
 
 def cycle_id(cycle: datetime) -> str:
