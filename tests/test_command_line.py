@@ -171,7 +171,8 @@ def test_snakemake_chatter_follows_verbosity():
     """`gridflow run`: Snakemake's host block only with -v, its rule lines not with -q."""
     try:
         logs.configure("gridflow run", 0)
-        assert scheduled_run.snakemake_command(["--cores", "2"])[-2:] == ["--quiet", "host"]
+        command = scheduled_run.snakemake_command(["--cores", "2"])
+        assert command[-4:] == ["--cores", "2", "--quiet", "host"]
         logs.configure("gridflow run", -1)
         assert scheduled_run.snakemake_command([])[-4:] == ["--quiet", "host", "rules", "progress"]
         logs.configure("gridflow run", 1)

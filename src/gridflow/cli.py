@@ -846,11 +846,14 @@ def _split_top_level(argv: list[str]) -> tuple[list[str], list[str]]:
 def _logging_of(top: list[str]) -> tuple[int, str]:
     """-v/-q and --log-format as given, before the whole command line is parsed (its errors
     are logged in the format asked for)."""
-    known = argparse.ArgumentParser(add_help=False)
+    known = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     known.add_argument("-v", "--verbose", action="count", default=0)
     known.add_argument("-q", "--quiet", action="count", default=0)
     known.add_argument("--log-format", default="text")
-    found, _ = known.parse_known_args(top)
+    try:
+        found, _ = known.parse_known_args(top)
+    except argparse.ArgumentError:  # the whole parse says what is wrong
+        return 0, "text"
     fmt = found.log_format if found.log_format in logs.FORMATS else "text"
     return found.verbose - found.quiet, fmt
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 OURS = "gridflow"
 FORMATS = ("text", "json")
 SILENT = logging.CRITICAL + 1
+_verbosity = 0  # as configured: what gridflow passes on to the programs it runs (Snakemake)
 
 
 def _is_ours(record: logging.LogRecord) -> bool:
@@ -82,8 +83,14 @@ class _Handler(logging.StreamHandler):
         pass
 
 
+def verbosity() -> int:
+    return _verbosity
+
+
 def configure(program: str, verbosity: int = 0, fmt: str = "text") -> None:
     """Once per process, in main(): `verbosity` is the count of -v minus the count of -q."""
+    global _verbosity
+    _verbosity = verbosity
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(handler)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from gridflow import run_lock
+from gridflow import logs, run_lock
 from gridflow.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -44,25 +44,25 @@ def workdir_of(snakemake_args: list[str]) -> Path:
 
 
 def snakemake_command(snakemake_args: list[str]) -> list[str]:
-    command = [sys.executable, "-m", "snakemake", *snakemake_args]
+    # after the user's options: --quiet takes any number of values, a target would be one
+    command = [sys.executable, "-m", "snakemake", *snakemake_args, *_quietness(snakemake_args)]
     downloads = _positive_int("GRIDFLOW_PARALLEL_DOWNLOADS")
     if downloads:
         # --resources replaces the profile's list: the store's one-writer limit goes with it
         command += ["--resources", "chdb_store=1", f"downloads={downloads}"]
-    return command + _quietness(snakemake_args)
+    return command
 
 
 def _quietness(snakemake_args: list[str]) -> list[str]:
     """Snakemake's own chatter follows gridflow's -v/-q: its host block (date, platform, user)
     only with -v, and with -q its rule and progress lines go too; errors always show. Options
-    the user gave Snakemake win. Last on the line: --quiet takes any number of values."""
+    the user gave Snakemake win."""
     given = {"-q", "--quiet", "--verbose"}
     if any(arg in given or arg.startswith("--quiet=") for arg in snakemake_args):
         return []
-    ours = logging.getLogger("gridflow")
-    if ours.isEnabledFor(logging.DEBUG):
+    if logs.verbosity() > 0:
         return []
-    if not ours.isEnabledFor(logging.INFO):
+    if logs.verbosity() < 0:
         return ["--quiet", "host", "rules", "progress"]
     return ["--quiet", "host"]
 
