@@ -82,3 +82,33 @@ def test_postgresql_says_the_same(tmp_path, postgres):
     assert first.endswith(f": applied {', '.join(PG_NAMES)}") and "password" not in first
     second = _line(_migrate(tmp_path, env=env), "PostgreSQL")
     assert second.endswith(f": nothing to apply; already in place: {', '.join(PG_NAMES)}")
+
+
+@pytest.mark.postgres
+def test_loads_that_start_together_migrate_a_fresh_database_once(postgres):
+    """Every load migrates first, and a run's loads start together: on a fresh database two
+    `CREATE SCHEMA IF NOT EXISTS` at once collided (UniqueViolation on pg_namespace)."""
+    import threading
+
+    from gridflow.sinks import postgis
+
+    name = "t" + uuid.uuid4().hex[:10]
+    postgres.psql(f"CREATE DATABASE {name}")
+    together = threading.Barrier(6)
+    applied, failed = [], []
+
+    def load():
+        with postgis.connect(postgres.dsn(db=name)) as conn:
+            together.wait()
+            try:
+                applied.append(postgis.migrate(conn, REPO / "migrations" / "postgres"))
+            except Exception as exc:  # noqa: BLE001 (what failed is the finding)
+                failed.append(repr(exc))
+
+    threads = [threading.Thread(target=load) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == []
+    assert sorted(applied, key=len) == [[]] * 5 + [PG_NAMES]

@@ -86,8 +86,24 @@ def connect(dsn: str) -> psycopg.Connection:
         ) from None
 
 
+# The advisory lock the migrations are applied under: "gridflow" in ASCII, one 64-bit key.
+MIGRATION_LOCK = 0x67726964666C6F77
+
+
 def migrate(conn: psycopg.Connection, migrations: Path) -> list[str]:
-    """Apply `*.sql` files not yet applied, in name order, each in its own transaction."""
+    """Apply `*.sql` files not yet applied, in name order, each in its own transaction; returns
+    the names applied now. One process at a time: the loads of a run start together, and two
+    `CREATE SCHEMA IF NOT EXISTS` at once collide on a fresh database."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        return _migrate(conn, migrations)
+    finally:
+        # closing the session releases it too: a failed unlock must not hide the error
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+def _migrate(conn: psycopg.Connection, migrations: Path) -> list[str]:
     with conn.transaction():
         conn.execute("CREATE SCHEMA IF NOT EXISTS gridflow")
         conn.execute(
