@@ -1,5 +1,6 @@
-"""A run's outcome in the metrics: a real Snakemake run that fails while the DAG is built (an
-input function raises: Snakemake calls neither onsuccess nor onerror) counts as an error, a
+"""A run's outcome in the metrics: a real Snakemake run that fails while the DAG is built (a
+target refused, an input function that raises: Snakemake calls neither onsuccess nor onerror)
+counts as an error, a
 run with nothing to do as a success, and the counters are written even when the plan itself
 cannot be made."""
 
@@ -43,11 +44,11 @@ def _runs(tmp_path: Path) -> dict[str, float]:
 
 def test_a_run_that_fails_building_its_dag_counts_as_an_error(mirror_dir, tmp_path):
     cfg = _config(tmp_path, mirror_dir)
-    # a cycle that does not exist (February 30): the cycle rule's input function raises
+    # a cycle that does not exist (February 30): refused while the DAG is built, no hook called
     target = str(tmp_path / "data" / "cycles" / "gfs" / "2025023006" / "cycle.json")
     failed = run_snakemake(REPO / "Snakefile", tmp_path, target, "--configfile", str(cfg))
-    assert failed.returncode == 1
-    assert "InputFunctionException" in failed.stderr
+    assert failed.returncode == 2
+    assert "cycle '2025023006' is not a time" in failed.stderr
     assert _runs(tmp_path) == {
         ("gridflow_runs_total", "error"): 1,
         ("gridflow_runs_total", "success"): 0,
