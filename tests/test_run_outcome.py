@@ -1,8 +1,7 @@
 """A run's outcome in the metrics: a real Snakemake run that fails while the DAG is built (a
 target refused, an input function that raises: Snakemake calls neither onsuccess nor onerror)
-counts as an error, a
-run with nothing to do as a success, and the counters are written even when the plan itself
-cannot be made."""
+counts as an error, a run with nothing to do as a success, and the counters are written even
+when the plan itself cannot be made."""
 
 from __future__ import annotations
 
