@@ -1,4 +1,9 @@
-"""Retention: the purge removes exactly what is past it, everywhere, and nothing else."""
+"""Retention: the purge removes exactly what is past it, everywhere, and nothing else.
+
+Rows expire with the cycle that loaded them, never by their own times: a kept cycle whose rows
+are years old (CAMS, TEMPO and gauge records as the demo loads them) keeps every row, and an
+expired cycle whose rows are recent loses every one.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,12 @@ import yaml
 from tests_support import REPO
 
 from devkit import simulate
+from devkit.demo import grib_messages
+from devkit.grib_restamp import restamp
 from devkit.simulate import run_snakemake
-from gridflow import config, purge
+from gridflow import config, formats, inventory, paths, purge, verify
+from gridflow.grib_read import build_inventory
+from gridflow.shred import shred
 from gridflow.sinks import clickhouse
 
 START = datetime(2025, 3, 10, 0, tzinfo=UTC)
@@ -189,3 +198,170 @@ def _retention(workdir: Path, hours: int) -> Path:
     path = workdir / f"retention-{hours}.yaml"
     path.write_text(yaml.safe_dump({"sources": {"gfs": {"retention_hours": hours}}}))
     return path
+
+
+# -- which rows a purge takes: a real chDB store, files loaded as the rules load them ---------
+
+
+def _load(client, root: Path, source: str, cycle: str, step: str, fmt: str, data: bytes) -> str:
+    """Fetch-less: put `data` where the fetch would, shred and load it as the rules do, and
+    leave its load marker. `fmt` is the format, or `format.extension`. Returns its raw key."""
+    fmt, _, ext = fmt.partition(".")
+    ext = ext or fmt
+    raw = Path(paths.RAW.format(root=root, source=source, cycle=cycle, step=step, fmt=ext))
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_bytes(data)
+    kind = formats.get(fmt)
+    idx = Path(f"{raw}.idx")
+    entries = build_inventory(raw) if fmt == "grib2" else kind.inspect(raw, str(raw)).entries
+    idx.write_text(inventory.format_lines(entries))
+    raw_key = paths.raw_key(source, paths.parse_cycle(cycle), paths.parse_step(step), ext)
+    sidecar = Path(f"{raw}.json")
+    run_id = f"run-{cycle}-{step}"
+    sidecar.write_text(
+        json.dumps({"source": source, "run_id": run_id, "raw_key": raw_key, "format": fmt})
+    )
+    shredded = Path(paths.SHRED.format(root=root, source=source, cycle=cycle, step=step))
+    shredded.parent.mkdir(parents=True, exist_ok=True)
+    shred(raw, idx, sidecar, shredded)
+    table = kind.table.name
+    rows = clickhouse.load(client, shredded, source, raw_key, table)
+    marker = Path(paths.MARKER.format(root=root, source=source, cycle=cycle, step=step))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(
+        json.dumps(
+            {"table": table, "rows": rows, "source": source, "raw_key": raw_key, "run_id": run_id}
+        )
+    )
+    return raw_key
+
+
+def _rows_by_file(client, table: str = "grid_data") -> dict[str, int]:
+    return dict(client.query(f"SELECT raw_key, count() FROM {table} GROUP BY raw_key").result_rows)
+
+
+@pytest.fixture(scope="module")
+def gfs_fields(samples) -> list[bytes]:
+    """Three fields of the GFS 2.5 degree sample (10,512 points each)."""
+    return grib_messages(samples / "gfs.t12z.pgrbf120.2p5deg.grib2")[:3]
+
+
+def _dated(messages: list[bytes], ref: datetime) -> bytes:
+    return b"".join(restamp(m, ref, 0) for m in messages)
+
+
+def test_rows_expire_with_their_cycle_whatever_their_own_times(gfs_fields, tmp_path):
+    """Kept cycles whose rows are old (an analysis of 2011 fetched for today's cycle, as the
+    demo's CAMS sample is) keep every row, even in a partition shared with an expired cycle;
+    an expired cycle whose rows are recent loses them; a partition holding only expired
+    cycles' rows is dropped whole. The dry run lists exactly what then goes."""
+    cfg = _store_cfg(tmp_path, retention=24)  # now 2025-03-12T12: cycles before 03-11T12 go
+    root = Path(cfg["data_root"])
+    now = datetime(2025, 3, 12, 12, tzinfo=UTC)
+    old, today = datetime(2011, 9, 29, tzinfo=UTC), datetime(2025, 3, 12, 6, tzinfo=UTC)
+    client = clickhouse.connect(f"chdb://{tmp_path}/ch")
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        kept = [
+            _load(client, root, "gfs", "2025031200", "f000", "grib2", _dated(gfs_fields, old)),
+            _load(client, root, "gfs", "2025031206", "f000", "grib2", _dated(gfs_fields, today)),
+        ]
+        gone = [
+            # an old backfilled cycle sharing the 2011 partition with a kept one
+            _load(client, root, "gfs", "2025030100", "f000", "grib2", _dated(gfs_fields, old)),
+            # an expired cycle whose rows are of today
+            _load(client, root, "gfs", "2025031100", "f000", "grib2", _dated(gfs_fields, today)),
+            # an expired cycle alone in its partition
+            _load(
+                client,
+                root,
+                "gfs",
+                "2025031000",
+                "f000",
+                "grib2",
+                _dated(gfs_fields, datetime(2025, 3, 10, tzinfo=UTC)),
+            ),
+        ]
+        before = _rows_by_file(client)
+        assert set(before) == set(kept + gone) and set(before.values()) == {3 * 10512}
+
+        plan = purge.plan(cfg, now, tmp_path, client)
+        store = [i for i in plan.items if i.sink == "clickhouse"]
+        assert sorted((i.kind, i.target) for i in store) == [
+            ("partition", "grid_data ('gfs', 20250310)"),
+            ("rows", "grid_data ('gfs', 20110929)"),
+            ("rows", "grid_data ('gfs', 20250312)"),
+        ]
+        assert sorted(k for i in store for k in i.keys) == sorted(gone)
+        assert sum(i.rows for i in store) == sum(before[k] for k in gone)
+        folders = {Path(i.target).name for i in plan.items if i.kind == "path"}
+        assert folders == {"2025030100", "2025031000", "2025031100"}
+
+        report = purge.execute(plan, cfg, tmp_path, client)
+        assert report["failures"] == []
+        assert report["partitions_dropped"] == 1
+        assert _rows_by_file(client) == {k: before[k] for k in kept}
+        assert verify.rows({**cfg, "sources_enabled": ["gfs"]}, client) == []
+        again = purge.plan(cfg, now, tmp_path, client)
+        assert [i for i in again.items if i.kind != "log"] == []
+    finally:
+        client.close()
+
+
+FOPR, LIVE = "fopr_59700.r2025093000", "live_59700.r2023061512"  # as the mcfcd family names them
+
+
+def test_gauge_records_expire_with_their_water_year_not_their_days(samples, tmp_path):
+    """MCFCD: the period-of-record workbook fetched for a kept water year holds days back to
+    1997 and keeps them all; the live page fetched for an expired water year holds days of
+    2025 and they go."""
+    raw = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    raw.update(data_root=str(tmp_path / "data"), sources_enabled=["mcfcd"])
+    year = 24 * 366
+    raw["sources"] = {"mcfcd": {"retention_hours": 2 * year, "window_hours": year}}
+    cfg = config.resolve(raw, REPO)
+    root = Path(cfg["data_root"])
+    client = clickhouse.connect(f"chdb://{tmp_path}/ch")
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        fopr = (samples / "59700_FOPR.xlsx").read_bytes()
+        kept = _load(client, root, "mcfcd", "2024100100", FOPR, "mcfcd_fopr.xlsx", fopr)
+        page = (samples / "fcdmc_alert_showdata_59700_AztecPark_2025-10-14.html").read_bytes()
+        gone = _load(client, root, "mcfcd", "2022100100", LIVE, "mcfcd_alert.html", page)
+        before = _rows_by_file(client, "gauge_observations")
+        span = client.query(
+            "SELECT raw_key, min(time), max(time) FROM gauge_observations GROUP BY raw_key"
+        ).result_rows
+        assert {k: (a.year, b.year) for k, a, b in span} == {kept: (1997, 2024), gone: (2025, 2025)}
+
+        now = datetime(2025, 10, 15, tzinfo=UTC)
+        plan = purge.plan(cfg, now, tmp_path, client)
+        store = [i for i in plan.items if i.sink == "clickhouse"]
+        assert {k for i in store for k in i.keys} == {gone}
+        assert sum(i.rows for i in store) == before[gone]
+        report = purge.execute(plan, cfg, tmp_path, client)
+        assert report["failures"] == []
+        assert _rows_by_file(client, "gauge_observations") == {kept: before[kept]}
+        assert not (root / "cycles" / "mcfcd" / "2022100100").exists()
+        assert (root / "cycles" / "mcfcd" / "2024100100").is_dir()
+    finally:
+        client.close()
+
+
+def test_a_partition_that_gained_a_kept_file_since_the_plan_is_not_dropped(gfs_fields, tmp_path):
+    """A load into a server between the plan and the drop: only the planned files' rows go."""
+    cfg = _store_cfg(tmp_path, retention=24)
+    root = Path(cfg["data_root"])
+    client = clickhouse.connect(f"chdb://{tmp_path}/ch")
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        day = _dated(gfs_fields, datetime(2025, 3, 10, tzinfo=UTC))
+        gone = _load(client, root, "gfs", "2025031000", "f000", "grib2", day)
+        plan = purge.plan(cfg, datetime(2025, 3, 12, 12, tzinfo=UTC), tmp_path, client)
+        assert [i.kind for i in plan.items if i.sink] == ["partition"]
+        late = _load(client, root, "gfs", "2025031206", "f000", "grib2", day)
+        assert purge.execute(plan, cfg, tmp_path, client)["failures"] == []
+        assert set(_rows_by_file(client)) == {late}
+        assert gone != late
+    finally:
+        client.close()
