@@ -8,7 +8,9 @@ expired cycle whose rows are recent loses every one.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from gridflow.shred import shred
 from gridflow.sinks import clickhouse
 
 START = datetime(2025, 3, 10, 0, tzinfo=UTC)
+DEMO_NOW = "2025-03-12T12:00:00Z"  # the clock `make demo` pins
 
 
 def cycles_in_store(workdir: Path) -> list[str]:
@@ -365,3 +368,229 @@ def test_a_partition_that_gained_a_kept_file_since_the_plan_is_not_dropped(gfs_f
         assert gone != late
     finally:
         client.close()
+
+
+# -- PostgreSQL: cells, load lineage and catalog rows of expired cycles' raw files ------------
+
+PM25 = [9.1, 55.5, 125.5, 225.5]
+
+
+def _catalogue(conn, samples: Path, cycle: str, url: str) -> str:
+    """Register one AQM raw file of `cycle` fetched from `url`, with its cells (around
+    Phoenix) and their lineage, as the load-postgis step does. Returns its raw key."""
+    from gridflow import cells
+    from gridflow.sinks import postgis
+
+    raw = samples / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"
+    raw_key = f"cycles/aqm/{cycle}/raw/f000.grib2"
+    run_id = str(uuid.uuid4())
+    sidecar = {
+        "source": "aqm",
+        "raw_key": raw_key,
+        "run_id": run_id,
+        "url": url,
+        "key": url.rsplit("/", 1)[-1],
+        "byte_ranges": [[0, 1]],
+        "size": 1,
+        "sha256": "0",
+    }
+    with conn.transaction():
+        postgis.register(conn, sidecar, paths.parse_cycle(cycle))
+        made = postgis.load_cells(
+            conn,
+            sidecar,
+            cells.file_cells(
+                raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]
+            ),
+        )
+        postgis.record_load(conn, run_id, "postgis.pollution_grid", made)
+    return raw_key
+
+
+@pytest.mark.postgres
+def test_postgis_rows_expire_with_their_raw_files_cycle(samples, tmp_path, postgres):
+    """A refetch of one object for a later cycle moves its catalog row to that cycle's raw
+    file (the row keeps the first cycle it was registered for): the kept cycle keeps its
+    cells, lineage and catalog row; the expired cycles' cells and lineage go."""
+    import psycopg
+
+    from gridflow.sinks import postgis
+
+    name = "p" + uuid.uuid4().hex[:10]
+    postgres.psql(f"CREATE DATABASE {name}")
+    raw = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    raw.update(data_root=str(tmp_path / "data"), sources_enabled=["aqm"])
+    (tmp_path / "data").mkdir()
+    cfg = config.resolve(raw, REPO)  # AQM keeps 72 h
+    with psycopg.connect(postgres.dsn(db=name), autocommit=True) as conn:
+        postgis.migrate(conn, REPO / "migrations" / "postgres")
+        gone = [
+            _catalogue(conn, samples, "2024051012", "file:///m/10.grib2"),
+            _catalogue(conn, samples, "2024051112", "file:///m/same.grib2"),
+        ]
+        kept = [
+            _catalogue(conn, samples, "2024051512", "file:///m/same.grib2"),
+            _catalogue(conn, samples, "2024051612", "file:///m/16.grib2"),
+        ]
+
+        def state():
+            cells = conn.execute(
+                "SELECT raw_key, count(*) FROM pollution_grid GROUP BY raw_key"
+            ).fetchall()
+            catalog = conn.execute("SELECT raw_key FROM catalog.raw_files").fetchall()
+            loads = conn.execute(
+                "SELECT p.raw_key FROM catalog.loads l JOIN (SELECT DISTINCT raw_key, "
+                "raw_file_id FROM pollution_grid) p ON p.raw_file_id = l.raw_file_id"
+            ).fetchall()
+            orphans = conn.execute(
+                "SELECT count(*) FROM catalog.loads WHERE raw_file_id NOT IN "
+                "(SELECT raw_file_id FROM pollution_grid)"
+            ).fetchone()[0]
+            return dict(cells), sorted(k for (k,) in catalog), sorted(k for (k,) in loads), orphans
+
+        cells, catalog, loads, _ = state()
+        assert sorted(cells) == sorted(gone + kept) and catalog == sorted([gone[0], *kept])
+        plan = purge.plan(cfg, datetime(2024, 5, 17, tzinfo=UTC), tmp_path, pg=conn)
+        [item] = [i for i in plan.items if i.sink]
+        assert (item.kind, item.keys) == ("pg_rows", sorted(gone))
+        assert item.rows == cells[gone[0]] + cells[gone[1]] + 1  # and one catalog row
+        report = purge.execute(plan, cfg, tmp_path, pg=conn)
+        assert report["failures"] == []
+        assert state() == ({k: cells[k] for k in kept}, sorted(kept), sorted(kept), 0)
+
+
+def _gridflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["gridflow", *args], capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_json_lists_each_item_then_a_summary_and_verify_agrees_after(gfs_fields, tmp_path):
+    """`gridflow purge --json`: only JSON lines on stdout, a record per item then a summary,
+    for the preview and for the purge, the same items in both; `gridflow verify` is clean."""
+    settings = tmp_path / "c.yaml"
+    settings.write_text(
+        yaml.safe_dump(
+            {
+                "now": "2025-03-12T12:00:00Z",
+                "data_root": str(tmp_path / "data"),
+                "sources_enabled": ["gfs"],
+                "sources": {"gfs": {"retention_hours": 24, "window_hours": 6}},
+            }
+        )
+    )
+    root = tmp_path / "data"
+    client = clickhouse.connect(f"chdb://{root}/clickhouse")
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        old = _dated(gfs_fields, datetime(2011, 9, 29, tzinfo=UTC))
+        kept = _load(client, root, "gfs", "2025031200", "f000", "grib2", old)
+        gone = _load(client, root, "gfs", "2025030100", "f000", "grib2", old)
+    finally:
+        client.close()
+    options = ["--configfile", str(settings), "--project", str(REPO), "--workdir", str(tmp_path)]
+
+    def lines(run) -> list[dict]:
+        assert run.returncode == 0, run.stderr
+        return [json.loads(line) for line in run.stdout.splitlines()]
+
+    preview = lines(_gridflow("purge", "--dry-run", "--json", *options))
+    *planned, summary = preview
+    assert summary["summary"] is True and summary["dry_run"] is True
+    assert all("summary" not in r and r["status"] == "planned" for r in planned)
+    [rows] = [r for r in planned if r["kind"] == "rows"]
+    assert (rows["keys"], rows["rows"]) == ([gone], 3 * 10512)
+    assert (summary["rows"], summary["paths"]) == (3 * 10512, 1)
+
+    *done, summary = lines(_gridflow("purge", "--json", *options))
+    assert summary["summary"] is True and summary["dry_run"] is False
+    assert summary["rows_deleted"] == 3 * 10512 and summary["failures"] == []
+    assert [r["status"] for r in done] == ["done"] * len(done)
+    assert sorted((r["kind"], r["target"]) for r in done) == sorted(
+        (r["kind"], r["target"]) for r in planned
+    )
+    assert Path(summary["report"]).parent == root / "purge-reports"
+
+    checked = _gridflow("verify", "--configfile", str(settings), "--project", str(REPO))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    text = _gridflow("purge", *options)
+    assert text.returncode == 0, text.stderr
+    assert "purged 0 cycle folder(s)" in text.stdout and "{" not in text.stdout
+    client = clickhouse.connect(f"chdb://{root}/clickhouse")
+    try:
+        assert set(_rows_by_file(client)) == {kept}
+    finally:
+        client.close()
+
+
+# -- the demo as `make demo` loads it: CAMS and TEMPO cycles of today whose rows are not -------
+
+
+@pytest.mark.slow
+def test_the_demos_kept_cycles_keep_their_old_rows(samples, tmp_path):
+    """The demo's CAMS (rows of 2011 and 2020) and TEMPO (2025-01) samples, fetched for today's
+    cycles: a purge at the demo's clock keeps all of them and `gridflow verify` agrees; a
+    later purge takes exactly the GFS cycle that expired (rows of the same day as the kept
+    cycles') and nothing of the others."""
+    from devkit import demo
+    from devkit.ads_standin import KEY, AdsServer
+    from devkit.harmony_standin import PASSWORD, USER, HarmonyServer
+
+    workdir = tmp_path / "work"
+    settings = workdir / "demo.yaml"
+    ads_results = {"grib": samples / "chem-cams.grib"}
+    ads_results["netcdf"] = samples / "test_adaptor.cams_regional_fc.nc"
+    tempo = samples / "tempo_vcd_troposphere_utm11_clipped.tif"
+    with AdsServer(ads_results) as ads, HarmonyServer([tempo]) as harmony:
+        demo.build(
+            samples,
+            tmp_path / "mirror",
+            DEMO_NOW,
+            settings,
+            workdir / "data",
+            gfs_steps=(0,),
+            hrrr_steps=(1,),
+            scans=False,
+            ads_url=ads.url,
+            harmony_url=harmony.url,
+        )
+        enabled = workdir / "enabled.yaml"
+        enabled.write_text(
+            yaml.safe_dump({"sources_enabled": ["gfs", "cams_europe", "cams_global", "tempo"]})
+        )
+        env = {"ADS_API_KEY": KEY, "EARTHDATA_USERNAME": USER, "EARTHDATA_PASSWORD": PASSWORD}
+        both = ["--configfile", str(settings), str(enabled)]  # Snakemake's --configfile takes many
+        run = run_snakemake(REPO / "Snakefile", workdir, *both, env={**os.environ, **env})
+        assert run.returncode == 0, run.stderr[-3000:]
+
+    def store() -> dict[str, int]:
+        client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
+        try:
+            return _rows_by_file(client)
+        finally:
+            client.close()
+
+    loaded = store()
+    old = {k: n for k, n in loaded.items() if k.split("/")[1] in ("cams_europe", "cams_global")}
+    assert old and any(k.startswith("cycles/tempo/") for k in loaded)
+    configs = ["--configfile", str(settings), "--configfile", str(enabled)]
+    options = [*configs, "--project", str(REPO), "--workdir", str(workdir)]
+    at_demo_clock = _gridflow("purge", *options)
+    assert at_demo_clock.returncode == 0, at_demo_clock.stderr
+    assert store() == loaded
+    checked = _gridflow("verify", *configs, "--project", str(REPO))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # a day later, with GFS kept 24 h: its cycle of 00 UTC goes, every other cycle stays
+    shorter = workdir / "gfs-24h.yaml"
+    shorter.write_text(yaml.safe_dump({"sources": {"gfs": {"retention_hours": 24}}}))
+    later = ["--now", "2025-03-13T03:00:00Z", "--configfile", str(shorter)]
+    preview = _gridflow("purge", "--dry-run", "--json", *options, *later)
+    assert preview.returncode == 0, preview.stderr
+    listed = [json.loads(line) for line in preview.stdout.splitlines()][:-1]
+    expired = {k for k in loaded if k.startswith("cycles/gfs/2025031200/")}
+    assert {k for r in listed if r["sink"] for k in r["keys"]} == expired
+    purged = _gridflow("purge", *options, *later)
+    assert purged.returncode == 0, purged.stderr
+    assert store() == {k: n for k, n in loaded.items() if k not in expired}
+    checked = _gridflow("verify", *configs, "--project", str(REPO))
+    assert checked.returncode == 0, checked.stdout + checked.stderr

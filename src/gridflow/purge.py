@@ -149,7 +149,7 @@ def _expired(raw_key: str, cutoff: datetime, fallback: datetime | None = None) -
     return cycle is not None and cycle < cutoff
 
 
-def _clickhouse_items(client, cutoffs: dict[str, datetime]) -> list[Item]:
+def clickhouse_items(client, cutoffs: dict[str, datetime]) -> list[Item]:
     """Per partition of each table, the rows of expired cycles' raw files: the whole partition
     when nothing else is in it (a drop costs nothing), else those rows (a delete)."""
     from gridflow.sinks import clickhouse
@@ -244,7 +244,7 @@ def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=N
         if pg is not None:
             result.items += _postgis_items(pg, name, cutoff)
     if client is not None:
-        result.items += _clickhouse_items(client, cutoffs)
+        result.items += clickhouse_items(client, cutoffs)
     keys = [key for item in result.items for key in item.keys]
     records = snakemake_metadata.recorded(workdir, keys)
     if records:
