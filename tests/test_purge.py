@@ -1,9 +1,16 @@
-"""Retention: the purge removes exactly what is past it, everywhere, and nothing else."""
+"""Retention: the purge removes exactly what is past it, everywhere, and nothing else.
+
+Rows expire with the cycle that loaded them, never by their own times: a kept cycle whose rows
+are years old (CAMS, TEMPO and gauge records as the demo loads them) keeps every row, and an
+expired cycle whose rows are recent loses every one.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,11 +19,16 @@ import yaml
 from tests_support import REPO
 
 from devkit import simulate
+from devkit.demo import grib_messages
+from devkit.grib_restamp import restamp
 from devkit.simulate import run_snakemake
-from gridflow import config, purge
+from gridflow import config, formats, inventory, paths, purge, verify
+from gridflow.grib_read import build_inventory
+from gridflow.shred import shred
 from gridflow.sinks import clickhouse
 
 START = datetime(2025, 3, 10, 0, tzinfo=UTC)
+DEMO_NOW = "2025-03-12T12:00:00Z"  # the clock `make demo` pins
 
 
 def cycles_in_store(workdir: Path) -> list[str]:
@@ -176,7 +188,8 @@ def test_snakemake_purge_rule(simulated):
     run = run_snakemake(*purge)
     assert run.returncode == 0, run.stderr[-2000:]
     # retention is 240 h in this fixture's config: nothing is old enough yet
-    assert "would delete" not in run.stdout and '"files_deleted": 0' in run.stdout + run.stderr
+    said = run.stdout + run.stderr
+    assert "would delete" not in said and "purged 0 cycle folder(s)" in said
     short = run_snakemake(*purge, str(_retention(simulated, 24)))
     assert short.returncode == 0, short.stderr[-2000:]
     assert sorted(p.name for p in (simulated / "data/cycles/gfs").iterdir()) == [
@@ -189,3 +202,396 @@ def _retention(workdir: Path, hours: int) -> Path:
     path = workdir / f"retention-{hours}.yaml"
     path.write_text(yaml.safe_dump({"sources": {"gfs": {"retention_hours": hours}}}))
     return path
+
+
+# -- which rows a purge takes: a real chDB store, files loaded as the rules load them ---------
+
+
+def _load(client, root: Path, source: str, cycle: str, step: str, fmt: str, data: bytes) -> str:
+    """Fetch-less: put `data` where the fetch would, shred and load it as the rules do, and
+    leave its load marker. `fmt` is the format, or `format.extension`. Returns its raw key."""
+    fmt, _, ext = fmt.partition(".")
+    ext = ext or fmt
+    raw = Path(paths.RAW.format(root=root, source=source, cycle=cycle, step=step, fmt=ext))
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_bytes(data)
+    kind = formats.get(fmt)
+    idx = Path(f"{raw}.idx")
+    entries = build_inventory(raw) if fmt == "grib2" else kind.inspect(raw, str(raw)).entries
+    idx.write_text(inventory.format_lines(entries))
+    raw_key = paths.raw_key(source, paths.parse_cycle(cycle), paths.parse_step(step), ext)
+    sidecar = Path(f"{raw}.json")
+    run_id = f"run-{cycle}-{step}"
+    sidecar.write_text(
+        json.dumps({"source": source, "run_id": run_id, "raw_key": raw_key, "format": fmt})
+    )
+    shredded = Path(paths.SHRED.format(root=root, source=source, cycle=cycle, step=step))
+    shredded.parent.mkdir(parents=True, exist_ok=True)
+    shred(raw, idx, sidecar, shredded)
+    table = kind.table.name
+    rows = clickhouse.load(client, shredded, source, raw_key, table)
+    marker = Path(paths.MARKER.format(root=root, source=source, cycle=cycle, step=step))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(
+        json.dumps(
+            {"table": table, "rows": rows, "source": source, "raw_key": raw_key, "run_id": run_id}
+        )
+    )
+    return raw_key
+
+
+def _rows_by_file(client, table: str = "grid_data") -> dict[str, int]:
+    return dict(client.query(f"SELECT raw_key, count() FROM {table} GROUP BY raw_key").result_rows)
+
+
+@pytest.fixture(scope="module")
+def gfs_fields(samples) -> list[bytes]:
+    """Three fields of the GFS 2.5 degree sample (10,512 points each)."""
+    return grib_messages(samples / "gfs.t12z.pgrbf120.2p5deg.grib2")[:3]
+
+
+def _dated(messages: list[bytes], ref: datetime) -> bytes:
+    return b"".join(restamp(m, ref, 0) for m in messages)
+
+
+def test_rows_expire_with_their_cycle_whatever_their_own_times(gfs_fields, tmp_path):
+    """Kept cycles whose rows are old (an analysis of 2011 fetched for today's cycle, as the
+    demo's CAMS sample is) keep every row, even in a partition shared with an expired cycle;
+    an expired cycle whose rows are recent loses them; a partition holding only expired
+    cycles' rows is dropped whole. The dry run lists exactly what then goes."""
+    cfg = _store_cfg(tmp_path, retention=24)  # now 2025-03-12T12: cycles before 03-11T12 go
+    root = Path(cfg["data_root"])
+    now = datetime(2025, 3, 12, 12, tzinfo=UTC)
+    old, today = datetime(2011, 9, 29, tzinfo=UTC), datetime(2025, 3, 12, 6, tzinfo=UTC)
+    client = clickhouse.connect(f"chdb://{tmp_path}/ch")
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        kept = [
+            _load(client, root, "gfs", "2025031200", "f000", "grib2", _dated(gfs_fields, old)),
+            _load(client, root, "gfs", "2025031206", "f000", "grib2", _dated(gfs_fields, today)),
+        ]
+        gone = [
+            # an old backfilled cycle sharing the 2011 partition with a kept one
+            _load(client, root, "gfs", "2025030100", "f000", "grib2", _dated(gfs_fields, old)),
+            # an expired cycle whose rows are of today
+            _load(client, root, "gfs", "2025031100", "f000", "grib2", _dated(gfs_fields, today)),
+            # an expired cycle alone in its partition
+            _load(
+                client,
+                root,
+                "gfs",
+                "2025031000",
+                "f000",
+                "grib2",
+                _dated(gfs_fields, datetime(2025, 3, 10, tzinfo=UTC)),
+            ),
+        ]
+        before = _rows_by_file(client)
+        assert set(before) == set(kept + gone) and set(before.values()) == {3 * 10512}
+
+        plan = purge.plan(cfg, now, tmp_path, client)
+        store = [i for i in plan.items if i.sink == "clickhouse"]
+        assert sorted((i.kind, i.target) for i in store) == [
+            ("partition", "grid_data ('gfs', 20250310)"),
+            ("rows", "grid_data ('gfs', 20110929)"),
+            ("rows", "grid_data ('gfs', 20250312)"),
+        ]
+        assert sorted(k for i in store for k in i.keys) == sorted(gone)
+        assert sum(i.rows for i in store) == sum(before[k] for k in gone)
+        folders = {Path(i.target).name for i in plan.items if i.kind == "path"}
+        assert folders == {"2025030100", "2025031000", "2025031100"}
+
+        report = purge.execute(plan, cfg, tmp_path, client)
+        assert report["failures"] == []
+        assert report["partitions_dropped"] == 1
+        assert _rows_by_file(client) == {k: before[k] for k in kept}
+        assert verify.rows({**cfg, "sources_enabled": ["gfs"]}, client) == []
+        again = purge.plan(cfg, now, tmp_path, client)
+        assert [i for i in again.items if i.kind != "log"] == []
+    finally:
+        client.close()
+
+
+FOPR, LIVE = "fopr_59700.r2025093000", "live_59700.r2023061512"  # as the mcfcd family names them
+
+
+def test_gauge_records_expire_with_their_water_year_not_their_days(samples, tmp_path):
+    """MCFCD: the period-of-record workbook fetched for a kept water year holds days back to
+    1997 and keeps them all; the live page fetched for an expired water year holds days of
+    2025 and they go."""
+    raw = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    raw.update(data_root=str(tmp_path / "data"), sources_enabled=["mcfcd"])
+    year = 24 * 366
+    raw["sources"] = {"mcfcd": {"retention_hours": 2 * year, "window_hours": year}}
+    cfg = config.resolve(raw, REPO)
+    root = Path(cfg["data_root"])
+    client = clickhouse.connect(f"chdb://{tmp_path}/ch")
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        fopr = (samples / "59700_FOPR.xlsx").read_bytes()
+        kept = _load(client, root, "mcfcd", "2024100100", FOPR, "mcfcd_fopr.xlsx", fopr)
+        page = (samples / "fcdmc_alert_showdata_59700_AztecPark_2025-10-14.html").read_bytes()
+        gone = _load(client, root, "mcfcd", "2022100100", LIVE, "mcfcd_alert.html", page)
+        before = _rows_by_file(client, "gauge_observations")
+        span = client.query(
+            "SELECT raw_key, min(time), max(time) FROM gauge_observations GROUP BY raw_key"
+        ).result_rows
+        assert {k: (a.year, b.year) for k, a, b in span} == {kept: (1997, 2024), gone: (2025, 2025)}
+
+        now = datetime(2025, 10, 15, tzinfo=UTC)
+        plan = purge.plan(cfg, now, tmp_path, client)
+        store = [i for i in plan.items if i.sink == "clickhouse"]
+        assert {k for i in store for k in i.keys} == {gone}
+        assert sum(i.rows for i in store) == before[gone]
+        report = purge.execute(plan, cfg, tmp_path, client)
+        assert report["failures"] == []
+        assert _rows_by_file(client, "gauge_observations") == {kept: before[kept]}
+        assert not (root / "cycles" / "mcfcd" / "2022100100").exists()
+        assert (root / "cycles" / "mcfcd" / "2024100100").is_dir()
+    finally:
+        client.close()
+
+
+def test_a_partition_that_gained_a_kept_file_since_the_plan_is_not_dropped(gfs_fields, tmp_path):
+    """A load into a server between the plan and the drop: only the planned files' rows go."""
+    cfg = _store_cfg(tmp_path, retention=24)
+    root = Path(cfg["data_root"])
+    client = clickhouse.connect(f"chdb://{tmp_path}/ch")
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        day = _dated(gfs_fields, datetime(2025, 3, 10, tzinfo=UTC))
+        gone = _load(client, root, "gfs", "2025031000", "f000", "grib2", day)
+        plan = purge.plan(cfg, datetime(2025, 3, 12, 12, tzinfo=UTC), tmp_path, client)
+        assert [i.kind for i in plan.items if i.sink] == ["partition"]
+        late = _load(client, root, "gfs", "2025031206", "f000", "grib2", day)
+        assert purge.execute(plan, cfg, tmp_path, client)["failures"] == []
+        assert set(_rows_by_file(client)) == {late}
+        assert gone != late
+    finally:
+        client.close()
+
+
+# -- PostgreSQL: cells, load lineage and catalog rows of expired cycles' raw files ------------
+
+PM25 = [9.1, 55.5, 125.5, 225.5]
+
+
+def _catalogue(conn, samples: Path, cycle: str, url: str) -> str:
+    """Register one AQM raw file of `cycle` fetched from `url`, with its cells (around
+    Phoenix) and their lineage, as the load-postgis step does. Returns its raw key."""
+    from gridflow import cells
+    from gridflow.sinks import postgis
+
+    raw = samples / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"
+    raw_key = f"cycles/aqm/{cycle}/raw/f000.grib2"
+    run_id = str(uuid.uuid4())
+    sidecar = {
+        "source": "aqm",
+        "raw_key": raw_key,
+        "run_id": run_id,
+        "url": url,
+        "key": url.rsplit("/", 1)[-1],
+        "byte_ranges": [[0, 1]],
+        "size": 1,
+        "sha256": "0",
+    }
+    with conn.transaction():
+        postgis.register(conn, sidecar, paths.parse_cycle(cycle))
+        made = postgis.load_cells(
+            conn,
+            sidecar,
+            cells.file_cells(
+                raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]
+            ),
+        )
+        postgis.record_load(conn, run_id, "postgis.pollution_grid", made)
+    return raw_key
+
+
+@pytest.mark.postgres
+def test_postgis_rows_expire_with_their_raw_files_cycle(samples, tmp_path, postgres):
+    """A refetch of one object for a later cycle moves its catalog row to that cycle's raw
+    file (the row keeps the first cycle it was registered for): the kept cycle keeps its
+    cells, lineage and catalog row; the expired cycles' cells and lineage go."""
+    import psycopg
+
+    from gridflow.sinks import postgis
+
+    name = "p" + uuid.uuid4().hex[:10]
+    postgres.psql(f"CREATE DATABASE {name}")
+    raw = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    raw.update(data_root=str(tmp_path / "data"), sources_enabled=["aqm"])
+    (tmp_path / "data").mkdir()
+    cfg = config.resolve(raw, REPO)  # AQM keeps 72 h
+    with psycopg.connect(postgres.dsn(db=name), autocommit=True) as conn:
+        postgis.migrate(conn, REPO / "migrations" / "postgres")
+        gone = [
+            _catalogue(conn, samples, "2024051012", "file:///m/10.grib2"),
+            _catalogue(conn, samples, "2024051112", "file:///m/same.grib2"),
+        ]
+        kept = [
+            _catalogue(conn, samples, "2024051512", "file:///m/same.grib2"),
+            _catalogue(conn, samples, "2024051612", "file:///m/16.grib2"),
+        ]
+
+        def state():
+            cells = conn.execute(
+                "SELECT raw_key, count(*) FROM pollution_grid GROUP BY raw_key"
+            ).fetchall()
+            catalog = conn.execute("SELECT raw_key FROM catalog.raw_files").fetchall()
+            loads = conn.execute(
+                "SELECT p.raw_key FROM catalog.loads l JOIN (SELECT DISTINCT raw_key, "
+                "raw_file_id FROM pollution_grid) p ON p.raw_file_id = l.raw_file_id"
+            ).fetchall()
+            orphans = conn.execute(
+                "SELECT count(*) FROM catalog.loads WHERE raw_file_id NOT IN "
+                "(SELECT raw_file_id FROM pollution_grid)"
+            ).fetchone()[0]
+            return dict(cells), sorted(k for (k,) in catalog), sorted(k for (k,) in loads), orphans
+
+        cells, catalog, loads, _ = state()
+        assert sorted(cells) == sorted(gone + kept) and catalog == sorted([gone[0], *kept])
+        plan = purge.plan(cfg, datetime(2024, 5, 17, tzinfo=UTC), tmp_path, pg=conn)
+        [item] = [i for i in plan.items if i.sink]
+        assert (item.kind, item.keys) == ("pg_rows", sorted(gone))
+        assert item.rows == cells[gone[0]] + cells[gone[1]] + 1  # and one catalog row
+        report = purge.execute(plan, cfg, tmp_path, pg=conn)
+        assert report["failures"] == []
+        assert state() == ({k: cells[k] for k in kept}, sorted(kept), sorted(kept), 0)
+
+
+def _gridflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["gridflow", *args], capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_json_lists_each_item_then_a_summary_and_verify_agrees_after(gfs_fields, tmp_path):
+    """`gridflow purge --json`: only JSON lines on stdout, a record per item then a summary,
+    for the preview and for the purge, the same items in both; `gridflow verify` is clean."""
+    settings = tmp_path / "c.yaml"
+    settings.write_text(
+        yaml.safe_dump(
+            {
+                "now": "2025-03-12T12:00:00Z",
+                "data_root": str(tmp_path / "data"),
+                "sources_enabled": ["gfs"],
+                "sources": {"gfs": {"retention_hours": 24, "window_hours": 6}},
+            }
+        )
+    )
+    root = tmp_path / "data"
+    client = clickhouse.connect(f"chdb://{root}/clickhouse")
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        old = _dated(gfs_fields, datetime(2011, 9, 29, tzinfo=UTC))
+        kept = _load(client, root, "gfs", "2025031200", "f000", "grib2", old)
+        gone = _load(client, root, "gfs", "2025030100", "f000", "grib2", old)
+    finally:
+        client.close()
+    options = ["--configfile", str(settings), "--project", str(REPO), "--workdir", str(tmp_path)]
+
+    def lines(run) -> list[dict]:
+        assert run.returncode == 0, run.stderr
+        return [json.loads(line) for line in run.stdout.splitlines()]
+
+    preview = lines(_gridflow("purge", "--dry-run", "--json", *options))
+    *planned, summary = preview
+    assert summary["summary"] is True and summary["dry_run"] is True
+    assert all("summary" not in r and r["status"] == "planned" for r in planned)
+    [rows] = [r for r in planned if r["kind"] == "rows"]
+    assert (rows["keys"], rows["rows"]) == ([gone], 3 * 10512)
+    assert (summary["rows"], summary["paths"]) == (3 * 10512, 1)
+
+    *done, summary = lines(_gridflow("purge", "--json", *options))
+    assert summary["summary"] is True and summary["dry_run"] is False
+    assert summary["rows_deleted"] == 3 * 10512 and summary["failures"] == []
+    assert [r["status"] for r in done] == ["done"] * len(done)
+    assert sorted((r["kind"], r["target"]) for r in done) == sorted(
+        (r["kind"], r["target"]) for r in planned
+    )
+    assert Path(summary["report"]).parent == root / "purge-reports"
+
+    checked = _gridflow("verify", "--configfile", str(settings), "--project", str(REPO))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    text = _gridflow("purge", *options)
+    assert text.returncode == 0, text.stderr
+    assert "purged 0 cycle folder(s)" in text.stdout and "{" not in text.stdout
+    client = clickhouse.connect(f"chdb://{root}/clickhouse")
+    try:
+        assert set(_rows_by_file(client)) == {kept}
+    finally:
+        client.close()
+
+
+# -- the demo as `make demo` loads it: CAMS and TEMPO cycles of today whose rows are not -------
+
+
+@pytest.mark.slow
+def test_the_demos_kept_cycles_keep_their_old_rows(samples, tmp_path):
+    """The demo's CAMS (rows of 2011 and 2020) and TEMPO (2025-01) samples, fetched for today's
+    cycles: a purge at the demo's clock keeps all of them and `gridflow verify` agrees; a
+    later purge takes exactly the GFS cycle that expired (rows of the same day as the kept
+    cycles') and nothing of the others."""
+    from devkit import demo
+    from devkit.ads_standin import KEY, AdsServer
+    from devkit.harmony_standin import PASSWORD, USER, HarmonyServer
+
+    workdir = tmp_path / "work"
+    settings = workdir / "demo.yaml"
+    ads_results = {"grib": samples / "chem-cams.grib"}
+    ads_results["netcdf"] = samples / "test_adaptor.cams_regional_fc.nc"
+    tempo = samples / "tempo_vcd_troposphere_utm11_clipped.tif"
+    with AdsServer(ads_results) as ads, HarmonyServer([tempo]) as harmony:
+        demo.build(
+            samples,
+            tmp_path / "mirror",
+            DEMO_NOW,
+            settings,
+            workdir / "data",
+            gfs_steps=(0,),
+            hrrr_steps=(1,),
+            scans=False,
+            ads_url=ads.url,
+            harmony_url=harmony.url,
+        )
+        enabled = workdir / "enabled.yaml"
+        enabled.write_text(
+            yaml.safe_dump({"sources_enabled": ["gfs", "cams_europe", "cams_global", "tempo"]})
+        )
+        env = {"ADS_API_KEY": KEY, "EARTHDATA_USERNAME": USER, "EARTHDATA_PASSWORD": PASSWORD}
+        both = ["--configfile", str(settings), str(enabled)]  # Snakemake's --configfile takes many
+        run = run_snakemake(REPO / "Snakefile", workdir, *both, env={**os.environ, **env})
+        assert run.returncode == 0, run.stderr[-3000:]
+
+    def store() -> dict[str, int]:
+        client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
+        try:
+            return _rows_by_file(client)
+        finally:
+            client.close()
+
+    loaded = store()
+    old = {k: n for k, n in loaded.items() if k.split("/")[1] in ("cams_europe", "cams_global")}
+    assert old and any(k.startswith("cycles/tempo/") for k in loaded)
+    configs = ["--configfile", str(settings), "--configfile", str(enabled)]
+    options = [*configs, "--project", str(REPO), "--workdir", str(workdir)]
+    at_demo_clock = _gridflow("purge", *options)
+    assert at_demo_clock.returncode == 0, at_demo_clock.stderr
+    assert store() == loaded
+    checked = _gridflow("verify", *configs, "--project", str(REPO))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # a day later, with GFS kept 24 h: its cycle of 00 UTC goes, every other cycle stays
+    shorter = workdir / "gfs-24h.yaml"
+    shorter.write_text(yaml.safe_dump({"sources": {"gfs": {"retention_hours": 24}}}))
+    later = ["--now", "2025-03-13T03:00:00Z", "--configfile", str(shorter)]
+    preview = _gridflow("purge", "--dry-run", "--json", *options, *later)
+    assert preview.returncode == 0, preview.stderr
+    listed = [json.loads(line) for line in preview.stdout.splitlines()][:-1]
+    expired = {k for k in loaded if k.startswith("cycles/gfs/2025031200/")}
+    assert {k for r in listed if r["sink"] for k in r["keys"]} == expired
+    purged = _gridflow("purge", *options, *later)
+    assert purged.returncode == 0, purged.stderr
+    assert store() == {k: n for k, n in loaded.items() if k not in expired}
+    checked = _gridflow("verify", *configs, "--project", str(REPO))
+    assert checked.returncode == 0, checked.stdout + checked.stderr

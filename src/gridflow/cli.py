@@ -390,39 +390,38 @@ def cmd_purge(args) -> None:
     pg_dsn = cfg["sinks"]["postgis"]["dsn"]
     pg = postgis.connect(pg_dsn) if pg_dsn else None
     bucket = Bucket(args.storage_prefix) if args.storage_prefix else None
+
+    def emit(record: dict) -> None:
+        print(json.dumps(record, default=str), flush=True)
+
+    def done(item, error) -> None:
+        emit(purge.record(item, "failed" if error else "done", error))
+
     try:
         if pg is not None:
             postgis.migrate(pg, Path(args.project) / "migrations" / "postgres")
         plan = purge.plan(cfg, now, workdir, client, pg, bucket)
-        totals = plan.totals()
-        verb = "would delete" if args.dry_run else "deleting"
-        for name, cutoff in plan.cutoffs.items():
-            t = totals.get(name, {"paths": 0, "bytes": 0, "partitions": 0, "rows": 0})
-            print(
-                f"{name}: cycles before {cutoff}: {verb} {t['paths']} path(s) "
-                f"({t['bytes']:,} bytes), {t['partitions']} partition(s), {t['rows']:,} rows"
-            )
-        if args.dry_run:
+        if args.json and args.dry_run:
             for item in plan.items:
-                if item.kind != "metadata":
-                    sized = item.kind in ("path", "objects")
-                    size = f"{item.bytes:,} bytes" if sized else f"{item.rows:,} rows"
-                    print(f"  {item.kind:9} {item.target}  {size}")
-            records = sum(len(i.keys) for i in plan.items if i.kind == "metadata")
-            print(f"  and {records} Snakemake metadata record(s) of the deleted outputs")
+                emit(purge.record(item, "planned"))
+            emit({"summary": True, "dry_run": True, **purge.plan_summary(plan)})
             return
-        report = purge.execute(plan, cfg, workdir, client, pg, bucket)
+        for line in purge.plan_lines(plan, args.dry_run):
+            print(line, file=sys.stderr if args.json else sys.stdout)
+        if args.dry_run:
+            return
+        report = purge.execute(plan, cfg, workdir, client, pg, bucket, done if args.json else None)
     finally:
         client.close()
         if pg is not None:
             pg.close()
-    print(json.dumps({k: v for k, v in report.items() if k != "failures"}))
+    if args.json:
+        emit({"summary": True, "dry_run": False, **report})
+    else:
+        print(purge.report_line(report))
+    for failure in report["failures"]:
+        print(f"failed: {failure['kind']} {failure['target']}: {failure['error']}", file=sys.stderr)
     if report["failures"]:
-        for failure in report["failures"]:
-            print(
-                f"failed: {failure['kind']} {failure['target']}: {failure['error']}",
-                file=sys.stderr,
-            )
         raise SystemExit(errors.FAILED)
 
 
@@ -722,6 +721,9 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("purge", cmd_purge, "delete everything past its retention", store=True)
     sp.add_argument("--dry-run", action="store_true", help="list what would go; delete nothing")
+    sp.add_argument(
+        "--json", action="store_true", help="JSON lines: a record per item, then a summary"
+    )
     sp.add_argument("--now", type=_clock, help=NOW_HELP)
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
     sp.add_argument("--config-json", help="(rule) the workflow's resolved configuration")

@@ -3,10 +3,14 @@
 A purge is planned first (what `gridflow purge --dry-run` prints) and then carried out item by
 item; a failed item is reported and retried by the next purge, and never stops the others.
 Every output of a cycle lives in its folder `cycles/<source>/<cycle>/` (gridflow.paths), so a
-cycle expires by deleting that folder (or that prefix in the storage bucket); each sink expires
-its own rows (`expired`/`expire` beside its load SQL); Snakemake forgets the deleted outputs
-through its own persistence. Nothing outside the data root (or the workflow's `.snakemake`) is
-ever touched: every path is checked after resolving it, and links are removed, never followed.
+cycle expires by deleting that folder (or that prefix in the storage bucket). Rows expire with
+the cycle that loaded them, whatever their own times say (an analysis of 2011 fetched for
+today's cycle stays; a backfilled old cycle goes with its cycle): every row carries the key of
+its raw file, `cycles/<source>/<cycle>/raw/<file>`, and the raw files of expired cycles are
+deleted from each store, a whole partition at once where it holds nothing else. Snakemake
+forgets the deleted outputs through its own persistence. Nothing outside the data root (or the
+workflow's `.snakemake`) is ever touched: every path is checked after resolving it, and links
+are removed, never followed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,16 +38,20 @@ class PurgeError(UsageError):
 @dataclass
 class Item:
     # "path" (a cycle's folder), "objects" (the same in the storage bucket), "log", "metadata"
-    # (Snakemake's records of the deleted outputs), or a sink's own kind ("partition", "rows",
-    # "pg_rows") with the sink that expires it
+    # (Snakemake's records of the deleted outputs); in a store, "partition" (a ClickHouse
+    # partition holding only rows of expired cycles, dropped), "rows" (their rows in a partition
+    # shared with kept cycles, deleted) and "pg_rows" (PostgreSQL's cells and catalog rows)
     kind: str
     source: str
     target: str
     bytes: int = 0
     rows: int = 0
     sink: str | None = None
-    keys: list[str] = field(default_factory=list)  # metadata: the outputs' record keys
+    # metadata: the outputs' record keys; a store's items: the raw files whose rows go
+    keys: list[str] = field(default_factory=list)
     files: int = 0  # a cycle's folder: the files in it
+    table: str | None = None  # a ClickHouse item's table and partition id
+    partition: str | None = None
 
 
 @dataclass
@@ -125,16 +134,70 @@ def _bucket_items(bucket, data_root: str, source: str, cutoff: datetime) -> list
     return items
 
 
-def _sink_items(sinks: dict, source: str, cutoff: datetime) -> list[Item]:
-    from gridflow.sinks import clickhouse, postgis
+def cycle_of_raw_key(raw_key: str) -> datetime | None:
+    """The cycle a raw file was fetched for: the cycle folder its key names
+    (`cycles/<source>/<cycle>/raw/<file>`, gridflow.paths.raw_key), or None."""
+    for part in raw_key.split("/")[:-1]:
+        cycle = paths.cycle_of(part)
+        if cycle is not None:
+            return cycle
+    return None
 
-    modules = {"clickhouse": clickhouse, "postgis": postgis}
-    return [
-        Item(found["kind"], source, found["target"], rows=int(found["rows"]), sink=name)
-        for name, conn in sinks.items()
-        if conn is not None
-        for found in modules[name].expired(conn, source, cutoff)
+
+def _expired(raw_key: str, cutoff: datetime, fallback: datetime | None = None) -> bool:
+    cycle = cycle_of_raw_key(raw_key) or fallback
+    return cycle is not None and cycle < cutoff
+
+
+def clickhouse_items(client, cutoffs: dict[str, datetime]) -> list[Item]:
+    """Per partition of each table, the rows of expired cycles' raw files: the whole partition
+    when nothing else is in it (a drop costs nothing), else those rows (a delete)."""
+    from gridflow.sinks import clickhouse
+
+    partitions: dict[tuple[str, str], list] = {}
+    for found in clickhouse.partition_files(client, set(cutoffs)):
+        partitions.setdefault((found.table, found.partition), []).append(found)
+    items = []
+    for (table, partition), files in sorted(partitions.items(), key=lambda p: p[1][0].label):
+        source = files[0].source
+        gone = sorted(
+            (f for f in files if _expired(f.raw_key, cutoffs[source])), key=lambda f: f.raw_key
+        )
+        if not gone:
+            continue
+        whole = len(gone) == len(files)
+        items.append(
+            Item(
+                "partition" if whole else "rows",
+                source,
+                f"{table} {files[0].label}",
+                rows=sum(f.rows for f in gone),
+                sink="clickhouse",
+                keys=[f.raw_key for f in gone],
+                table=table,
+                partition=partition,
+            )
+        )
+    return items
+
+
+def _postgis_items(pg, source: str, cutoff: datetime) -> list[Item]:
+    from gridflow.sinks import postgis
+
+    gone = [
+        f
+        for f in postgis.catalogued_files(pg, source)
+        if _expired(f.raw_key, cutoff, f.catalog_cycle)
     ]
+    if not gone:
+        return []
+    what = (
+        f"cells and catalog rows of {len(gone)} raw file(s) of {source} cycles before "
+        f"{cutoff:%Y-%m-%dT%H:%M:%SZ}"
+    )
+    rows = sum(f.cells + f.catalog_rows for f in gone)
+    keys = sorted(f.raw_key for f in gone)
+    return [Item("pg_rows", source, what, rows=rows, sink="postgis", keys=keys)]
 
 
 def _old_logs(root: Path, workdir: Path) -> list[Item]:
@@ -160,10 +223,11 @@ def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=N
     if root == Path(root.anchor) or root == Path.home().resolve():
         raise PurgeError(f"refusing to purge: data_root {root} is not a data folder")
     result = Plan({})
+    cutoffs: dict[str, datetime] = {}
     for name, src in cfg["sources"].items():
         if not src.get("retention_hours"):
             raise PurgeError(f"refusing to purge: source {name!r} has no retention_hours")
-        cutoff = schedule.retention_cutoff(src, now)
+        cutoff = cutoffs[name] = schedule.retention_cutoff(src, now)
         result.cutoffs[name] = cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
         for folder in _expired_folders(root, name, cutoff) if root.is_dir() else []:
             files = _files(folder)
@@ -177,7 +241,10 @@ def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=N
             )
         if bucket is not None:
             result.items += _bucket_items(bucket, cfg["data_root"], name, cutoff)
-        result.items += _sink_items({"clickhouse": client, "postgis": pg}, name, cutoff)
+        if pg is not None:
+            result.items += _postgis_items(pg, name, cutoff)
+    if client is not None:
+        result.items += clickhouse_items(client, cutoffs)
     keys = [key for item in result.items for key in item.keys]
     records = snakemake_metadata.recorded(workdir, keys)
     if records:
@@ -206,7 +273,7 @@ def _drop_empty_parents(path: Path, root: Path) -> None:
         parent = parent.parent
 
 
-def _execute_one(item: Item, p: Plan, root: Path, workdir: Path, sinks: dict, bucket) -> None:
+def _execute_one(item: Item, root: Path, workdir: Path, sinks: dict, bucket) -> None:
     from gridflow.sinks import clickhouse, postgis
 
     if item.kind == "objects":
@@ -219,28 +286,75 @@ def _execute_one(item: Item, p: Plan, root: Path, workdir: Path, sinks: dict, bu
     elif item.kind == "log":
         target = Path(item.target)
         _remove(target, root if target.is_relative_to(root) else workdir.resolve())
+    elif item.kind == "partition":
+        clickhouse.drop_partition(_sink(sinks, item), item.table, item.partition, item.keys)
     else:
-        conn = sinks.get(item.sink)
-        if conn is None:
-            raise PurgeError(f"no {item.sink} connection")
-        module = {"clickhouse": clickhouse, "postgis": postgis}[item.sink]
-        cutoff = datetime.fromisoformat(p.cutoffs[item.source])
-        module.expire(conn, item.source, cutoff, item.kind, item.target)
+        postgis.delete_files(_sink(sinks, item), item.source, item.keys)
 
 
-def execute(p: Plan, cfg: dict, workdir: Path, client=None, pg=None, bucket=None) -> dict:
+def _sink(sinks: dict, item: Item):
+    if sinks.get(item.sink) is None:
+        raise PurgeError(f"no {item.sink} connection")
+    return sinks[item.sink]
+
+
+def _delete_rows(items: list[Item], sinks: dict) -> None:
+    """The "rows" items of one table, as one delete (each delete costs about the same)."""
+    from gridflow.sinks import clickhouse
+
+    partitions = sorted({i.partition for i in items})
+    keys = sorted({k for i in items for k in i.keys})
+    clickhouse.delete_rows(_sink(sinks, items[0]), items[0].table, partitions, keys)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def execute(
+    p: Plan,
+    cfg: dict,
+    workdir: Path,
+    client=None,
+    pg=None,
+    bucket=None,
+    on_item: Callable[[Item, str | None], None] | None = None,
+) -> dict:
+    """Carry out the plan, item by item; `on_item` hears of each (with its error, if it failed).
+    Returns the report written to `<data_root>/purge-reports/`, with that file's path."""
     root = Path(cfg["data_root"]).resolve()
     sinks = {"clickhouse": client, "postgis": pg}
     failures = []
     done = []
     if bucket is not None and any(i.kind == "objects" for i in p.items):
         bucket.keep_alive()  # deleting the last object must never take the bucket with it
-    for item in p.items:
-        try:
-            _execute_one(item, p, root, workdir, sinks, bucket)
+
+    def outcome(item: Item, error: str | None) -> None:
+        if error is None:
             done.append(item)
+        else:
+            failures.append({**asdict(item), "keys": len(item.keys), "error": error})
+        if on_item is not None:
+            on_item(item, error)
+
+    tables: dict[str, list[Item]] = {}
+    for item in p.items:
+        if item.kind == "rows":  # after the drops, one delete per table
+            tables.setdefault(item.table, []).append(item)
+            continue
+        try:
+            _execute_one(item, root, workdir, sinks, bucket)
+            outcome(item, None)
         except Exception as exc:  # one failure must not stop the rest; it is reported
-            failures.append({**asdict(item), "keys": len(item.keys), "error": str(exc)})
+            outcome(item, _first_line(exc))
+    for items in tables.values():
+        try:
+            _delete_rows(items, sinks)
+            error = None
+        except Exception as exc:
+            error = _first_line(exc)
+        for item in items:
+            outcome(item, error)
     report = {
         "purged_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cutoffs": p.cutoffs,
@@ -257,7 +371,7 @@ def execute(p: Plan, cfg: dict, workdir: Path, client=None, pg=None, bucket=None
     reports.mkdir(parents=True, exist_ok=True)
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + ".json"
     (reports / name).write_text(json.dumps(report, indent=1) + "\n")
-    return report
+    return {**report, "report": str(reports / name)}
 
 
 def _by_source(done: list[Item]) -> dict[str, dict[str, int]]:
@@ -271,3 +385,55 @@ def _by_source(done: list[Item]) -> dict[str, dict[str, int]]:
         t["bytes"] += item.bytes
         t["rows"] += item.rows
     return out
+
+
+# What `gridflow purge` prints: text for people, or (--json) a record per item and a summary.
+
+
+def record(item: Item, status: str, error: str | None = None) -> dict:
+    """An item as a JSON record: planned (a preview), done or failed."""
+    return {**asdict(item), "status": status, **({"error": error} if error else {})}
+
+
+def plan_summary(p: Plan) -> dict:
+    totals = {"paths": 0, "bytes": 0, "partitions": 0, "rows": 0}
+    for per_source in p.totals().values():
+        for key in totals:
+            totals[key] += per_source[key]
+    records = sum(len(i.keys) for i in p.items if i.kind == "metadata")
+    return {"cutoffs": p.cutoffs, **totals, "metadata_records": records, "sources": p.totals()}
+
+
+def plan_lines(p: Plan, dry_run: bool) -> list[str]:
+    """Per source what goes; with `dry_run`, every item too."""
+    totals = p.totals()
+    verb = "would delete" if dry_run else "deleting"
+    lines = []
+    for name, cutoff in p.cutoffs.items():
+        t = totals.get(name, {"paths": 0, "bytes": 0, "partitions": 0, "rows": 0})
+        lines.append(
+            f"{name}: cycles before {cutoff}: {verb} {t['paths']} path(s) "
+            f"({t['bytes']:,} bytes), {t['partitions']} partition(s), {t['rows']:,} rows"
+        )
+    if not dry_run:
+        return lines
+    for item in p.items:
+        if item.kind in ("path", "objects", "log"):
+            lines.append(f"  {item.kind:9} {item.target}  {item.bytes:,} bytes")
+        elif item.kind == "rows":
+            files = f"{len(item.keys)} raw file(s) of expired cycles"
+            lines.append(f"  {item.kind:9} {item.target}: {files}  {item.rows:,} rows")
+        elif item.kind != "metadata":
+            lines.append(f"  {item.kind:9} {item.target}  {item.rows:,} rows")
+    lines.append(f"  and {plan_summary(p)['metadata_records']} Snakemake metadata record(s)")
+    return lines
+
+
+def report_line(report: dict) -> str:
+    return (
+        f"purged {report['files_deleted']} cycle folder(s) and "
+        f"{report['storage_entries_deleted']} storage prefix(es) ({report['bytes_freed']:,} "
+        f"bytes), {report['partitions_dropped']} partition(s), {report['rows_deleted']:,} rows, "
+        f"{report['metadata_records_deleted']} Snakemake metadata record(s); "
+        f"failures: {len(report['failures'])}; report: {report['report']}"
+    )

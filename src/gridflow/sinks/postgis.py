@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -309,30 +310,47 @@ def recompute_routes(conn: psycopg.Connection) -> int:
         return conn.execute(ROUTE_EXPOSURE).rowcount
 
 
-EXPIRED = """
-SELECT (SELECT count(*) FROM pollution_grid p JOIN catalog.raw_files r ON p.raw_file_id = r.id
-        WHERE r.source = %(s)s AND r.cycle < %(c)s),
-       (SELECT count(*) FROM catalog.raw_files WHERE source = %(s)s AND cycle < %(c)s)
+# Retention. gridflow.purge decides which raw files expired (by the cycle each was fetched
+# for); these read what each raw file holds here, and delete it. A refetch of an object
+# replaces its catalog row (id and raw_key, not cycle), so the raw key, not the catalog's
+# cycle, says which cycle a row belongs to.
+
+
+@dataclass(frozen=True)
+class CataloguedFile:
+    """One raw file of a source as PostgreSQL knows it: its cells, and its catalog row (with
+    the cycle it was registered for) when it has one."""
+
+    raw_key: str
+    cells: int
+    catalog_rows: int
+    catalog_cycle: datetime | None
+
+
+FILES = """
+SELECT coalesce(c.raw_key, r.raw_key), coalesce(c.cells, 0), coalesce(r.n, 0), r.cycle
+FROM (SELECT raw_key, count(*) AS cells FROM pollution_grid WHERE source = %(s)s
+      GROUP BY raw_key) c
+FULL JOIN (SELECT raw_key, count(*) AS n, min(cycle) AS cycle FROM catalog.raw_files
+           WHERE source = %(s)s GROUP BY raw_key) r ON r.raw_key = c.raw_key
 """
 EXPIRE = (
-    "DELETE FROM pollution_grid p USING catalog.raw_files r WHERE p.raw_file_id = r.id "
-    "AND r.source = %(s)s AND r.cycle < %(c)s",
-    "DELETE FROM catalog.loads l USING catalog.raw_files r WHERE l.raw_file_id = r.id "
-    "AND r.source = %(s)s AND r.cycle < %(c)s",
-    "DELETE FROM catalog.raw_files WHERE source = %(s)s AND cycle < %(c)s",
+    # lineage first: it is found through the cells and catalog rows deleted next
+    "DELETE FROM catalog.loads WHERE raw_file_id IN ("
+    "SELECT id FROM catalog.raw_files WHERE source = %(s)s AND raw_key = ANY(%(k)s) UNION "
+    "SELECT DISTINCT raw_file_id FROM pollution_grid "
+    "WHERE source = %(s)s AND raw_key = ANY(%(k)s))",
+    "DELETE FROM pollution_grid WHERE source = %(s)s AND raw_key = ANY(%(k)s)",
+    "DELETE FROM catalog.raw_files WHERE source = %(s)s AND raw_key = ANY(%(k)s)",
 )
 
 
-def expired(conn: psycopg.Connection, source: str, cutoff: datetime) -> list[dict]:
-    """Cells and catalog rows of `source`'s cycles before `cutoff`, as one item."""
-    cells, files = conn.execute(EXPIRED, {"s": source, "c": cutoff}).fetchone()
-    if not cells and not files:
-        return []
-    what = f"cells and catalog rows of {source} cycles before {cutoff:%Y-%m-%dT%H:%M:%SZ}"
-    return [{"kind": "pg_rows", "target": what, "rows": int(cells) + int(files)}]
+def catalogued_files(conn: psycopg.Connection, source: str) -> list[CataloguedFile]:
+    return [CataloguedFile(*row) for row in conn.execute(FILES, {"s": source}).fetchall()]
 
 
-def expire(conn: psycopg.Connection, source: str, cutoff: datetime, kind: str, target: str):
-    with conn.transaction():  # cells, lineage and catalog go together
+def delete_files(conn: psycopg.Connection, source: str, raw_keys: list[str]) -> None:
+    """The cells, load lineage and catalog rows of `raw_keys`, together or not at all."""
+    with conn.transaction():
         for statement in EXPIRE:
-            conn.execute(statement, {"s": source, "c": cutoff})
+            conn.execute(statement, {"s": source, "k": list(raw_keys)})
