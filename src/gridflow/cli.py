@@ -31,11 +31,12 @@ def _cfg(args) -> dict:
 
 
 def _client(args, wait: float = 30.0, loaded: bool = False):
-    """A store client; with `loaded`, one whose store has grid_data (queries need it)."""
+    """A store client; with `loaded`, one whose store has grid_data (queries need it). Only a
+    repair may create the embedded store: reading commands never make a folder."""
     from gridflow.sinks import clickhouse
 
     dsn = args.dsn or _cfg(args)["sinks"]["clickhouse"]["dsn"]
-    client = clickhouse.connect(dsn, wait_seconds=wait)
+    client = clickhouse.connect(dsn, wait_seconds=wait, create=getattr(args, "repair", False))
     if loaded and not int(client.command(f"EXISTS TABLE {clickhouse.TABLE}")):
         client.close()
         raise UserError(f"nothing is loaded in {redact(resolve(dsn))} yet (no {clickhouse.TABLE})")
@@ -197,20 +198,95 @@ def _is_gauge_source(args) -> bool:
 def cmd_point(args) -> None:
     from gridflow import query
 
+    _check_place(args)
     if _is_gauge_source(args):
         return _gauge_point(args)
     if not (args.variable and args.level):
         raise UserError("--variable and --level name the field (a gauge source needs neither)")
+    period = _period(args)
     client, _ = _client(args, args.wait, loaded=True)
-    rows = query.series(client, _field(args), args.lat, args.lon, latest=args.latest)
-    if not rows:
-        raise UserError(
-            f"no data for source={args.source} variable={args.variable} "
-            f'level={args.level!r}; `gridflow sql "SELECT DISTINCT source, variable, '
-            f'level FROM grid_data"` lists what is loaded'
-        )
+    try:
+        field = _field(args)
+        rows = query.series(client, field, args.lat, args.lon, latest=args.latest, period=period)
+        if not rows:
+            raise UserError(_why_empty(args, client, field, period))
+    finally:
+        client.close()
     for row in rows:
         print(json.dumps(row))
+
+
+def _check_place(args) -> None:
+    """One line for a place that cannot be (the parser takes any float, NaN included);
+    longitudes from -360 to 360 are taken, as [-180, 180)."""
+    import math
+
+    if not (math.isfinite(args.lat) and -90 <= args.lat <= 90):
+        raise UserError(f"--lat {args.lat:g} is not a latitude (-90 to 90)")
+    if not (math.isfinite(args.lon) and -360 <= args.lon <= 360):
+        raise UserError(f"--lon {args.lon:g} is not a longitude (-180 to 180, or 0 to 360)")
+    args.lon = (args.lon + 180.0) % 360.0 - 180.0
+
+
+def _period(args):
+    """--start and --end as the valid times a grid series keeps (a day as --end: all of it)."""
+    from datetime import timedelta
+
+    from gridflow.query import Period
+
+    def at(option: str, text: str | None, day_end: bool) -> datetime | None:
+        if text is None:
+            return None
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise UserError(
+                f"{option} {text!r} is neither a day (YYYY-MM-DD) nor a time "
+                "(YYYY-MM-DDTHH:MM[:SS]Z)"
+            ) from None
+        if day_end and len(text) <= 10:  # a day, not a time
+            when += timedelta(days=1, seconds=-1)
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+    period = Period(at("--start", args.start, False), at("--end", args.end, True))
+    if period.start and period.end and period.end < period.start:
+        raise UserError(f"--end {args.end} is before --start {args.start}")
+    return period
+
+
+def _why_empty(args, client, field, period) -> str:
+    """Why a grid query found no values, with what to ask next."""
+    from gridflow import query
+
+    what = f"source={field.source} variable={field.variable} level={field.level!r}"
+    if field.descriptor is not None:
+        kinds = query.descriptors(client, field)
+        if kinds and field.descriptor not in kinds:
+            listed = ", ".join(repr(k) if k else "'' (plain)" for k in kinds)
+            return f"no field of {what} has --descriptor {field.descriptor!r}; it has {listed}"
+    in_period = period.start or period.end
+    if in_period and query.nearest_point(client, field, args.lat, args.lon) is not None:
+        return (
+            f"no values of {what} with a valid time from {args.start or 'the first'} to "
+            f"{args.end or 'the last'} at the grid point nearest {args.lat:g}, {args.lon:g}"
+        )
+    listing = "SELECT DISTINCT source, variable, level, descriptor FROM grid_data"
+    return f"no data for {what}; `{_hint(args, 'sql', listing)}` lists what is loaded"
+
+
+def _hint(args, command: str, *rest: str) -> str:
+    """A gridflow command line for a hint, with the store options this one was given, so it
+    reads the same store when run as shown (a DSN without its secrets)."""
+    import shlex
+
+    given = []
+    for path in args.configfile or []:
+        given += ["--configfile", path]
+    if args.project != ".":
+        given += ["--project", args.project]
+    if args.dsn:
+        given += ["--dsn", redact(args.dsn)]
+    return shlex.join(["gridflow", command, *given, *rest])
 
 
 def _gauge_point(args) -> None:
@@ -218,17 +294,18 @@ def _gauge_point(args) -> None:
 
     from gridflow import gauge_query
 
-    def day(text):
+    def day(option, text):
         try:
             return date.fromisoformat(text) if text else None
         except ValueError:
-            raise UserError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+            raise UserError(f"{option} {text!r} is not a day (YYYY-MM-DD)") from None
 
+    start, end = day("--start", args.start), day("--end", args.end)
+    if start and end and end < start:
+        raise UserError(f"--end {args.end} is before --start {args.start}")
     client, _ = _client(args, args.wait)
     try:
-        found = gauge_query.daily(
-            client, args.source, args.lat, args.lon, day(args.start), day(args.end), args.latest
-        )
+        found = gauge_query.daily(client, args.source, args.lat, args.lon, start, end, args.latest)
     finally:
         client.close()
     if not found:
@@ -240,13 +317,16 @@ def _gauge_point(args) -> None:
 def cmd_sql(args) -> None:
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    from gridflow import readonly
+    from gridflow import readonly, sql_guard
 
     client, _ = _client(args, args.wait)
     try:
+        sql_guard.check(client, args.query)
         result = readonly.query(client, args.query)
     except ClickHouseError as exc:
         raise QueryError(f"the store refused the query: {_first_line(exc)}") from None
+    finally:
+        client.close()
     names = result.column_names
     for row in result.result_rows:
         print(json.dumps(dict(zip(names, row, strict=True)), default=str))
@@ -342,13 +422,21 @@ def cmd_trace(args) -> None:
     from gridflow import query
     from gridflow.sinks import postgis
 
+    _check_place(args)
     cfg = _cfg(args)
     if not cfg["sinks"]["postgis"]["dsn"]:
         raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
     if not (args.variable and args.level):
         raise UserError("--variable and --level name the field to trace")
+    period = _period(args)
     client, _ = _client(args, args.wait, loaded=True)
-    rows = query.series(client, _field(args), args.lat, args.lon, with_lineage=True)
+    try:
+        field = _field(args)
+        rows = query.series(client, field, args.lat, args.lon, with_lineage=True, period=period)
+        if not rows:
+            raise UserError(_why_empty(args, client, field, period))
+    finally:
+        client.close()
     with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn, postgis.reading(conn):
         urls = dict(
             conn.execute(
@@ -432,13 +520,19 @@ def _field(args):
 
 
 def _place_arguments(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--source", required=True, help="the configured source, e.g. gfs")
+    sp.add_argument("--source", required=True, help="a configured source, e.g. gfs or mcfcd")
     sp.add_argument("--variable", help="e.g. TMP (grids)")
     sp.add_argument("--level", help='e.g. "2 m above ground" (grids)')
-    sp.add_argument("--lat", type=float, required=True, help="degrees north")
-    sp.add_argument("--lon", type=float, required=True, help="degrees east")
-    sp.add_argument("--start", help="gauges: the first day, YYYY-MM-DD")
-    sp.add_argument("--end", help="gauges: the last day, YYYY-MM-DD")
+    sp.add_argument("--lat", type=float, required=True, help="degrees north, -90 to 90")
+    sp.add_argument("--lon", type=float, required=True, help="degrees east, -180 to 180 (or 0-360)")
+    sp.add_argument(
+        "--start",
+        help="the first valid time kept, a day or a time in UTC (2025-03-12, "
+        "2025-03-12T06:00Z); gauges: the first day",
+    )
+    sp.add_argument(
+        "--end", help="the last valid time kept (a day: all of it); gauges: the last day"
+    )
     sp.add_argument(
         "--descriptor",
         help='only the field with this descriptor, e.g. "chemical=Ozone" or "ENS=+1"',
@@ -891,6 +985,19 @@ def argv_or(argv: list[str] | None) -> list[str]:
     return sys.argv[1:] if argv is None else argv
 
 
+def _stdout_reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (`gridflow sql | head`),
+    not some other broken pipe (a server's socket)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLERR)
+        return bool(poll.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = argv_or(argv)
     verbosity, fmt = _logging_of(_split_top_level(argv)[0])
@@ -904,6 +1011,7 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         args.func(args)
+        sys.stdout.flush()  # a reader that closed the pipe shows here, not at exit
     except RunActive as exc:
         log.warning("%s; exiting", exc)
         raise SystemExit(exc.exit_code) from None
@@ -914,6 +1022,9 @@ def main(argv: list[str] | None = None) -> None:
         log.error("an argument is not valid JSON: %s", exc)
         raise SystemExit(errors.USAGE) from None
     except OSError as exc:  # a file named on the command line that is missing or unreadable
+        if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing at exit
+            raise SystemExit(141) from None  # as a Unix tool killed by SIGPIPE: quietly
         log.error("%s", exc)
         raise SystemExit(errors.FAILED) from None
     except KeyboardInterrupt:

@@ -6,7 +6,11 @@ after, so a second load, or a load after a crash half-way, leaves exactly one co
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,19 +43,31 @@ class StoreUnreachable(Unreachable):
     """A ClickHouse server that does not answer."""
 
 
-def connect(dsn: str, wait_seconds: float = 30.0):
-    """A client; for chDB, waits up to `wait_seconds` while another process holds the store."""
+class StoreMissing(Unreachable):
+    """An embedded store that does not exist, asked for by a command that only reads."""
+
+
+def connect(dsn: str, wait_seconds: float = 30.0, create: bool = True):
+    """A client; for chDB, waits up to `wait_seconds` while another process holds the store.
+    Without `create`, an embedded store that does not exist is an error, not a new folder."""
     dsn = resolve(dsn)
-    if dsn.startswith("chdb://"):
-        Path(urlsplit(dsn).path).mkdir(parents=True, exist_ok=True)
+    embedded = dsn.startswith("chdb://")
+    if embedded:
+        path = Path(urlsplit(dsn).path)
+        if not create and not path.is_dir():
+            raise StoreMissing(f"no store at {path}: run the workflow first")
+        path.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     delay = 0.2
     while True:
         try:
+            if embedded:
+                with _chdb_lock_notes_dropped():
+                    return clickhouse_connect.get_client(dsn=dsn)
             return clickhouse_connect.get_client(dsn=dsn)
         except ProgrammingError as exc:
-            if not dsn.startswith("chdb://") or time.monotonic() >= deadline:
-                if dsn.startswith("chdb://"):
+            if not embedded or time.monotonic() >= deadline:
+                if embedded:
                     raise StoreBusy(
                         f"the ClickHouse store {redact(dsn)} is in use by another process "
                         f"(chDB allows one process per store; a load job may hold it); waited "
@@ -63,6 +79,35 @@ def connect(dsn: str, wait_seconds: float = 30.0):
         except ClickHouseError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreUnreachable(f"cannot reach ClickHouse at {redact(dsn)}: {reason}") from None
+
+
+LOCK_NOTE = b"Cannot lock file"  # chDB's own line for each try at a store another process holds
+
+
+@contextlib.contextmanager
+def _chdb_lock_notes_dropped():
+    """chDB writes its lock failures to the process's standard error (file descriptor 2,
+    below Python), once per try; the one line gridflow prints says it all. Whatever else
+    chDB writes there passes through."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (embedded, captured)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().splitlines(True) if LOCK_NOTE not in line]
+            if kept:
+                os.write(fd, b"".join(kept))
 
 
 MIGRATIONS_TABLE = "schema_migrations"
