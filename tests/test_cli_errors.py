@@ -22,10 +22,12 @@ def files(tmp_path, samples):
     (tmp_path / "cut.grib2.idx").write_text("1:0:d=2020102600:HGT:500 mb:24 hour fcst:\n")
     meta = {"source": "t", "run_id": "r", "raw_key": "k", "format": "grib2"}
     (tmp_path / "cut.grib2.json").write_text(json.dumps(meta))
+    (tmp_path / "empty").mkdir()  # a store with nothing in it yet
     return tmp_path
 
 
 DEAD_PG = "postgresql://nobody:secret@127.0.0.1:9/none"
+NO_STORE = "no store at .*: run the workflow first"  # a reading command creates none
 
 
 def cases(t):
@@ -34,9 +36,9 @@ def cases(t):
     shred = ["--raw", str(t / "cut.grib2"), "--idx", str(t / "cut.grib2.idx")]
     shred += ["--sidecar", str(t / "cut.grib2.json"), "--out", str(t / "o.parquet")]
     return [
-        (["point", "--source", "gfs", *place, *store], 2, "nothing is loaded in chdb://"),
-        (["latest", "--source", "gfs", *place, *store], 2, "nothing is loaded in chdb://"),
-        (["sql", *store, "SELEC nonsense"], 1, "the store refused the query"),
+        (["point", "--source", "gfs", *place, *store], 3, NO_STORE),
+        (["latest", "--source", "gfs", *place, *store], 3, NO_STORE),
+        (["sql", "--dsn", f"chdb://{t}/empty", "SELEC nonsense"], 1, "the store refused the query"),
         (["plan", "--configfile", str(t / "bad.yaml")], 2, "cycles\\[1\\]: 30 is greater"),
         (["purge", "--dry-run", "--configfile", str(t / "nope.yaml")], 2, "does not exist"),
         (["db", "migrate", "--dsn", "http://127.0.0.1:9"], 3, "cannot reach ClickHouse"),
