@@ -1,11 +1,12 @@
 """What people's queries may do: read. Writing stays with the workflow's rules.
 
 ClickHouse runs every query of `gridflow sql`, `point`, `latest` and `trace` with its
-`readonly = 1` setting: no INSERT, ALTER, DROP, SYSTEM or SET, and no table function that
-reaches files, URLs or other databases (`file()`, `url()`, `s3()`, `mysql()`, `remote()`...,
-which need a temporary table readonly mode does not allow); the setting cannot be lifted from
-inside a query. One statement per call: a `;` followed by more is refused before it is sent.
-PostgreSQL queries from these commands run in a read-only transaction.
+`readonly = 1` setting: no INSERT, ALTER, DROP, SYSTEM or SET, and no table function that needs
+a temporary table (`file()`, `url()`, `s3()`, `mysql()`, `remote()`...); the setting cannot be
+lifted from inside a query. One statement per call: a `;` followed by more is refused before it
+is sent. What readonly lets through (INTO OUTFILE, the function `file()`, a few table
+functions) `gridflow.sql_guard` refuses on the store's parse of a person's query. PostgreSQL
+queries from these commands run in a read-only transaction.
 """
 
 from __future__ import annotations
