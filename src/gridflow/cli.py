@@ -196,97 +196,24 @@ def _is_gauge_source(args) -> bool:
 
 
 def cmd_point(args) -> None:
-    from gridflow import query
+    from gridflow import query, query_options
 
-    _check_place(args)
+    query_options.check_place(args)
     if _is_gauge_source(args):
         return _gauge_point(args)
     if not (args.variable and args.level):
         raise UserError("--variable and --level name the field (a gauge source needs neither)")
-    period = _period(args)
+    period = query_options.period(args)
     client, _ = _client(args, args.wait, loaded=True)
     try:
         field = _field(args)
         rows = query.series(client, field, args.lat, args.lon, latest=args.latest, period=period)
         if not rows:
-            raise UserError(_why_empty(args, client, field, period))
+            raise UserError(query_options.why_empty(args, client, field, period))
     finally:
         client.close()
     for row in rows:
         print(json.dumps(row))
-
-
-def _check_place(args) -> None:
-    """One line for a place that cannot be (the parser takes any float, NaN included);
-    longitudes from -360 to 360 are taken, as [-180, 180)."""
-    import math
-
-    if not (math.isfinite(args.lat) and -90 <= args.lat <= 90):
-        raise UserError(f"--lat {args.lat:g} is not a latitude (-90 to 90)")
-    if not (math.isfinite(args.lon) and -360 <= args.lon <= 360):
-        raise UserError(f"--lon {args.lon:g} is not a longitude (-180 to 180, or 0 to 360)")
-    args.lon = (args.lon + 180.0) % 360.0 - 180.0
-
-
-def _period(args):
-    """--start and --end as the valid times a grid series keeps (a day as --end: all of it)."""
-    from datetime import timedelta
-
-    from gridflow.query import Period
-
-    def at(option: str, text: str | None, day_end: bool) -> datetime | None:
-        if text is None:
-            return None
-        try:
-            when = datetime.fromisoformat(text)
-        except ValueError:
-            raise UserError(
-                f"{option} {text!r} is neither a day (YYYY-MM-DD) nor a time "
-                "(YYYY-MM-DDTHH:MM[:SS]Z)"
-            ) from None
-        if day_end and len(text) <= 10:  # a day, not a time
-            when += timedelta(days=1, seconds=-1)
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-    period = Period(at("--start", args.start, False), at("--end", args.end, True))
-    if period.start and period.end and period.end < period.start:
-        raise UserError(f"--end {args.end} is before --start {args.start}")
-    return period
-
-
-def _why_empty(args, client, field, period) -> str:
-    """Why a grid query found no values, with what to ask next."""
-    from gridflow import query
-
-    what = f"source={field.source} variable={field.variable} level={field.level!r}"
-    if field.descriptor is not None:
-        kinds = query.descriptors(client, field)
-        if kinds and field.descriptor not in kinds:
-            listed = ", ".join(repr(k) if k else "'' (plain)" for k in kinds)
-            return f"no field of {what} has --descriptor {field.descriptor!r}; it has {listed}"
-    in_period = period.start or period.end
-    if in_period and query.nearest_point(client, field, args.lat, args.lon) is not None:
-        return (
-            f"no values of {what} with a valid time from {args.start or 'the first'} to "
-            f"{args.end or 'the last'} at the grid point nearest {args.lat:g}, {args.lon:g}"
-        )
-    listing = "SELECT DISTINCT source, variable, level, descriptor FROM grid_data"
-    return f"no data for {what}; `{_hint(args, 'sql', listing)}` lists what is loaded"
-
-
-def _hint(args, command: str, *rest: str) -> str:
-    """A gridflow command line for a hint, with the store options this one was given, so it
-    reads the same store when run as shown (a DSN without its secrets)."""
-    import shlex
-
-    given = []
-    for path in args.configfile or []:
-        given += ["--configfile", path]
-    if args.project != ".":
-        given += ["--project", args.project]
-    if args.dsn:
-        given += ["--dsn", redact(args.dsn)]
-    return shlex.join(["gridflow", command, *given, *rest])
 
 
 def _gauge_point(args) -> None:
@@ -419,22 +346,22 @@ def cmd_routes(args) -> None:
 
 
 def cmd_trace(args) -> None:
-    from gridflow import query
+    from gridflow import query, query_options
     from gridflow.sinks import postgis
 
-    _check_place(args)
+    query_options.check_place(args)
     cfg = _cfg(args)
     if not cfg["sinks"]["postgis"]["dsn"]:
         raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
     if not (args.variable and args.level):
         raise UserError("--variable and --level name the field to trace")
-    period = _period(args)
+    period = query_options.period(args)
     client, _ = _client(args, args.wait, loaded=True)
     try:
         field = _field(args)
         rows = query.series(client, field, args.lat, args.lon, with_lineage=True, period=period)
         if not rows:
-            raise UserError(_why_empty(args, client, field, period))
+            raise UserError(query_options.why_empty(args, client, field, period))
     finally:
         client.close()
     with postgis.connect(cfg["sinks"]["postgis"]["dsn"]) as conn, postgis.reading(conn):

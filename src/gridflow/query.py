@@ -27,7 +27,7 @@ from gridflow.errors import GridflowError
 from gridflow.sinks.clickhouse import TABLE
 
 EARTH_DEGREE_M = 6371008.8 * math.pi / 180  # ClickHouse greatCircleDistance's sphere
-NEIGHBOURS = 48  # grid points read around the nearest one to tell the grid's spacing there
+NEIGHBOURS = 24  # grid points read around the nearest one to tell the grid's spacing there
 
 
 def cells_in_box(lat: float, lon: float, half: float) -> list[int] | None:
