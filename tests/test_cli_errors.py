@@ -181,7 +181,7 @@ def test_a_mistyped_target_is_one_line_naming_it(samples, tmp_path):
         assert run.returncode == 2, (target, said[-2000:])
         assert "Traceback" not in said and "Exception" not in said, said[-2000:]
         folder = target.relative_to(cycles).parts[:2]
-        line = f"gridflow: no rule makes a target in {cycles.joinpath(*folder)}: {says}"
+        line = f"gridflow: nothing makes a target in {cycles.joinpath(*folder)}: {says}"
         assert line in said, said[-2000:]
     assert not list((work / "data").rglob("listing.json"))
     ready = run_snakemake(REPO / "Snakefile", work, "-n", "--configfile", str(work / "demo.yaml"))

@@ -80,7 +80,7 @@ def _checked(source, cycle, step, fmt, job):
         return target_wildcards.check(CFG, source, cycle, step, fmt, job)
     except target_wildcards.NoSuchTarget as exc:
         folder = paths.CYCLE_DIR.format(root=ROOT, source=source, cycle=cycle)
-        print(f"gridflow: no rule makes a target in {folder}: {exc}", file=sys.stderr)
+        print(f"gridflow: nothing makes a target in {folder}: {exc}", file=sys.stderr)
         note_outcome("error")  # the metrics written at exit count a failed run
         raise SystemExit(errors.USAGE) from None
 
