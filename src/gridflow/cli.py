@@ -570,6 +570,46 @@ def cmd_report(args) -> None:
     log.info("report %s: %d figures (%s)", args.out, len(titles), "; ".join(titles))
 
 
+def cmd_map(args) -> None:
+    import matplotlib
+
+    from gridflow import maps
+
+    matplotlib.use("Agg")  # no display: the picture is written, never shown
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise UserError(f"--out {args.out}: a map is written as .png or .svg")
+    try:
+        ref_time = datetime.fromisoformat(args.ref_time) if args.ref_time else None
+    except ValueError:
+        raise UserError(f"--ref-time {args.ref_time!r} is not a time (2025-03-12T06:00Z)") from None
+    step = None if args.step is None else round(args.step * 60)
+    choice = maps.FieldChoice(
+        args.source, args.variable, args.level, args.descriptor, ref_time, step
+    )
+    client, _ = _client(args, args.wait, loaded=True)
+    try:
+        field = maps.choose(client, choice)
+        if field is None:
+            raise UserError(
+                f'no field of source={args.source} matches; `gridflow sql "SELECT DISTINCT '
+                f'source, variable, level, ref_time, step FROM grid_data"` lists what is loaded'
+            )
+        drawn = maps.picture(client, Path(_cfg(args)["data_root"]).resolve(), field)
+    finally:
+        client.close()
+    record = maps.save(drawn, out)
+    if args.json:
+        print(json.dumps(record, default=str))
+        print(json.dumps({"summary": True, "maps": 1, "out": str(out)}))
+    print(
+        f"map {out}: {field.source} {field.variable} {field.level}, valid "
+        f"{field.valid_time:%Y-%m-%d %H:%M} UTC, {drawn.image.points:,} points on the "
+        f"{drawn.raw.projection} grid" + (f" ({drawn.raw.note})" if drawn.raw.note else ""),
+        file=sys.stderr,
+    )
+
+
 def cmd_backfill(args) -> None:
     from gridflow import backfill, scheduled_run
 
@@ -712,6 +752,15 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--source", help="the map's source (with --variable and --level)")
     sp.add_argument("--variable", help="the map's variable, e.g. TMP")
     sp.add_argument("--level", help='the map\'s level, e.g. "2 m above ground"')
+    sp = add("map", cmd_map, "one stored field as a map on its own grid (PNG or SVG)", store=True)
+    sp.add_argument("--source", required=True)
+    sp.add_argument("--variable", help="e.g. TMP (default: the newest run's largest field)")
+    sp.add_argument("--level", help='e.g. "2 m above ground"')
+    sp.add_argument("--descriptor", help='e.g. "chemical=Ozone"')
+    sp.add_argument("--ref-time", help="the run, e.g. 2025-03-12T06:00Z (default: the newest)")
+    sp.add_argument("--step", type=float, help="lead time in hours (default: the run's first)")
+    sp.add_argument("--out", default="map.png", help="a .png or .svg file (default map.png)")
+    sp.add_argument("--json", action="store_true", help="a JSON record of the map, a summary")
     sp = add("verify", cmd_verify, "reconcile markers, raw files and the store", store=True)
     sp.add_argument("--sha256", action="store_true", help="also check every raw file's bytes")
     sp.add_argument("--repair", action="store_true", help="rebuild exactly what is wrong")
