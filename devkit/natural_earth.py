@@ -34,10 +34,23 @@ def _arc_uses(topology: dict) -> Counter:
     return uses
 
 
-def _deltas(arc: list) -> np.ndarray:
-    """An arc's positions as TopoJSON stores them: the first absolute, then steps (small
-    numbers, which compress to a third of absolute positions)."""
-    return np.asarray(arc, dtype=np.int32)
+def _drawn_pieces(arc: list, topology: dict) -> list[np.ndarray]:
+    """An arc as lines to draw, delta-encoded as TopoJSON stores them (the first position
+    absolute, then steps: small numbers, which compress well). Edges that are no coast or
+    border are left out: where polygons are cut at the antimeridian (both ends at longitude
+    +-180) and Antarctica's closing edge along the south pole."""
+    absolute = np.cumsum(np.asarray(arc, dtype=np.int64), axis=0)
+    scale, translate = topology["transform"]["scale"], topology["transform"]["translate"]
+    lon = absolute[:, 0] * scale[0] + translate[0]
+    lat = absolute[:, 1] * scale[1] + translate[1]
+    seam = (np.abs(lon[:-1]) > 179.99) & (np.abs(lon[1:]) > 179.99)
+    pole = (lat[:-1] < -89.99) & (lat[1:] < -89.99)
+    pieces = []
+    for piece in np.split(np.arange(len(absolute)), np.nonzero(seam | pole)[0] + 1):
+        if len(piece) >= 2:
+            positions = absolute[piece]
+            pieces.append(np.vstack([positions[:1], np.diff(positions, axis=0)]))
+    return pieces
 
 
 def convert(topojson: Path, out: Path) -> dict:
@@ -46,9 +59,9 @@ def convert(topojson: Path, out: Path) -> dict:
     kinds = {"coast": [], "border": []}
     for index, arc in enumerate(topology["arcs"]):
         if uses[index] == 1:
-            kinds["coast"].append(_deltas(arc))
+            kinds["coast"] += _drawn_pieces(arc, topology)
         elif uses[index] >= 2:
-            kinds["border"].append(_deltas(arc))
+            kinds["border"] += _drawn_pieces(arc, topology)
     arrays = {
         "scale": np.asarray(topology["transform"]["scale"], np.float64),
         "translate": np.asarray(topology["transform"]["translate"], np.float64),

@@ -92,7 +92,12 @@ def test_points_on_no_lattice_are_binned_and_points_without_value_keep_their_pla
 def test_natural_earth_lines_are_where_natural_earth_puts_them():
     coast = np.concatenate(coastlines.lon_lat_lines("coast"))
     border = np.concatenate(coastlines.lon_lat_lines("border"))
-    assert len(coastlines.lon_lat_lines("coast")) == 1597 and len(coast) == 61003
+    assert len(coastlines.lon_lat_lines("coast")) == 1596 and len(coast) == 60740
+    assert coast[:, 1].min() > -89  # no edge along the south pole, nor along the antimeridian
+    assert not any(
+        ((np.abs(line[:-1, 0]) > 179.99) & (np.abs(line[1:, 0]) > 179.99)).any()
+        for line in coastlines.lon_lat_lines("coast")
+    )
 
     def nearest(points, lon, lat):
         return np.min(np.hypot(points[:, 0] - lon, points[:, 1] - lat))

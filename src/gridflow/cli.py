@@ -561,9 +561,13 @@ def cmd_report(args) -> None:
     cfg = _cfg(args)
     now = gfconfig.now(cfg)
     place = (args.source, args.variable, args.level) if args.variable else None
-    client = _client(args, args.wait, loaded=True)[0] if place else None
+    try:  # the maps need the store; the rest of the page does not
+        client = _client(args, args.wait, loaded=True)[0]
+    except UserError as exc:
+        print(f"gridflow report: {exc}: no maps", file=sys.stderr)
+        client = None
     try:
-        titles = report.build(cfg, plan.plan(cfg, now), client, Path(args.out), place)
+        titles = report.build(cfg, plan.plan(cfg, now), client, Path(args.out), place, now)
     finally:
         if client is not None:
             client.close()
@@ -746,12 +750,15 @@ def parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--run-seconds", type=float, help="(the workflow's exit) the run's duration")
     sp = add(
-        "report", cmd_report, "one HTML page of figures: timeline, map, bytes, rows", store=True
+        "report",
+        cmd_report,
+        "one HTML page: status, maps, timeline, bytes, rows, purges",
+        store=True,
     )
     sp.add_argument("--out", default="report.html", help="the page (default: report.html)")
-    sp.add_argument("--source", help="the map's source (with --variable and --level)")
-    sp.add_argument("--variable", help="the map's variable, e.g. TMP")
-    sp.add_argument("--level", help='the map\'s level, e.g. "2 m above ground"')
+    sp.add_argument("--source", help="map this field of that source (with --variable, --level)")
+    sp.add_argument("--variable", help="e.g. TMP (default: each source's newest largest field)")
+    sp.add_argument("--level", help='e.g. "2 m above ground"')
     sp = add("map", cmd_map, "one stored field as a map on its own grid (PNG or SVG)", store=True)
     sp.add_argument("--source", required=True)
     sp.add_argument("--variable", help="e.g. TMP (default: the newest run's largest field)")

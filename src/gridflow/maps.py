@@ -12,6 +12,7 @@ field.
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -256,6 +257,9 @@ def draw(field: MapField, image: grid_image.GridImage, raw: raw_grid.RawGrid, wi
     for kind, line_width in (("border", 0.5), ("coast", 0.9)):
         lines = coastlines.project(coastlines.lon_lat_lines(kind), to_map, image.extent)
         ax.add_collection(LineCollection(lines, colors=coast, linewidths=line_width))
+    if raw.crs is None:  # a cell of a coarse grid centred on a pole does not reach past it
+        left, right = max(left, -180.0), min(right, 180.0)
+        bottom, top = max(bottom, -90.0), min(top, 90.0)
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
     ax.set_aspect("equal")
@@ -284,19 +288,25 @@ def plot_box(figure, axes) -> list[int]:
     return [round(box.x0), round(height - box.y1), round(box.x1), round(height - box.y0)]
 
 
-def save(field_map: FieldMap, out: Path) -> dict:
-    """Write the map (PNG or SVG, by the file's suffix) and return its record."""
+def render(field_map: FieldMap, fmt: str) -> tuple[bytes, dict]:
+    """The map as PNG or SVG bytes, and its record (with where the map sits in the picture)."""
     import matplotlib.pyplot as plt
 
-    fmt = out.suffix.lower().lstrip(".")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    field_map.figure.savefig(partial, format=fmt, dpi=DPI)
-    partial.replace(out)
+    buffer = io.BytesIO()
+    field_map.figure.savefig(buffer, format=fmt, dpi=DPI)
     record = field_map.record() | {
-        "out": str(out),
         "plot_box": plot_box(field_map.figure, field_map.figure.axes[0]),
         "size": [round(v * DPI) for v in field_map.figure.get_size_inches()],
     }
     plt.close(field_map.figure)
-    return record
+    return buffer.getvalue(), record
+
+
+def save(field_map: FieldMap, out: Path) -> dict:
+    """Write the map (PNG or SVG, by the file's suffix) and return its record."""
+    picture, record = render(field_map, out.suffix.lower().lstrip("."))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_bytes(picture)
+    partial.replace(out)
+    return record | {"out": str(out)}

@@ -1,8 +1,13 @@
-"""`gridflow report`: one self-contained HTML page with the figures people look at (matplotlib,
-as inline SVG): each source's ingest timeline (cycles by step, coloured by state), a map of the
-newest field of a chosen variable, bytes fetched against the whole objects' size, rows per
-source and table, and the purge history. Everything comes from the data root's own files and
-one read-only query of the store (the map)."""
+"""`gridflow report`: one self-contained HTML page of what the archive holds, for people.
+
+At the top, the run's clock (`now`) and the status of every enabled source (the facts of
+`gridflow status`: newest complete cycle, lag, loaded, invalid, pending, waiting, failed, stale
+sources marked, failures and the last error with their logs). Then the figures (matplotlib):
+a map of each source's newest field on its own grid (`gridflow.maps`), the ingest timeline
+(one panel per source, cycles by step, coloured by state), bytes fetched and rows loaded per
+source (log scales, so a source of 121 rows shows beside one of 11 M), and the purge history.
+Everything comes from the data root's own files and read-only queries of the store (the maps).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,10 @@ import base64
 import html
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gridflow import metric_counts, paths, purge, readonly
+from gridflow import maps, metric_counts, paths, purge, status
 from gridflow.plan import Plan
 
 STATES = {
@@ -23,13 +28,15 @@ STATES = {
     "pending": "#8d99ae",
     "waiting": "#d9d9d9",
 }
+WIDTH = 9.0  # inches at 100 dpi: the page's 900 pixels
+MAX_STEP_LABELS = 10  # a panel of more steps labels every few
 
 
-def _svg(figure) -> str:
+def _encoded(figure, fmt: str) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    figure.savefig(buffer, format=fmt, dpi=maps.DPI)
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode()
 
@@ -59,56 +66,76 @@ def _file_states(root: Path, p: Plan, source: str) -> list[tuple[datetime, str, 
     return sorted((c, s, state) for (c, s), state in found.items() if c is not None)
 
 
-def timeline(root: Path, p: Plan, sources: list[str]):
-    import matplotlib.pyplot as plt
+def _naive(moment: datetime) -> datetime:
+    """matplotlib's dates are UTC without a zone."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _time_axis(ax) -> None:
     from matplotlib import dates
 
-    fig, axes = plt.subplots(
-        len(sources), 1, figsize=(9, 1.6 + 1.4 * len(sources)), squeeze=False, sharex=True
-    )
-    for ax, source in zip(axes[:, 0], sources, strict=True):
-        files = _file_states(root, p, source)
-        steps = sorted({s for _, s, _ in files})
-        for state, colour in STATES.items():
-            chosen = [(c, steps.index(s)) for c, s, st in files if st == state]
-            if chosen:
-                when = dates.date2num([c.replace(tzinfo=None) for c, _ in chosen])
-                ax.scatter(when, [y for _, y in chosen], c=colour, s=28, marker="s", label=state)
-        ax.xaxis_date()
-        ax.set_yticks(range(len(steps)), steps, fontsize=7)
-        ax.set_title(source, loc="left", fontsize=9)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    axes[-1, 0].set_xlabel("cycle (UTC)")
-    fig.autofmt_xdate()
-    return fig
+    locator = dates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
 
 
-def field_map(client, source: str, variable: str, level: str):
+def timeline(root: Path, p: Plan, sources: list[str], now: datetime):
+    """One panel per source (its steps up, cycles across), one legend, the run's clock."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    params = {"s": source, "v": variable, "l": level}
-    where = "source = %(s)s AND variable = %(v)s AND level = %(l)s"
-    newest = readonly.query(
-        client, f"SELECT max(valid_time) FROM grid_data WHERE {where}", parameters=params
-    ).result_rows[0][0]
-    rows = readonly.query(
-        client,
-        f"SELECT lat, lon, value FROM grid_data WHERE {where} AND valid_time = %(t)s "
-        "AND value IS NOT NULL AND modulo(cityHash64(lat, lon), 4) = 0 LIMIT 200000",
-        parameters={**params, "t": newest},
-    ).result_rows
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    if rows:
-        lat, lon, value = zip(*rows, strict=True)
-        shown = ax.scatter(lon, lat, c=value, s=2, cmap="viridis", linewidths=0)
-        fig.colorbar(shown, ax=ax, shrink=0.8)
-    ax.set_title(f"{source} {variable} {level}, valid {newest}", fontsize=9)
-    ax.set_xlabel("longitude")
-    ax.set_ylabel("latitude")
+    files = {source: _file_states(root, p, source) for source in sources}
+    steps = {source: sorted({s for _, s, _ in files[source]}) for source in sources}
+    heights = [0.6 + 0.16 * min(len(steps[s]), 14) for s in sources]
+    fig = plt.figure(figsize=(WIDTH, 0.9 + sum(heights)), dpi=maps.DPI, layout="constrained")
+    axes = fig.subplots(len(sources), 1, sharex=True, height_ratios=heights, squeeze=False)[:, 0]
+    times = [_naive(c) for f in files.values() for c, _, _ in f] + [_naive(now)]
+    span = max(times) - min(times)
+    pad = max(span * 0.04, timedelta(minutes=30))
+    seen = set()
+    for ax, source in zip(axes, sources, strict=True):
+        names = steps[source]
+        for state, colour in STATES.items():
+            chosen = [(_naive(c), names.index(s)) for c, s, st in files[source] if st == state]
+            if chosen:
+                seen.add(state)
+                when, where = zip(*chosen, strict=True)
+                ax.scatter(when, where, c=colour, s=24, marker="s", clip_on=False, zorder=3)
+        ax.axvline(_naive(now), color="#1d3557", linestyle="--", linewidth=1)
+        every = max(1, -(-len(names) // MAX_STEP_LABELS))
+        ax.set_yticks(range(0, len(names), every), names[::every], fontsize=7)
+        ax.set_ylim(-0.7, max(len(names), 1) - 0.3)
+        ax.set_title(source, loc="left", fontsize=9, fontweight="bold")
+        if not names:
+            ax.text(
+                0.5,
+                0.5,
+                "nothing in the window",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                fontsize=8,
+                color="#555555",
+            )
+        ax.grid(axis="x", color="#eeeeee")
+    axes[-1].set_xlim(min(times) - pad, max(times) + pad)
+    _time_axis(axes[-1])
+    axes[-1].set_xlabel("cycle or scan time (UTC)")
+    handles = [
+        Line2D([], [], marker="s", linestyle="", color=STATES[s], label=s)
+        for s in STATES
+        if s in seen
+    ]
+    handles.append(Line2D([], [], color="#1d3557", linestyle="--", label="now (the run's clock)"))
+    fig.legend(
+        handles=handles, loc="outside upper center", ncols=len(handles), fontsize=8, frameon=False
+    )
     return fig
 
 
-def _per_source(root: Path, sources: list[str]):
+def per_source(root: Path, sources: list[str]):
+    """(bytes fetched, bytes of the whole objects, {(source, table): rows}) from the sidecars
+    and load markers."""
     fetched, whole, rows = {}, {}, {}
     for source in sources:
         folder = root / paths.SOURCES / source
@@ -119,87 +146,351 @@ def _per_source(root: Path, sources: list[str]):
             whole[source] += meta.get("upstream_size") or meta.get("size", 0)
         for marker in folder.glob("*/loaded/clickhouse/*.json"):
             meta = json.loads(marker.read_text())
-            rows[source] = rows.get(source, 0) + meta.get("rows", 0)
+            key = (source, meta.get("table", "grid_data"))
+            rows[key] = rows.get(key, 0) + meta.get("rows", 0)
     return fetched, whole, rows
 
 
-def bytes_figure(fetched: dict, whole: dict):
+def _amount(value: float, unit: str) -> str:
+    for size, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".strip()
+
+
+def _log_bars(ax, labels, series, unit: str) -> None:
+    """Horizontal bars on a log axis: `series` is [(name, colour, values)], side by side."""
+    count = len(series)
+    height = 0.8 / count
+    positives = [v for _, _, values in series for v in values if v > 0]
+    floor = min(positives) / 4 if positives else 0.1
+    for k, (name, colour, values) in enumerate(series):
+        offsets = [i - 0.4 + height * (k + 0.5) for i in range(len(labels))]
+        ax.barh(
+            offsets,
+            [v if v > 0 else 0 for v in values],
+            height,
+            left=floor,
+            color=colour,
+            label=name,
+        )
+        for y, v in zip(offsets, values, strict=True):
+            ax.text(
+                max(v, floor) * 1.15, y, _amount(v, unit) if v else "none", va="center", fontsize=7
+            )
+    ax.set_xscale("log")
+    top = max(positives) if positives else 1.0
+    ax.set_xlim(floor, top * 30)  # room for the labels
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(len(labels) - 0.5, -0.5)  # the first source on top
+    ax.grid(axis="x", color="#eeeeee")
+
+
+def volume_figure(sources: list[str], fetched: dict, whole: dict, rows: dict):
+    """Bytes (whole objects against what was fetched) and rows per source, each on its own
+    log axis: one panel, one unit."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    names = list(fetched)
-    x = range(len(names))
-    ax.bar([i - 0.2 for i in x], [whole[n] / 1e6 for n in names], 0.4, label="whole objects")
-    ax.bar([i + 0.2 for i in x], [fetched[n] / 1e6 for n in names], 0.4, label="fetched")
-    ax.set_xticks(list(x), names, fontsize=8)
-    ax.set_ylabel("MB")
-    ax.legend(fontsize=8)
-    return fig
-
-
-def rows_figure(rows: dict):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.bar(list(rows), [rows[n] / 1e6 for n in rows], color="#457b9d")
-    ax.set_ylabel("million rows")
+    fig, (left, right) = plt.subplots(
+        1,
+        2,
+        figsize=(WIDTH, 0.9 + 0.42 * len(sources)),
+        dpi=maps.DPI,
+        layout="constrained",
+        sharey=True,
+    )
+    _log_bars(
+        left,
+        sources,
+        [
+            ("whole upstream objects", "#a8dadc", [whole[s] for s in sources]),
+            ("fetched (ranged GETs)", "#457b9d", [fetched[s] for s in sources]),
+        ],
+        "B",
+    )
+    left.set_xlabel("bytes (log scale)")
+    tables = sorted({t for _, t in rows})
+    colours = ["#1d3557", "#e76f51", "#2a9d8f"]
+    _log_bars(
+        right,
+        sources,
+        [
+            (f"rows in {t}", colours[i % len(colours)], [rows.get((s, t), 0) for s in sources])
+            for i, t in enumerate(tables)
+        ],
+        "",
+    )
+    right.set_xlabel("rows loaded (log scale)")
+    handles, labels = [], []
+    for ax in (left, right):
+        h, lab = ax.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    fig.legend(
+        handles, labels, loc="outside upper center", ncols=len(labels), fontsize=8, frameon=False
+    )
     return fig
 
 
 def purge_figure(root: Path):
+    """Each purge's freed megabytes and deleted rows, in two panels over the purges' times."""
     import matplotlib.pyplot as plt
 
-    reports = [json.loads(p.read_text()) for p in sorted((root / purge.REPORTS).glob("*.json"))]
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    if reports:
-        when = [datetime.fromisoformat(r["purged_at"]) for r in reports]
-        ax.plot(when, [r["bytes_freed"] / 1e6 for r in reports], marker="o", label="MB freed")
-        ax.plot(when, [r["rows_deleted"] / 1e6 for r in reports], marker="s", label="M rows")
-        ax.legend(fontsize=8)
-        fig.autofmt_xdate()
-    else:
-        ax.text(0.5, 0.5, "no purge has run yet", ha="center", va="center", transform=ax.transAxes)
+    reports = []
+    for path in sorted((root / purge.REPORTS).glob("*.json")):
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    if not reports:
+        fig, ax = plt.subplots(figsize=(WIDTH, 1.2), dpi=maps.DPI, layout="constrained")
+        ax.text(
+            0.5,
+            0.5,
+            "no purge has run yet",
+            ha="center",
+            va="center",
+            fontsize=10,
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
+        return fig
+    when = [_naive(datetime.fromisoformat(r["purged_at"])) for r in reports]
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(WIDTH, 3.6), dpi=maps.DPI, layout="constrained", sharex=True
+    )
+    for ax, key, scale, unit, colour in (
+        (top, "bytes_freed", 1e6, "MB freed", "#457b9d"),
+        (bottom, "rows_deleted", 1.0, "rows deleted", "#e76f51"),
+    ):
+        values = [r.get(key, 0) / scale for r in reports]
+        ax.vlines(when, 0, values, color=colour, linewidth=2)
+        ax.scatter(when, values, color=colour, s=18, zorder=3)
+        ax.set_ylabel(unit)
+        ax.set_ylim(0, max(max(values) * 1.25, 1))
+        ax.grid(axis="y", color="#eeeeee")
+    for moment, report in zip(when, reports, strict=True):
+        if report.get("failures"):
+            top.annotate(
+                f"{len(report['failures'])} failed",
+                (moment, 0),
+                color="#e63946",
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    span = max(when) - min(when)
+    pad = max(span * 0.05, timedelta(hours=6))
+    bottom.set_xlim(min(when) - pad, max(when) + pad)
+    _time_axis(bottom)
+    bottom.set_xlabel("when the purge ran (UTC)")
     return fig
+
+
+def _duration(hours: float | None) -> str:
+    if hours is None:
+        return "-"
+    if abs(hours) >= 48:
+        return f"{hours / 24:.0f} d"
+    return f"{hours:.1f} h" if hours < 10 else f"{hours:.0f} h"
+
+
+def _time(text: str | None) -> str:
+    if not text:
+        return "-"
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    return (
+        moment.strftime("%Y-%m-%d %H:%M")
+        if moment.second == 0
+        else moment.strftime("%Y-%m-%d %H:%M:%S")
+    )
+
+
+def status_html(report: dict) -> str:
+    """The status table (what `gridflow status` prints) and a list of what needs a look."""
+    esc = html.escape
+    head = (
+        "source",
+        "newest complete",
+        "lag",
+        "loaded",
+        "invalid",
+        "pending",
+        "waiting",
+        "failed",
+        "next due",
+        "latency",
+    )
+    rows = []
+    for s in report["sources"]:
+        latency = s.get("latency_minutes")
+        cells = (
+            esc(s["source"]) + (' <span class="badge">STALE</span>' if s.get("stale") else ""),
+            _time(s.get("newest_complete")),
+            _duration(s.get("lag_hours")),
+            s.get("loaded", 0),
+            s.get("invalid", 0),
+            s.get("pending", 0),
+            s.get("waiting", 0),
+            s.get("failed", 0),
+            _time(s.get("next_expected")),
+            _duration(None if latency is None else latency / 60),
+        )
+        bad = s.get("stale") or s.get("failed") or s.get("invalid") or s.get("unreachable")
+        rows.append(
+            f'<tr class="{"attention" if bad else ""}">'
+            + "".join(f"<td>{c}</td>" for c in cells)
+            + "</tr>"
+        )
+    notes = []
+    for s in report["sources"]:
+        name = esc(s["source"])
+        if s.get("stale"):
+            notes.append(
+                f"{name}: STALE, newest complete cycle older than {s.get('stale_after_hours')} h"
+            )
+        if s.get("unreachable"):
+            notes.append(f"{name}: upstream unreachable: {esc(str(s['unreachable']))}")
+        for failure in s.get("failures", [])[:5]:
+            notes.append(
+                f"{name}: failed {esc(failure['cycle'])} {esc(failure['step'])}, "
+                f"log <code>{esc(failure['log'])}</code>"
+            )
+        for bad in s.get("invalid_files", [])[:3]:
+            notes.append(
+                f"{name}: invalid <code>{esc(bad['marker'])}</code>: "
+                f"{esc('; '.join(bad['problems']))}"
+            )
+        if s.get("last_error"):
+            notes.append(
+                f"{name}: last error: {esc(s['last_error']['error'])}, log "
+                f"<code>{esc(s['last_error']['log'])}</code>"
+            )
+    for host in report.get("hosts", []):
+        if host.get("paused"):
+            notes.append(
+                f"host {esc(host['host'])}: paused until {esc(str(host['open_until']))}"
+                f" after {host['failures']} failures in a row"
+            )
+    purged = report.get("last_purge")
+    last = (
+        f"last purge {_time(purged['purged_at'])} UTC: {purged['files_deleted']} files, "
+        f"{_amount(purged['bytes_freed'], 'B')}, {purged['rows_deleted']:,} rows"
+        if purged
+        else "no purge has run yet"
+    )
+    listed = "".join(f"<li>{n}</li>" for n in notes) or "<li>nothing: every source is fine</li>"
+    return (
+        '<table class="status"><thead><tr>'
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + f"</tbody></table><p>{esc(last)}</p><h3>Needs a look</h3><ul>{listed}</ul>"
+    )
 
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>gridflow report</title>
-<style>body{{font-family:sans-serif;max-width:960px;margin:1em auto}}figure{{margin:1.5em 0}}
-figcaption{{font-weight:bold;margin-bottom:.3em}}img{{max-width:100%}}</style></head>
-<body><h1>gridflow report</h1><p>{when}; sources: {sources}</p>
-{figures}
+<style>
+body{{font-family:sans-serif;max-width:960px;margin:1em auto;color:#222}}
+figure{{margin:1.5em 0}} figcaption{{font-weight:bold;margin-bottom:.3em}}
+img{{max-width:100%;display:block}} h2{{margin-top:1.6em;border-bottom:1px solid #ccc}}
+table.status{{border-collapse:collapse;font-size:.85em}}
+.status th,.status td{{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:right}}
+.status th:first-child,.status td:first-child{{text-align:left}}
+tr.attention td{{background:#fde2e4}} .badge{{background:#e63946;color:#fff;padding:0 .3em;
+border-radius:3px;font-size:.8em}} code{{font-size:.85em}}
+</style></head>
+<body><h1>gridflow report</h1>
+<p>Run clock (<code>now</code>): <b>{now} UTC</b>; written {written} UTC; sources: {sources}</p>
+<h2>Status</h2>
+{status}
+{sections}
 <script>
 window.addEventListener("load", () => {{
   const images = [...document.querySelectorAll("figure img")];
   const drawn = images.filter((i) => i.complete && i.naturalWidth > 0).length;
+  images.forEach((i) => {{
+    const r = i.getBoundingClientRect();
+    i.dataset.rect = [r.left + scrollX, r.top + scrollY, r.width, r.height].join(",");
+  }});
+  document.body.dataset.height = document.documentElement.scrollHeight;
   document.body.dataset.rendered = drawn + "/" + images.length;
 }});
 </script></body></html>
 """
 
 
-def build(cfg: dict, p: Plan, client, out: Path, place: tuple[str, str, str] | None) -> list[str]:
+def _figure(title: str, fmt: str, data: str, extra: str = "") -> str:
+    media = {"svg": "svg+xml", "png": "png"}[fmt]
+    return (
+        f"<figure><figcaption>{html.escape(title)}</figcaption>"
+        f'<img alt="{html.escape(title)}" src="data:image/{media};base64,{data}"{extra}>'
+        "</figure>"
+    )
+
+
+def map_sections(client, root: Path, sources: list[str], place) -> tuple[list, list[str]]:
+    """([(title, html)] of each source's newest field, [notes on sources without one])."""
+    if client is None:
+        return [], ["no maps: nothing is loaded in the store yet"]
+    found, notes = [], []
+    for source in sources:
+        if place is not None and place[0] == source:
+            choice = maps.FieldChoice(source, place[1], place[2])
+        else:
+            choice = maps.FieldChoice(source)
+        field = maps.choose(client, choice)
+        if field is None:
+            notes.append(f"{source}: no field in grid_data to map")
+            continue
+        drawn = maps.picture(client, root, field, width=WIDTH)
+        picture, record = maps.render(drawn, "png")
+        title = (
+            f"{source}: {field.variable} {field.level} {field.descriptor}".rstrip()
+            + f", valid {field.valid_time:%Y-%m-%d %H:%M} UTC"
+        )
+        extra = f" data-map='{html.escape(json.dumps(record, default=str), quote=True)}'"
+        found.append((title, _figure(title, "png", base64.b64encode(picture).decode(), extra)))
+    return found, notes
+
+
+def build(
+    cfg: dict,
+    p: Plan,
+    client,
+    out: Path,
+    place: tuple[str, str, str] | None,
+    now: datetime | None = None,
+) -> list[str]:
     """Write the page; returns its figures' titles."""
+    from gridflow import config
+
+    now = now or config.now(cfg)
     root = Path(cfg["data_root"]).resolve()
     sources = list(cfg["sources_enabled"])
-    fetched, whole, rows = _per_source(root, sources)
-    figures = [("Ingest timeline", timeline(root, p, sources))]
-    if place is not None and client is not None:
-        figures.append((f"Newest {place[1]} ({place[0]})", field_map(client, *place)))
-    figures += [
-        ("Bytes fetched against the whole objects", bytes_figure(fetched, whole)),
-        ("Rows loaded per source", rows_figure(rows)),
+    shown = status.collect(cfg, p, now)
+    fetched, whole, rows = per_source(root, sources)
+    mapped, notes = map_sections(client, root, sources, place)
+    charts = [
+        ("Ingest timeline", timeline(root, p, sources, now)),
+        ("Bytes fetched and rows loaded per source", volume_figure(sources, fetched, whole, rows)),
         ("Purge history", purge_figure(root)),
     ]
-    body = "\n".join(
-        f"<figure><figcaption>{html.escape(title)}</figcaption>"
-        f'<img alt="{html.escape(title)}" src="data:image/svg+xml;base64,{_svg(fig)}"></figure>'
-        for title, fig in figures
+    sections = ["<h2>Newest field of each source</h2>"]
+    sections += [block for _, block in mapped]
+    sections += [f"<p>{html.escape(n)}</p>" for n in notes]
+    sections.append("<h2>Ingest, volume and purges</h2>")
+    sections += [_figure(title, "svg", _encoded(fig, "svg")) for title, fig in charts]
+    page = PAGE.format(
+        now=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        written=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        sources=html.escape(", ".join(sources)),
+        status=status_html(shown),
+        sections="\n".join(sections),
     )
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
-    tmp.write_text(PAGE.format(when=when, sources=", ".join(sources), figures=body))
+    tmp.write_text(page)
     tmp.replace(out)
-    return [title for title, _ in figures]
+    return [title for title, _ in mapped] + [title for title, _ in charts]
