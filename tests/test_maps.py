@@ -149,7 +149,7 @@ def _load(client, root: Path, source: str, cycle: str, sample: Path, idx: str, o
     raw.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sample, raw)
     (raw.parent / f"{step}.idx").write_text(idx)
-    fmt = "grib2" if raw.suffix == ".grib2" else "abi_netcdf"
+    fmt = "abi_netcdf" if raw.suffix == ".nc" else "grib2"  # GRIB1 too
     sidecar = raw.parent / f"{step}.json"
     sidecar.write_text(
         json.dumps({"source": source, "run_id": f"run-{source}", "raw_key": raw_key, "format": fmt})
@@ -161,8 +161,9 @@ def _load(client, root: Path, source: str, cycle: str, sample: Path, idx: str, o
 
 @pytest.fixture(scope="module")
 def store(samples, tmp_path_factory):
-    """HRRR's 2 m temperature and a GOES-16 full-disk rain rate (one pixel in 4 x 4) in a real
-    chDB store, their raw files where the workflow keeps them."""
+    """HRRR's 2 m temperature, a GOES-16 full-disk rain rate (one pixel in 4 x 4) and a week of
+    ERA5 hourly 2 m temperature in a real chDB store, their raw files where the workflow keeps
+    them."""
     work = tmp_path_factory.mktemp("maps")
     root = work / "data"
     client = clickhouse.connect(f"chdb://{root}/clickhouse")
@@ -174,6 +175,9 @@ def store(samples, tmp_path_factory):
     )
     options = ShredOptions(stride=GOES_STRIDE, dqf_keep=(0,))
     _load(client, root, "goes16", "20230317151020", samples / RRQPE, goes_idx, options, "RRQPEF")
+    era5 = samples / "era5-2mt-2019-03-uk-week1.grib"
+    era5_idx = inventory.format_lines(build_inventory(era5))
+    _load(client, root, "era5", "2019030100", era5, era5_idx, ShredOptions(), "week")
     client.close()
     cfg = work / "maps.yaml"
     cfg.write_text(yaml.safe_dump({"data_root": str(root)}))
@@ -327,3 +331,42 @@ def test_map_refuses_what_it_cannot_draw(store, tmp_path):
         )
         assert made.returncode == 2 and says in made.stderr, made.stderr
         assert len(made.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_point_plot_draws_a_real_series(store, tmp_path):
+    """ERA5's hourly analyses at London: one value a time, one line through 168 of them."""
+    _, cfg = store
+    chart = tmp_path / "london.png"
+    made = subprocess.run(
+        [
+            "gridflow",
+            "point",
+            "--configfile",
+            str(cfg),
+            "--source",
+            "era5",
+            "--variable",
+            "2t",
+            "--level",
+            "surface 0",
+            "--lat",
+            "51.5",
+            "--lon",
+            "-0.12",
+            "--plot",
+            str(chart),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert made.returncode == 0, made.stderr
+    rows = [json.loads(line) for line in made.stdout.splitlines()]
+    assert len(rows) == 168 and "raw_key" not in rows[0]
+    assert f"plot {chart}: 1 line(s), 168 values" in made.stderr
+    values = [r["value"] for r in rows]
+    assert max(values) - min(values) > 5  # a real week: days and nights
+    pixels = np.asarray(Image.open(chart).convert("RGB")).astype(int).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    assert len(colours) > 50 and counts.max() / counts.sum() < 0.97

@@ -199,7 +199,12 @@ def cmd_point(args) -> None:
     from gridflow import query, query_options
 
     query_options.check_place(args)
+    plot = getattr(args, "plot", None)
+    if plot and Path(plot).suffix.lower() not in (".png", ".svg"):
+        raise UserError(f"--plot {plot}: a chart is written as .png or .svg")
     if _is_gauge_source(args):
+        if plot:
+            raise UserError(f"--plot draws grid series; {args.source} is a gauge source")
         return _gauge_point(args)
     if not (args.variable and args.level):
         raise UserError("--variable and --level name the field (a gauge source needs neither)")
@@ -207,13 +212,37 @@ def cmd_point(args) -> None:
     client, _ = _client(args, args.wait, loaded=True)
     try:
         field = _field(args)
-        rows = query.series(client, field, args.lat, args.lon, latest=args.latest, period=period)
+        rows = query.series(
+            client,
+            field,
+            args.lat,
+            args.lon,
+            with_lineage=bool(plot),
+            latest=args.latest,
+            period=period,
+        )
         if not rows:
             raise UserError(query_options.why_empty(args, client, field, period))
     finally:
         client.close()
+    if plot:
+        _plot_series(args, rows, Path(plot))
     for row in rows:
-        print(json.dumps(row))
+        print(json.dumps({k: v for k, v in row.items() if k not in ("raw_file_id", "raw_key")}))
+
+
+def _plot_series(args, rows: list[dict], out: Path) -> None:
+    import matplotlib
+
+    from gridflow import raw_grid, series_plot
+
+    matplotlib.use("Agg")  # no display: the chart is written, never shown
+    root = Path(_cfg(args)["data_root"]).resolve()
+    units = raw_grid.read(root / rows[-1]["raw_key"], args.variable).units
+    what = f"{args.source} {args.variable} {args.level} {args.descriptor or ''}".rstrip()
+    figure, lines = series_plot.draw(rows, what, units)
+    series_plot.save(figure, out)
+    print(f"plot {out}: {len(lines)} line(s), {len(rows)} values", file=sys.stderr)
 
 
 def _gauge_point(args) -> None:
@@ -733,6 +762,8 @@ def parser() -> argparse.ArgumentParser:
         sp = add(name, cmd_point, text, store=True)
         sp.set_defaults(latest=latest)
         _place_arguments(sp)
+        if not latest:  # a chart of the series: each run a line over valid time
+            sp.add_argument("--plot", help="also draw the series as a chart (.png or .svg)")
     sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines", store=True)
     sp.add_argument("query", help='one read-only statement, e.g. "SELECT count() FROM grid_data"')
     sp = add("status", cmd_status, "per source: newest cycle, lag, loaded, failed", store=True)

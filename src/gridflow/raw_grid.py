@@ -56,7 +56,7 @@ def _gdal_units(text: str | None) -> str | None:
     return text.strip().strip("[]") or None if text else None
 
 
-def _from_gdal(path: Path, variable: str) -> RawGrid:
+def _from_gdal(path: Path, variable: str, grib: bool) -> RawGrid:
     import rasterio
 
     with rasterio.Env(GRIB_NORMALIZE_UNITS="NO"), rasterio.open(path) as ds:
@@ -71,7 +71,27 @@ def _from_gdal(path: Path, variable: str) -> RawGrid:
             if ds.count == 1:
                 tags = ds.tags(1)
                 units = _gdal_units(tags.get("GRIB_UNIT")) or tags.get("units")
+    if units is None and grib:
+        units = _eccodes_units(path, variable)
     return RawGrid(crs, _projection_name(crs), units)
+
+
+def _eccodes_units(path: Path, variable: str) -> str | None:
+    """The units eccodes gives the first message of that variable (GRIB1 names fields by
+    eccodes' short names, which GDAL does not use)."""
+    import eccodes
+
+    from gridflow.grib_names import field_names
+
+    with path.open("rb") as fh:
+        while (handle := eccodes.codes_grib_new_from_file(fh)) is not None:
+            try:
+                if field_names(handle)[0] == variable:
+                    units = eccodes.codes_get(handle, "units")
+                    return None if units in ("unknown", "~") else units
+            finally:
+                eccodes.codes_release(handle)
+    return None
 
 
 def _netcdf_variable(ds, name: str):
@@ -131,7 +151,7 @@ def read(path: Path, variable: str) -> RawGrid:
         if head[:4] in (b"\x89HDF", b"CDF\x01", b"CDF\x02"):
             return _from_netcdf(path, variable)
         if head.startswith(b"GRIB") or head[:4] in (b"II*\x00", b"MM\x00*"):
-            return _from_gdal(path, variable)
+            return _from_gdal(path, variable, head.startswith(b"GRIB"))
     except Exception as exc:  # a map without its projection beats no map: say why
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return RawGrid(None, GEOGRAPHIC, None, f"raw file {path}: {reason}")
