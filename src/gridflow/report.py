@@ -18,7 +18,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gridflow import maps, metric_counts, paths, purge, status
+from gridflow import human, maps, metric_counts, paths, purge, status
 from gridflow.plan import Plan
 
 STATES = {
@@ -287,27 +287,13 @@ def purge_figure(root: Path):
     return fig
 
 
-def _duration(hours: float | None) -> str:
-    if hours is None:
-        return "-"
-    if abs(hours) >= 48:
-        return f"{hours / 24:.0f} d"
-    return f"{hours:.1f} h" if hours < 10 else f"{hours:.0f} h"
-
-
-def _time(text: str | None) -> str:
-    if not text:
-        return "-"
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-    return (
-        moment.strftime("%Y-%m-%d %H:%M")
-        if moment.second == 0
-        else moment.strftime("%Y-%m-%d %H:%M:%S")
-    )
+def _or_dash(value, show) -> str:
+    return "-" if value is None else show(value)
 
 
 def status_html(report: dict) -> str:
-    """The status table (what `gridflow status` prints) and a list of what needs a look."""
+    """The status table (what `gridflow status` prints, in its formats) and a list of what
+    needs a look."""
     esc = html.escape
     head = (
         "source",
@@ -320,21 +306,21 @@ def status_html(report: dict) -> str:
         "failed",
         "next due",
         "latency",
+        "stale after",
     )
     rows = []
     for s in report["sources"]:
-        latency = s.get("latency_minutes")
         cells = (
             esc(s["source"]) + (' <span class="badge">STALE</span>' if s.get("stale") else ""),
-            _time(s.get("newest_complete")),
-            _duration(s.get("lag_hours")),
-            s.get("loaded", 0),
-            s.get("invalid", 0),
-            s.get("pending", 0),
-            s.get("waiting", 0),
-            s.get("failed", 0),
-            _time(s.get("next_expected")),
-            _duration(None if latency is None else latency / 60),
+            _or_dash(s.get("newest_complete"), human.moment),
+            _or_dash(s.get("lag_seconds"), human.duration),
+            *(
+                human.count(s.get(k, 0))
+                for k in ("loaded", "invalid", "pending", "waiting", "failed")
+            ),
+            _or_dash(s.get("next_expected"), human.moment),
+            _or_dash(s.get("latency_seconds"), human.duration),
+            _or_dash(s.get("stale_after_hours"), lambda h: human.duration(h * 3600)),
         )
         bad = s.get("stale") or s.get("failed") or s.get("invalid") or s.get("unreachable")
         rows.append(
@@ -347,7 +333,8 @@ def status_html(report: dict) -> str:
         name = esc(s["source"])
         if s.get("stale"):
             notes.append(
-                f"{name}: STALE, newest complete cycle older than {s.get('stale_after_hours')} h"
+                f"{name}: STALE, no complete cycle newer than "
+                f"{_or_dash(s.get('stale_after_hours'), lambda h: human.duration(h * 3600))}"
             )
         if s.get("unreachable"):
             notes.append(f"{name}: upstream unreachable: {esc(str(s['unreachable']))}")
@@ -369,13 +356,17 @@ def status_html(report: dict) -> str:
     for host in report.get("hosts", []):
         if host.get("paused"):
             notes.append(
-                f"host {esc(host['host'])}: paused until {esc(str(host['open_until']))}"
-                f" after {host['failures']} failures in a row"
+                f"host {esc(host['host'])}: PAUSED until "
+                f"{human.moment(host['open_until'])} after "
+                f"{human.count(host['failures'])} failures in a row"
             )
     purged = report.get("last_purge")
     last = (
-        f"last purge {_time(purged['purged_at'])} UTC: {purged['files_deleted']} files, "
-        f"{_amount(purged['bytes_freed'], 'B')}, {purged['rows_deleted']:,} rows"
+        f"last purge {human.moment(purged['purged_at'])}: "
+        f"{human.count(purged.get('files_deleted') or 0)} files, "
+        f"{human.size(purged.get('bytes_freed') or 0)}, "
+        f"{human.count(purged.get('rows_deleted') or 0)} rows"
+        + (f", {human.count(purged['failures'])} failed" if purged.get("failures") else "")
         if purged
         else "no purge has run yet"
     )
