@@ -262,7 +262,7 @@ def test_map_of_hrrr_is_its_lambert_grid_with_natural_earths_coasts(samples, sto
     assert record["extent"] == pytest.approx(
         [x0 - dx / 2, x0 + (nx - 0.5) * dx, y0 - dy / 2, y0 + (ny - 0.5) * dy], abs=5
     )
-    assert record["valid_time"].startswith("2023-07-22 07:00") and record["variable"] == "TMP"
+    assert record["valid_time"] == "2023-07-22T07:00:00Z" and record["variable"] == "TMP"
     on_a_line, coast_drawn = _coast_agreement(tmp_path / "hrrr.png", record, lcc)
     print(f"HRRR: {on_a_line:.3f} of coast pixels on a line, {coast_drawn:.3f} of coasts drawn")
     assert on_a_line > 0.97 and coast_drawn > 0.9, (on_a_line, coast_drawn)

@@ -74,7 +74,8 @@ class FieldMap:
         """The map in JSON terms; after `save`, with where the map sits in the picture."""
         return {
             **asdict(self.field),
-            "valid_time": self.field.valid_time,
+            "ref_time": _iso(self.field.ref_time),
+            "valid_time": _iso(self.field.valid_time),
             "units": self.raw.units,
             "projection": self.raw.projection,
             "crs": proj_string(self.raw.crs),
@@ -85,6 +86,10 @@ class FieldMap:
             "coast_colour": self.coast_colour,
             **({"note": self.raw.note} if self.raw.note else {}),
         }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def proj_string(crs) -> str:

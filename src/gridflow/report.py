@@ -80,18 +80,16 @@ def _time_axis(ax) -> None:
 
 
 def timeline(root: Path, p: Plan, sources: list[str], now: datetime):
-    """One panel per source (its steps up, cycles across), one legend, the run's clock."""
+    """One panel per source (its steps up, its cycles across on a time axis of its own: a week
+    of daily ERA5 beside minutes of scans), one legend, the run's clock marked."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     files = {source: _file_states(root, p, source) for source in sources}
     steps = {source: sorted({s for _, s, _ in files[source]}) for source in sources}
-    heights = [0.6 + 0.16 * min(len(steps[s]), 14) for s in sources]
+    heights = [0.85 + 0.16 * min(len(steps[s]), 14) for s in sources]
     fig = plt.figure(figsize=(WIDTH, 0.9 + sum(heights)), dpi=maps.DPI, layout="constrained")
-    axes = fig.subplots(len(sources), 1, sharex=True, height_ratios=heights, squeeze=False)[:, 0]
-    times = [_naive(c) for f in files.values() for c, _, _ in f] + [_naive(now)]
-    span = max(times) - min(times)
-    pad = max(span * 0.04, timedelta(minutes=30))
+    axes = fig.subplots(len(sources), 1, height_ratios=heights, squeeze=False)[:, 0]
     seen = set()
     for ax, source in zip(axes, sources, strict=True):
         names = steps[source]
@@ -117,10 +115,14 @@ def timeline(root: Path, p: Plan, sources: list[str], now: datetime):
                 fontsize=8,
                 color="#555555",
             )
+        times = [_naive(c) for c, _, _ in files[source]] + [_naive(now)]
+        pad = max((max(times) - min(times)) * 0.04, timedelta(minutes=30))
+        ax.set_xlim(min(times) - pad, max(times) + pad)
+        _time_axis(ax)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.get_offset_text().set_fontsize(7)
         ax.grid(axis="x", color="#eeeeee")
-    axes[-1].set_xlim(min(times) - pad, max(times) + pad)
-    _time_axis(axes[-1])
-    axes[-1].set_xlabel("cycle or scan time (UTC)")
+    axes[-1].set_xlabel("cycle or scan time (UTC); each source on its own time axis")
     handles = [
         Line2D([], [], marker="s", linestyle="", color=STATES[s], label=s)
         for s in STATES
