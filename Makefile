@@ -36,7 +36,9 @@ $(DEMO_CONFIG): | setup
 
 demo: setup $(DEMO_CONFIG)
 	$(BIN)/python -m devkit.ads_standin --port $(DEMO_ADS_PORT) --result grib=samples/chem-cams.grib \
-	  --result netcdf=samples/test_adaptor.cams_regional_fc.nc > $(DEMO_DIR)/ads.log 2>&1 & ads=$$!; \
+	  --result netcdf=samples/test_adaptor.cams_regional_fc.nc \
+	  --result reanalysis-era5-single-levels=samples/era5-2mt-2019-03-uk-week1.grib \
+	  > $(DEMO_DIR)/ads.log 2>&1 & ads=$$!; \
 	  $(BIN)/python -m devkit.harmony_standin --port $(DEMO_HARMONY_PORT) \
 	  --file samples/tempo_vcd_troposphere_utm11_clipped.tif > $(DEMO_DIR)/harmony.log 2>&1 & \
 	  harmony=$$!; $(BIN)/python -m devkit.mcfcd_standin --port $(DEMO_MCFCD_PORT) \
@@ -67,6 +69,11 @@ demo: setup $(DEMO_CONFIG)
 	@echo "== CAMS ozone mass mixing ratio near Paris (48.86N 2.35E), kg/kg, through an ADS job:"
 	gridflow point --configfile $(DEMO_CONFIG) --source cams_global --variable MASSMR \
 	  --level "1 hybrid level" --descriptor "chemical=Ozone" --lat 48.86 --lon 2.35
+	@echo "== ERA5 2 m temperature at London (51.50N 0.12W), K, hourly for a week through a CDS job"
+	@echo "   (first and last hours; the whole week drawn in $(DEMO_DIR)/era5-london.png):"
+	gridflow point --configfile $(DEMO_CONFIG) --source era5 --variable TMP \
+	  --level "2 m above ground" --lat 51.50 --lon -0.12 --plot $(DEMO_DIR)/era5-london.png \
+	  > $(DEMO_DIR)/era5-london.jsonl && sed -n '1,3p;166,168p' $(DEMO_DIR)/era5-london.jsonl
 	@echo "== TEMPO tropospheric NO2 column at Los Angeles (34.05N 118.25W), molecules/cm2, via Harmony:"
 	gridflow latest --configfile $(DEMO_CONFIG) --source tempo \
 	  --variable vertical_column_troposphere --level troposphere --lat 34.05 --lon -118.25

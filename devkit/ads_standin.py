@@ -4,7 +4,9 @@ problem JSON answers of the real service, and the results' downloads (ranged GET
 the real object store). Used by the tests and `make demo`:
 `python -m devkit.ads_standin --result grib=samples/chem-cams.grib --port 18765`.
 
-Each job returns the file given for its request's `data_format` (grib, netcdf, netcdf_zip).
+Each job returns the file given for its dataset (`--result reanalysis-era5-single-levels=...`:
+the Climate Data Store speaks the same API), else for its request's `data_format` (grib,
+netcdf, netcdf_zip).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ MEDIA_TYPES = {
 
 class AdsServer:
     def __init__(self, result: Path | dict[str, Path], port: int = 0):
-        """`result`: the file a successful job returns, by data format (a path alone: grib)."""
+        """`result`: the file a successful job returns, by dataset id or data format (a path
+        alone: grib)."""
         given = result if isinstance(result, dict) else {"grib": result}
         self.results = {kind: Path(path) for kind, path in given.items()}
         self.expired = False  # downloads answer 404, as results do after about a day
@@ -87,6 +90,7 @@ class AdsServer:
                         "failure": failure,
                         "rejected": rejected,
                         "request": body,
+                        "dataset": dataset,
                     }
                     server.submissions.append({"dataset": dataset, **body})
                 monitor = f"http://{self.headers['Host']}/api/retrieve/v1/jobs/{job_id}"
@@ -188,7 +192,7 @@ class AdsServer:
         return job["request"].get("inputs", {}).get("data_format", "grib")
 
     def result_for(self, job: dict) -> Path:
-        return self.results[self._format(job)]
+        return self.results.get(job.get("dataset")) or self.results[self._format(job)]
 
     def media_type(self, job: dict) -> tuple[str, str]:
         return MEDIA_TYPES[self._format(job)]
@@ -215,7 +219,8 @@ def main() -> None:
         action="append",
         required=True,
         metavar="FORMAT=FILE",
-        help="the file jobs of a data format (grib, netcdf, netcdf_zip) return; repeatable",
+        help="the file jobs of a dataset id, or of a data format (grib, netcdf, netcdf_zip), "
+        "return; repeatable",
     )
     p.add_argument("--port", type=int, default=18765)
     p.add_argument("--seconds", type=float, default=1800, help="stop after this long")

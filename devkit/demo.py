@@ -206,6 +206,13 @@ def build(
             "leadtime_hours": "0",
             "window_hours": 12,
         }
+    if ads_url:  # ERA5 through the same stand-in (the CDS speaks the ADS's API): a real week
+        overrides["sources_enabled"].append("era5")
+        overrides["sources"]["era5"] = {
+            "url": ads_url,
+            "key_variable": "ADS_API_KEY",  # the stand-in's one key
+            "window_hours": 144,  # one day due: the stand-in answers every day with one week
+        }
     if harmony_url:  # one TEMPO hour over Los Angeles, through Harmony and Earthdata Login
         overrides.setdefault("sources_enabled", ["gfs", "hrrr"]).append("tempo")
         overrides["sources"]["tempo"] = {
