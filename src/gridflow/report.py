@@ -135,7 +135,7 @@ def timeline(root: Path, p: Plan, sources: list[str], now: datetime):
     return fig
 
 
-def per_source(root: Path, sources: list[str]):
+def _per_source(root: Path, sources: list[str]):
     """(bytes fetched, bytes of the whole objects, {(source, table): rows}) from the sidecars
     and load markers."""
     fetched, whole, rows = {}, {}, {}
@@ -463,7 +463,7 @@ def build(
     root = Path(cfg["data_root"]).resolve()
     sources = list(cfg["sources_enabled"])
     shown = status.collect(cfg, p, now)
-    fetched, whole, rows = per_source(root, sources)
+    fetched, whole, rows = _per_source(root, sources)
     mapped, notes = map_sections(client, root, sources, place)
     charts = [
         ("Ingest timeline", timeline(root, p, sources, now)),
