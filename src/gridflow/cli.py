@@ -242,7 +242,7 @@ def _plot_series(args, rows: list[dict], out: Path) -> None:
     what = f"{args.source} {args.variable} {args.level} {args.descriptor or ''}".rstrip()
     figure, lines = series_plot.draw(rows, what, units)
     series_plot.save(figure, out)
-    print(f"plot {out}: {len(lines)} line(s), {len(rows)} values", file=sys.stderr)
+    log.info("plot %s: %d line(s), %d values", out, len(lines), len(rows))
 
 
 def _gauge_point(args) -> None:
@@ -593,7 +593,7 @@ def cmd_report(args) -> None:
     try:  # the maps need the store; the rest of the page does not
         client = _client(args, args.wait, loaded=True)[0]
     except UserError as exc:
-        print(f"gridflow report: {exc}: no maps", file=sys.stderr)
+        log.warning("%s: no maps", exc)
         client = None
     try:
         titles = report.build(cfg, plan.plan(cfg, now), client, Path(args.out), place, now)
@@ -635,11 +635,16 @@ def cmd_map(args) -> None:
     if args.json:
         print(json.dumps(record, default=str))
         print(json.dumps({"summary": True, "maps": 1, "out": str(out)}))
-    print(
-        f"map {out}: {field.source} {field.variable} {field.level}, valid "
-        f"{field.valid_time:%Y-%m-%d %H:%M} UTC, {drawn.image.points:,} points on the "
-        f"{drawn.raw.projection} grid" + (f" ({drawn.raw.note})" if drawn.raw.note else ""),
-        file=sys.stderr,
+    log.info(
+        "map %s: %s %s %s, valid %s UTC, %s points on the %s grid%s",
+        out,
+        field.source,
+        field.variable,
+        field.level,
+        f"{field.valid_time:%Y-%m-%d %H:%M}",
+        f"{drawn.image.points:,}",
+        drawn.raw.projection,
+        f" ({drawn.raw.note})" if drawn.raw.note else "",
     )
 
 
@@ -791,7 +796,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--variable", help="e.g. TMP (default: each source's newest largest field)")
     sp.add_argument("--level", help='e.g. "2 m above ground"')
     sp = add("map", cmd_map, "one stored field as a map on its own grid (PNG or SVG)", store=True)
-    sp.add_argument("--source", required=True)
+    sp.add_argument("--source", required=True, help="the source, e.g. hrrr")
     sp.add_argument("--variable", help="e.g. TMP (default: the newest run's largest field)")
     sp.add_argument("--level", help='e.g. "2 m above ground"')
     sp.add_argument("--descriptor", help='e.g. "chemical=Ozone"')
