@@ -7,6 +7,7 @@ import io
 import shutil
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import netCDF4
 import numpy as np
@@ -41,21 +42,132 @@ def _fetch_and_shred(samples, tmp_path, name, payload: bytes | None = None):
     return (out / "x.nc.idx").read_text(), read_rows(out / "x.parquet").to_pylist()
 
 
-def test_cams_regional_hours_count_from_the_base_date(samples, tmp_path):
+def test_a_cams_analysis_is_valid_at_its_own_time(samples, tmp_path):
+    """The real ADS analysis counts 36 hours from 20200101: the analysis of 2020-01-02 12 UTC,
+    not a 36-hour forecast of 2020-01-01 00 UTC."""
     idx, rows = _fetch_and_shred(samples, tmp_path, REGIONAL)
     assert idx == (
-        "1:0:d=2020010100:pm10_conc:0 m above ground:36 hour fcst:model=ENSEMBLE:time=0:"
-        "level_index=0:\n"
+        "1:0:d=2020010212:pm10_conc:0 m above ground:anl:model=ENSEMBLE:time=0:level_index=0:\n"
     )
     with netCDF4.Dataset(samples / REGIONAL) as ds:
         want = ds.variables["pm10_conc"][0, 0].astype(np.float32)
         lats, lons = ds.variables["latitude"][:], ds.variables["longitude"][:]
     assert len(rows) == want.size
-    assert rows[0]["ref_time"] == datetime(2020, 1, 1, tzinfo=UTC) and rows[0]["step"] == 36 * 60
+    assert {(r["ref_time"], r["step"], r["forecast"]) for r in rows} == {
+        (datetime(2020, 1, 2, 12, tzinfo=UTC), 0, "anl")
+    }
     got = np.array([r["value"] for r in rows], dtype=np.float32).reshape(want.shape)
     assert np.array_equal(got, want.filled(np.nan), equal_nan=True)
     assert rows[0]["lat"] == np.float32(lats[0])
     assert rows[0]["lon"] == np.float32(((lons[0] + 180) % 360) - 180)
+
+
+def _ads_file(samples, path, kind: str, hours: list[float], long_name: str | None = None):
+    """The real PM10 analysis at several times, written as the ADS writes its CAMS European
+    NetCDF: `kind` (ANALYSIS or FORECAST) in the time's long name and the global attributes,
+    the times in hours from 20200101, each time's values the real ones plus its index.
+    Returns the values written, (time, latitude, longitude)."""
+    with netCDF4.Dataset(samples / REGIONAL) as real:
+        pm10 = real.variables["pm10_conc"][0, 0].astype(np.float32)
+        lats, lons = real.variables["latitude"][:], real.variables["longitude"][:]
+        kept = {k: real.getncattr(k) for k in ("institution", "source", "project")}
+    values = np.ma.stack([pm10 + np.float32(i) for i in range(len(hours))]).astype(np.float32)
+    with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as ds:
+        ds.setncatts(kept)
+        ds.title = f"PM10 Air Pollutant {kind} at the Surface"
+        ds.setncattr(kind, "Europe, 20200101+[0H_23H]")
+        for name, size in (("longitude", 11), ("latitude", 11), ("level", 1), ("time", None)):
+            ds.createDimension(name, size)
+        for name, data, units in (
+            ("longitude", lons, "degrees_east"),
+            ("latitude", lats, "degrees_north"),
+            ("level", [0.0], "m"),
+        ):
+            axis = ds.createVariable(name, "f4", (name,))
+            axis.long_name, axis.units = name, units
+            axis[:] = data
+        time = ds.createVariable("time", "f4", ("time",))
+        time.long_name = long_name or f"{kind} time from 20200101"
+        time.units = "hours"
+        time[:] = hours
+        var = ds.createVariable(
+            "pm10_conc", "f4", ("time", "level", "latitude", "longitude"), fill_value=-999.0
+        )
+        var.units = "µg/m3"
+        var[:] = values[:, np.newaxis]
+    return values
+
+
+HOURS = [0.0, 12.0, 23.0]
+DAY = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "kind, long_name, want",
+    [
+        # each analysis hour is a reference time of its own
+        ("ANALYSIS", None, [(DAY.replace(hour=h), 0, "anl") for h in (0, 12, 23)]),
+        # the global attribute says it when the long name does not
+        ("ANALYSIS", "time from 20200101", [(DAY.replace(hour=h), 0, "anl") for h in (0, 12, 23)]),
+        # one run from the base date, the hours its lead times
+        (
+            "FORECAST",
+            None,
+            [(DAY, 0, "anl"), (DAY, 720, "12 hour fcst"), (DAY, 1380, "23 hour fcst")],
+        ),
+    ],
+)
+def test_cams_analysis_times_are_references_and_forecast_times_leads(
+    samples, tmp_path, kind, long_name, want
+):
+    from gridflow.formats import cf_axes
+
+    path = tmp_path / "day.nc"
+    values = _ads_file(samples, path, kind, HOURS, long_name)
+    with netCDF4.Dataset(path) as ds:
+        got = cf_axes.times(ds, "time", str(path))
+    assert [(w.ref, w.step, w.forecast) for w in got] == want
+    idx, rows = _fetch_and_shred(samples, tmp_path, path.name, path.read_bytes())
+    assert [line.split(":")[2] for line in idx.splitlines()] == [
+        f"d={ref:%Y%m%d%H}" for ref, _, _ in want
+    ]
+    for i, (ref, step, forecast) in enumerate(want):
+        field = [
+            r for r in rows if (r["ref_time"], r["step"], r["forecast"]) == (ref, step, forecast)
+        ]
+        got_values = np.array([r["value"] for r in field], dtype=np.float32)
+        assert np.array_equal(got_values, values[i].filled(np.nan).ravel(), equal_nan=True)
+
+
+def test_latest_is_the_newest_hour_of_a_cams_analysis(samples, tmp_path, capsys):
+    """`gridflow latest` orders by reference time: a day's analysis file answers with its
+    newest hour, not its first."""
+    import json
+
+    from gridflow import cli
+    from gridflow.sinks import clickhouse
+
+    path = tmp_path / "day.nc"
+    values = _ads_file(samples, path, "ANALYSIS", HOURS)
+    _fetch_and_shred(samples, tmp_path, path.name, path.read_bytes())
+    dsn = f"chdb://{tmp_path}/store"
+    client = clickhouse.connect(dsn)
+    try:
+        clickhouse.migrate(client, Path(__file__).parents[1] / "migrations" / "clickhouse")
+        clickhouse.load(client, tmp_path / "out" / "x.parquet", "cams", "raw/cams/x.nc")
+    finally:
+        client.close()
+    with netCDF4.Dataset(path) as ds:
+        lat, lon = float(ds.variables["latitude"][5]), float(ds.variables["longitude"][5]) - 360
+    capsys.readouterr()
+    cli.main(
+        ["latest", "--dsn", dsn, "--source", "cams", "--variable", "pm10_conc"]
+        + ["--level", "0 m above ground", "--lat", f"{lat}", "--lon", f"{lon}"]
+    )
+    (got,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert got["valid_time"] == got["ref_time"] == "2020-01-01T23:00:00Z"
+    assert got["step"] == 0 and got["forecast"] == "anl"
+    assert got["value"] == pytest.approx(float(values[2, 5, 5]))
 
 
 def test_cf_times_and_packed_values(samples, tmp_path):

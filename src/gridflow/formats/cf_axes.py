@@ -2,8 +2,11 @@
 (reference and step), its level, and what else tells it apart (its descriptor).
 
 - A time axis with CF units (`hours since 1900-01-01`) gives each slice its own reference time
-  (step 0); the ADS's CAMS European files count plain `hours` from a base date named in the
-  long name (`ANALYSIS time from 20200101`): that date is the reference, the hours the step.
+  (step 0). The ADS's CAMS European files count plain `hours` from a base date named in the
+  long name, whose first word says what the times are (the file's global attribute of that
+  name says it too): `ANALYSIS time from 20200101` is one analysis per time, each its own
+  reference (step 0, `anl`); `FORECAST time from 20200101` is one run from the base date, the
+  hours its lead times (`36 hour fcst`).
 - A climatological axis has no time of its own: a `month` axis (1-12), a time axis counted in
   months, or a CF climatological time (a `climatology` attribute naming the period's bounds).
   Each slice is the descriptor `month=7` (a time of year other than whole months:
@@ -22,7 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -33,6 +36,7 @@ CLIMATOLOGY = "climatology"  # the forecast of a slice on a climatological axis
 CLIMATOLOGICAL_AXES = ("month",)
 MONTH_UNITS = ("month", "months", "month of year", "month_of_year")
 PRESSURE_UNITS = {"Pa": 0.01, "hPa": 1.0, "mb": 1.0, "millibar": 1.0, "millibars": 1.0}
+ADS_KINDS = ("ANALYSIS", "FORECAST")  # what the times of a CAMS European file are
 VERTICAL_STANDARD_NAMES = {
     "air_pressure",
     "height",
@@ -114,6 +118,31 @@ def _is_months(var, values: np.ndarray) -> bool:
     return whole and in_year and (units in MONTH_UNITS or units in ("", "1"))
 
 
+def _ads_kind(ds, var) -> str:
+    """ANALYSIS or FORECAST: the first word of the time's long name, else the global attribute
+    the ADS names after the kind (`ANALYSIS: Europe, 20200101+[0H_23H]`), else FORECAST (hours
+    counted from a base date are lead times)."""
+    word = str(getattr(var, "long_name", "")).split(" ", 1)[0].upper()
+    if word in ADS_KINDS:
+        return word
+    return next((kind for kind in ADS_KINDS if kind in ds.ncattrs()), "FORECAST")
+
+
+def _lead(minutes: int) -> str:
+    if minutes == 0:
+        return "anl"
+    return f"{minutes // 60} hour fcst" if minutes % 60 == 0 else f"{minutes} min fcst"
+
+
+def _ads_times(ds, var, values: np.ndarray, base: datetime) -> list[When]:
+    minutes = [int(round(h * 60)) for h in values]
+    if _ads_kind(ds, var) == "ANALYSIS":
+        # an analysis is valid at its own time: each is a reference of its own, so the newest
+        # analysis is the newest reference, not the longest lead of the base date's
+        return [When(base + timedelta(minutes=m)) for m in minutes]
+    return [When(base, m, _lead(m)) for m in minutes]
+
+
 def times(ds, dim: str, origin: str) -> list[When]:
     """The time of each index of a time-like axis."""
     if dim not in ds.variables:
@@ -132,8 +161,7 @@ def times(ds, dim: str, origin: str) -> list[When]:
     base = re.search(r"from (\d{8})", getattr(var, "long_name", ""))
     if units.strip() == "hours" and base:
         ref = datetime.strptime(base.group(1), "%Y%m%d").replace(tzinfo=UTC)
-        steps = [int(round(h * 60)) for h in values]
-        return [When(ref, s, "anl" if s == 0 else f"{s // 60} hour fcst") for s in steps]
+        return _ads_times(ds, var, values, ref)
     if dim in CLIMATOLOGICAL_AXES or _is_months(var, values):
         return _months(values, NO_TIME)
     raise ShredError(f"{origin}: {dim} has units {units!r}, which name no reference time")
