@@ -239,3 +239,11 @@ def test_cams_netcdf_loads_cells_and_scores_a_route(samples, tmp_path, postgres)
     assert got[0][1] == want.size and got[0][2] == pytest.approx(float(want.sum(dtype=float)))
     assert got[0][4] == datetime(2020, 1, 2, 12, tzinfo=UTC)
     assert route[0] > 0 and route[1] > 0
+    client = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
+    try:  # the analysis of 2020-01-02 12 UTC, not a 36-hour forecast of 2020-01-01
+        runs = client.query(
+            "SELECT DISTINCT toString(ref_time), step, forecast FROM grid_data"
+        ).result_rows
+    finally:
+        client.close()
+    assert runs == [("2020-01-02 12:00:00", 0, "anl")]
