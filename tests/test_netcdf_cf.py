@@ -62,10 +62,18 @@ def test_a_cams_analysis_is_valid_at_its_own_time(samples, tmp_path):
     assert rows[0]["lon"] == np.float32(((lons[0] + 180) % 360) - 180)
 
 
-def _ads_file(samples, path, kind: str, hours: list[float], long_name: str | None = None):
+def _ads_file(
+    samples,
+    path,
+    kind: str,
+    hours: list[float],
+    long_name: str | None = None,
+    span: str = "20200101+[0H_23H]",
+):
     """The real PM10 analysis at several times, written as the ADS writes its CAMS European
     NetCDF: `kind` (ANALYSIS or FORECAST) in the time's long name and the global attributes,
-    the times in hours from 20200101, each time's values the real ones plus its index.
+    the times in hours from 20200101 (`span`: the dates and hours requested, as the global
+    attribute names them), each time's values the real ones plus its index.
     Returns the values written, (time, latitude, longitude)."""
     with netCDF4.Dataset(samples / REGIONAL) as real:
         pm10 = real.variables["pm10_conc"][0, 0].astype(np.float32)
@@ -75,7 +83,7 @@ def _ads_file(samples, path, kind: str, hours: list[float], long_name: str | Non
     with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as ds:
         ds.setncatts(kept)
         ds.title = f"PM10 Air Pollutant {kind} at the Surface"
-        ds.setncattr(kind, "Europe, 20200101+[0H_23H]")
+        ds.setncattr(kind, f"Europe, {span}")
         for name, size in (("longitude", 11), ("latitude", 11), ("level", 1), ("time", None)):
             ds.createDimension(name, size)
         for name, data, units in (
@@ -137,6 +145,34 @@ def test_cams_analysis_times_are_references_and_forecast_times_leads(
         ]
         got_values = np.array([r["value"] for r in field], dtype=np.float32)
         assert np.array_equal(got_values, values[i].filled(np.nan).ravel(), equal_nan=True)
+
+
+def test_a_cams_forecast_of_several_dates_is_a_run_per_date(samples, tmp_path):
+    from gridflow.formats import cf_axes
+
+    path = tmp_path / "days.nc"
+    _ads_file(
+        samples, path, "FORECAST", [0.0, 23.0, 24.0, 47.0], None, "20200101-20200102+[0H_23H]"
+    )
+    with netCDF4.Dataset(path) as ds:
+        got = [(w.ref, w.step, w.forecast) for w in cf_axes.times(ds, "time", str(path))]
+    second = DAY.replace(day=2)
+    assert got == [
+        (DAY, 0, "anl"),
+        (DAY, 1380, "23 hour fcst"),
+        (second, 0, "anl"),
+        (second, 1380, "23 hour fcst"),
+    ]
+
+
+def test_a_cams_forecast_whose_runs_cannot_be_told_apart_is_refused(samples, tmp_path):
+    path = tmp_path / "days.nc"
+    hours, span = [0.0, 24.0, 30.0, 54.0], "20200101-20200102+[0H_30H]"
+    _ads_file(samples, path, "FORECAST", hours, None, span)
+    says = r"days.nc: a forecast of several dates with leads over a day \(20200101-20200102"
+    with pytest.raises(FetchError, match=says):
+        _fetch_and_shred(samples, tmp_path, path.name, path.read_bytes())
+    assert not (tmp_path / "out" / "x.nc.json").exists()
 
 
 def test_latest_is_the_newest_hour_of_a_cams_analysis(samples, tmp_path, capsys):

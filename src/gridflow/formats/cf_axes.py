@@ -6,7 +6,9 @@
   long name, whose first word says what the times are (the file's global attribute of that
   name says it too): `ANALYSIS time from 20200101` is one analysis per time, each its own
   reference (step 0, `anl`); `FORECAST time from 20200101` is one run from the base date, the
-  hours its lead times (`36 hour fcst`).
+  hours its lead times (`36 hour fcst`); a forecast of several dates (its `FORECAST` attribute
+  `Europe, 20200101-20200102+[0H_23H]`) is a run per date, each time in the date whose leads
+  hold it.
 - A climatological axis has no time of its own: a `month` axis (1-12), a time axis counted in
   months, or a CF climatological time (a `climatology` attribute naming the period's bounds).
   Each slice is the descriptor `month=7` (a time of year other than whole months:
@@ -37,6 +39,8 @@ CLIMATOLOGICAL_AXES = ("month",)
 MONTH_UNITS = ("month", "months", "month of year", "month_of_year")
 PRESSURE_UNITS = {"Pa": 0.01, "hPa": 1.0, "mb": 1.0, "millibar": 1.0, "millibars": 1.0}
 ADS_KINDS = ("ANALYSIS", "FORECAST")  # what the times of a CAMS European file are
+ADS_DATES = re.compile(r"\d{8}-\d{8}\+\[(\d+)H_(\d+)H\]")  # several dates, leads first-last
+DAY_MINUTES = 24 * 60
 VERTICAL_STANDARD_NAMES = {
     "air_pressure",
     "height",
@@ -134,13 +138,32 @@ def _lead(minutes: int) -> str:
     return f"{minutes // 60} hour fcst" if minutes % 60 == 0 else f"{minutes} min fcst"
 
 
-def _ads_times(ds, var, values: np.ndarray, base: datetime) -> list[When]:
+def _runs(ds, minutes: list[int], base: datetime, origin: str) -> list[datetime]:
+    """The run of each time of a forecast: the base date's, or, in a forecast of several dates
+    (`FORECAST: Europe, 20200101-20200102+[0H_23H]`), the date whose leads hold it."""
+    span = ADS_DATES.search(str(getattr(ds, "FORECAST", "")))
+    if span is None:
+        return [base] * len(minutes)
+    first, last = int(span.group(1)) * 60, int(span.group(2)) * 60
+    if last - first >= DAY_MINUTES:  # one date's leads reach into the next date's
+        raise ShredError(
+            f"{origin}: a forecast of several dates with leads over a day ({span.group(0)}): "
+            "the file does not say which run each time is of"
+        )
+    return [base + timedelta(minutes=(m - first) // DAY_MINUTES * DAY_MINUTES) for m in minutes]
+
+
+def _ads_times(ds, var, values: np.ndarray, base: datetime, origin: str) -> list[When]:
     minutes = [int(round(h * 60)) for h in values]
     if _ads_kind(ds, var) == "ANALYSIS":
         # an analysis is valid at its own time: each is a reference of its own, so the newest
         # analysis is the newest reference, not the longest lead of the base date's
         return [When(base + timedelta(minutes=m)) for m in minutes]
-    return [When(base, m, _lead(m)) for m in minutes]
+    found = []
+    for run, m in zip(_runs(ds, minutes, base, origin), minutes, strict=True):
+        lead = m - int((run - base).total_seconds()) // 60
+        found.append(When(run, lead, _lead(lead)))
+    return found
 
 
 def times(ds, dim: str, origin: str) -> list[When]:
@@ -161,7 +184,7 @@ def times(ds, dim: str, origin: str) -> list[When]:
     base = re.search(r"from (\d{8})", getattr(var, "long_name", ""))
     if units.strip() == "hours" and base:
         ref = datetime.strptime(base.group(1), "%Y%m%d").replace(tzinfo=UTC)
-        return _ads_times(ds, var, values, ref)
+        return _ads_times(ds, var, values, ref, origin)
     if dim in CLIMATOLOGICAL_AXES or _is_months(var, values):
         return _months(values, NO_TIME)
     raise ShredError(f"{origin}: {dim} has units {units!r}, which name no reference time")
