@@ -1,4 +1,5 @@
-"""`gridflow run`: overlapping runs, stale locks, and the GRIDFLOW_* environment."""
+"""`gridflow run`: overlapping runs, stale locks, the GRIDFLOW_* environment, the checkout it
+runs in (--project), and the options refused before Snakemake starts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -13,8 +15,6 @@ from tests_support import REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_sourc
 
 from gridflow import config
 from gridflow.run_lock import ANOTHER_RUN_ACTIVE
-
-pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def _gridflow_run(workdir, env=None) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_two_runs_started_together_one_works_the_other_steps_aside(workdir):
     first, second = _gridflow_run(workdir), _gridflow_run(workdir)
     results = [(p.wait(), p.stderr.read()) for p in (first, second)]
@@ -47,6 +48,7 @@ def test_two_runs_started_together_one_works_the_other_steps_aside(workdir):
     assert rows_by_source(workdir) == SMALL_DEMO_ROWS
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_a_lock_the_next_run_clears(workdir):
     killed = subprocess.Popen(
         [
@@ -104,3 +106,89 @@ def test_parallel_downloads_keep_the_store_limit(monkeypatch):
     monkeypatch.setenv("GRIDFLOW_PARALLEL_DOWNLOADS", "many")
     with pytest.raises(RunError, match="GRIDFLOW_PARALLEL_DOWNLOADS='many'"):
         snakemake_command([])
+
+
+def _checkout(folder: Path) -> Path:
+    """A gridflow checkout elsewhere: the workflow and config of this one."""
+    folder.mkdir()
+    for part in ("Snakefile", "workflow", "config"):
+        (folder / part).symlink_to(REPO / part)
+    return folder
+
+
+def _refused(*options: str, cwd: Path) -> str:
+    """The one line `gridflow run` exits 2 with, before any Snakemake starts."""
+    done = subprocess.run(
+        ["gridflow", "run", *options], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, (done.returncode, done.stderr[-2000:])
+    assert not (cwd / ".snakemake").exists()  # neither Snakemake nor the run lock started
+    return lines[0]
+
+
+def test_a_configfile_that_does_not_exist_is_one_line_before_snakemake(tmp_path):
+    checkout = _checkout(tmp_path / "checkout")
+    (tmp_path / "real.yaml").write_text("now: 2025-03-12T12:00:00Z\n")
+    line = _refused("--cores", "1", "--configfile", "nope.yaml", cwd=checkout)
+    assert line == "gridflow run: error: configuration file nope.yaml does not exist"
+    # Snakemake takes several files after one --configfile: each is checked
+    real = str(tmp_path / "real.yaml")
+    line = _refused("--configfile", real, "also-nope.yaml", "--cores", "1", cwd=checkout)
+    assert line.endswith("configuration file also-nope.yaml does not exist")
+    line = _refused("--configfile=gone.yaml", "--cores", "1", cwd=checkout)
+    assert line.endswith("configuration file gone.yaml does not exist")
+    # with --project the files are read from where the command was given
+    options = ("--project", str(checkout), "--configfile", "real.yaml", "x.yaml")
+    line = _refused(*options, cwd=tmp_path)
+    assert line.endswith(f"configuration file {tmp_path / 'x.yaml'} does not exist")
+    assert not (checkout / ".snakemake").exists()
+
+
+def test_run_outside_the_checkout_says_where_to_run_it(tmp_path):
+    checkout = _checkout(tmp_path / "checkout")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    line = _refused("--cores", "1", cwd=elsewhere)
+    assert line == (
+        f"gridflow run: error: no Snakefile in {elsewhere}: run this from the gridflow "
+        "checkout, or give --project DIR"
+    )
+    line = _refused("--project", str(elsewhere), "--cores", "1", cwd=checkout)
+    assert line.endswith(f"--project {elsewhere}: no Snakefile there (not a gridflow checkout)")
+    line = _refused("--cores", "1", "--project", str(tmp_path / "gone"), cwd=checkout)
+    assert line.endswith(f"--project {tmp_path / 'gone'}: no such folder")
+
+
+def test_run_options_are_its_own_wherever_they_are_given():
+    from gridflow.cli import _run_options
+
+    own, snakemake = _run_options(["--cores", "2", "--project", "/srv/gf", "--every=60", "-n"])
+    assert own == ["--project", "/srv/gf", "--every=60"]
+    assert snakemake == ["--cores", "2", "-n"]
+    assert _run_options(["--", "--project", "x"]) == ([], ["--", "--project", "x"])
+
+
+@pytest.mark.slow
+def test_run_with_project_runs_in_that_checkout(samples, tmp_path):
+    checkout = _checkout(tmp_path / "checkout")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    build_small_demo(samples, tmp_path / "mirror", elsewhere / "demo.yaml", tmp_path / "data")
+    settings = yaml.safe_load((elsewhere / "demo.yaml").read_text())
+    settings["data_root"] = "data"  # relative: to Snakemake's working directory
+    (elsewhere / "demo.yaml").write_text(yaml.safe_dump(settings))
+
+    done = subprocess.run(
+        [
+            *("timeout", "-s", "INT", "600", "gridflow", "run", "--cores", "2"),
+            *("--project", "../checkout", "--configfile", "demo.yaml"),
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert rows_by_source(checkout) == SMALL_DEMO_ROWS
+    assert (checkout / ".snakemake" / "gridflow-run.lock").exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["demo.yaml"]

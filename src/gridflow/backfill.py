@@ -31,11 +31,23 @@ def _range(text: str, what: str) -> tuple[str, str]:
     return first.strip(), last.strip()
 
 
-def cycles(cfg: dict, source: str, water_years: str | None, between: str | None) -> list:
-    """The cycles of `source` the backfill covers."""
-    if source not in cfg["sources"]:
-        raise UsageError(f"no source {source!r} (known: {', '.join(sorted(cfg['sources']))})")
-    family = sources.source(source, cfg)
+def cycles(
+    cfg: dict, source: str, water_years: str | None, between: str | None, project: Path
+) -> list:
+    """The cycles of `source` the backfill covers: water years for a gauge source, cycle ids
+    for the others."""
+    family = enabled_source(cfg, source, project)
+    by_water_years = is_gauge_source(family)
+    if water_years and not by_water_years:
+        raise UsageError(
+            f"--water-years is for gauge sources; {source} takes --cycles FIRST-LAST "
+            "(cycle ids, like 2025031200-2025031318)"
+        )
+    if between and by_water_years:
+        raise UsageError(
+            f"--cycles is for sources with cycle ids; {source} takes --water-years FIRST-LAST "
+            "(like 2015-2024)"
+        )
     if water_years:
         first, last = _range(water_years, "--water-years")
         if not (re.fullmatch(r"\d{4}", first) and re.fullmatch(r"\d{4}", last)):
@@ -49,13 +61,48 @@ def cycles(cfg: dict, source: str, water_years: str | None, between: str | None)
         except ValueError:
             raise UsageError(f"--cycles {between!r}: give cycle ids, like 2025031200") from None
     else:
-        raise UsageError("give --water-years FIRST-LAST or --cycles FIRST-LAST")
+        option = "--water-years FIRST-LAST" if by_water_years else "--cycles FIRST-LAST"
+        raise UsageError(f"give {option} for {source}")
     if end < start:
         raise UsageError("the range ends before it starts")
     found = family.backfill_cycles(start, end)
     if not found:
         raise UsageError(f"{source} has no cycles in that range")
     return found
+
+
+def enabled_source(cfg: dict, source: str, project: Path):
+    """The family object of `source`; a source the project ships but the configuration does
+    not enable is told how to enable it."""
+    if source in cfg["sources"]:
+        return sources.source(source, cfg)
+    shipped = Path(project) / "config" / "sources" / f"{source}.yaml"
+    if not shipped.exists():
+        known = ", ".join(sorted(cfg["sources"])) or "none enabled"
+        raise UsageError(f"no source {source!r} (enabled: {known}; no file {shipped})")
+    enabled = ",".join([*(cfg.get("sources_enabled") or []), source])
+    how = f"add it to sources_enabled in a --configfile, or set GRIDFLOW_ENABLED_SOURCES={enabled}"
+    if _ships_gauges(shipped):
+        how += " (the gauge demo's config, demo-data/demo-gauges.yaml after `make demo`, has it)"
+    raise UsageError(f"source {source!r} ({shipped}) is not enabled: {how}")
+
+
+def _ships_gauges(shipped: Path) -> bool:
+    """Whether a source file the configuration does not enable is of a gauge family."""
+    import yaml
+
+    try:
+        family = (yaml.safe_load(shipped.read_text()) or {}).get("family")
+        return is_gauge_source(sources.family_class(family)(shipped.stem, {}))
+    except (UsageError, yaml.YAMLError, AttributeError, KeyError):
+        return False
+
+
+def is_gauge_source(family) -> bool:
+    """Gauges load into the gauge table; their cycles are water years."""
+    from gridflow import formats, rows
+
+    return formats.registry()[family.raw_format].table is rows.GAUGES
 
 
 def targets(cfg: dict, source: str, found: list) -> list[str]:

@@ -649,19 +649,30 @@ def cmd_map(args) -> None:
 
 
 def cmd_backfill(args) -> None:
+    from gridflow import scheduled_run
+
+    project = scheduled_run.project_folder(args.project)
+    args.configfile = [str(Path(f).absolute()) for f in args.configfile or []]
+    args.project = "."
+    with contextlib.chdir(project):  # as if started in the checkout: its data root, Snakefile
+        _backfill(args)
+
+
+def _backfill(args) -> None:
     from gridflow import backfill, scheduled_run
 
     cfg = _cfg(args)
     cfg["now"] = backfill.clock_override(args.snakemake_args) or cfg["now"]
     now = gfconfig.now(cfg)
-    found = backfill.cycles(cfg, args.source, args.water_years, args.cycles)
+    found = backfill.cycles(cfg, args.source, args.water_years, args.cycles, Path("."))
     wanted = backfill.targets(cfg, args.source, found)
-    print(f"backfill {args.source}: {len(wanted)} cycles", file=sys.stderr)
     extra = args.snakemake_args
-    configs = [x for f in args.configfile or [] for x in ("--configfile", f)]
+    configs = [x for f in args.configfile for x in ("--configfile", f)]
+    snakemake_args = scheduled_run.checked_args([*configs, "--keep-going", *extra, *wanted], None)
+    print(f"backfill {args.source}: {len(wanted)} cycles", file=sys.stderr)
     quiet = backfill.stdout_to_stderr() if args.json else contextlib.nullcontext()
     with quiet:
-        code = scheduled_run.run([*configs, "--keep-going", *extra, *wanted], None)
+        code = scheduled_run.run(snakemake_args, None)
     dry_run = backfill.is_dry_run(extra)
     results = backfill.assess(cfg, args.source, found, now)
     done = backfill.exit_code(code, results, dry_run)
@@ -678,7 +689,8 @@ def cmd_run(args) -> None:
     snakemake_args = args.snakemake_args
     if snakemake_args[:1] == ["--"]:
         snakemake_args = snakemake_args[1:]
-    raise SystemExit(scheduled_run.run(snakemake_args, args.every, verify=True))
+    project = Path(args.project) if args.project is not None else None
+    raise SystemExit(scheduled_run.run(snakemake_args, args.every, verify=True, project=project))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -811,8 +823,11 @@ def parser() -> argparse.ArgumentParser:
     sp.set_defaults(snakemake_args=[])  # `gridflow verify --repair ... -- <snakemake options>`
     sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", store=True)
     sp.add_argument("source", help="the configured source, e.g. gfs or mcfcd")
-    sp.add_argument("--water-years", help="MCFCD water years, e.g. 2015-2024")
-    sp.add_argument("--cycles", help="cycle ids FIRST-LAST, e.g. 2025031200-2025031318")
+    span = sp.add_mutually_exclusive_group()
+    span.add_argument("--water-years", help="a gauge source's water years, e.g. 2015-2024")
+    span.add_argument(
+        "--cycles", help="any other source's cycle ids FIRST-LAST, e.g. 2025031200-2025031318"
+    )
     sp.add_argument(
         "--json", action="store_true", help="JSON lines: a record per cycle, then a summary"
     )
@@ -853,6 +868,11 @@ def parser() -> argparse.ArgumentParser:
         "--every",
         type=_seconds,
         help="run again every SECONDS (default: GRIDFLOW_POLL_INTERVAL; unset: run once)",
+    )
+    sp.add_argument(
+        "--project",
+        help="the gridflow checkout Snakemake runs in (default: .); --configfile paths are "
+        "read from where the command is given",
     )
     sp.add_argument(
         "snakemake_args",
@@ -973,6 +993,28 @@ def _logging_of(top: list[str]) -> tuple[int, str]:
     return found.verbose - found.quiet, fmt
 
 
+RUN_OPTIONS = ("--every", "--project")  # `gridflow run`'s own; Snakemake has neither
+
+
+def _run_options(tail: list[str]) -> tuple[list[str], list[str]]:
+    """`gridflow run`'s own options (wherever they are, before a `--`), and Snakemake's."""
+    own: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(tail):
+        arg = tail[i]
+        if arg == "--":
+            rest += tail[i:]
+            break
+        if arg in RUN_OPTIONS:
+            own += tail[i : i + 2]
+            i += 2
+            continue
+        (own if arg.startswith(tuple(f"{o}=" for o in RUN_OPTIONS)) else rest).append(arg)
+        i += 1
+    return own, rest
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     """argparse cannot pass options it does not know through (`run`'s Snakemake options), so
     `run` takes its own option and hands the rest to Snakemake untouched; `backfill` and
@@ -984,14 +1026,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         args = parser().parse_args(top + rest[:cut])
         args.snakemake_args = rest[cut + 1 :]
     elif command == ["run"] and not {"-h", "--help"} & set(rest[1:2]):
-        tail = rest[1:]
-        every = []
-        if tail[:1] == ["--every"]:
-            every, tail = tail[:2], tail[2:]
-        elif tail[:1] and tail[0].startswith("--every="):
-            every, tail = tail[:1], tail[1:]
-        args = parser().parse_args([*top, "run", *every])
-        args.snakemake_args = tail
+        own, snakemake_args = _run_options(rest[1:])
+        args = parser().parse_args([*top, "run", *own])
+        args.snakemake_args = snakemake_args
     else:
         args = parser().parse_args(argv)
     if args.command is None:  # `gridflow` alone: what it can do

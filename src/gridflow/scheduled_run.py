@@ -1,12 +1,15 @@
 """`gridflow run`: the scheduled entry point around `snakemake`.
 
-It keeps overlapping runs apart (see run_lock), clears a stale Snakemake lock, maps the running
-environment onto Snakemake's options (GRIDFLOW_PARALLEL_DOWNLOADS), and with an interval
+It runs in the project's checkout (the current folder, or --project), refuses in one line what
+Snakemake would end in a traceback (a missing --configfile, no Snakefile), keeps overlapping
+runs apart (see run_lock), clears a stale Snakemake lock, maps the running environment onto
+Snakemake's options (GRIDFLOW_PARALLEL_DOWNLOADS), and with an interval
 (GRIDFLOW_POLL_INTERVAL or --every) runs again and again, for containers that stay up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -92,16 +95,80 @@ def clear_stale_lock(workdir: Path, snakemake_args: list[str]) -> None:
         raise RunError(f"`snakemake --unlock` failed in {workdir}")
 
 
-def _configfiles(snakemake_args: list[str]) -> list[str]:
+# Where Snakemake looks for the workflow when no --snakefile is given, in this order.
+SNAKEFILES = ("Snakefile", "snakefile", "workflow/Snakefile", "workflow/snakefile")
+CONFIGFILE_OPTIONS = ("--configfile", "--configfiles")
+
+
+def _configfile_positions(snakemake_args: list[str]) -> list[int]:
+    """Where the --configfile values are: Snakemake takes several after one option
+    (`--configfile a.yaml b.yaml`), one after `--configfile=a.yaml`."""
     found, taking = [], False
-    for arg in snakemake_args:
-        if arg in ("--configfile", "--configfiles"):
+    for i, arg in enumerate(snakemake_args):
+        if arg in CONFIGFILE_OPTIONS:
             taking = True
+        elif arg.startswith(tuple(f"{option}=" for option in CONFIGFILE_OPTIONS)):
+            found.append(i)
+            taking = False
         elif arg.startswith("-"):
             taking = False
         elif taking:
-            found.append(arg)
+            found.append(i)
     return found
+
+
+def _configfile_value(arg: str) -> str:
+    return arg.split("=", 1)[1] if arg.startswith(CONFIGFILE_OPTIONS) else arg
+
+
+def _configfiles(snakemake_args: list[str]) -> list[str]:
+    return [_configfile_value(snakemake_args[i]) for i in _configfile_positions(snakemake_args)]
+
+
+def _absolute_configfiles(snakemake_args: list[str]) -> list[str]:
+    """The options with each --configfile made absolute from here, so that Snakemake started in
+    another folder reads the files the user named."""
+    changed = list(snakemake_args)
+    for i in _configfile_positions(snakemake_args):
+        arg = changed[i]
+        absolute = str(Path(_configfile_value(arg)).absolute())
+        changed[i] = f"{arg.split('=', 1)[0]}={absolute}" if arg.startswith("-") else absolute
+    return changed
+
+
+def _names_snakefile(snakemake_args: list[str]) -> bool:
+    return any(
+        arg in ("-s", "--snakefile") or arg.startswith("--snakefile=") for arg in snakemake_args
+    )
+
+
+def project_folder(project: str | Path) -> Path:
+    folder = Path(project)
+    if not folder.is_dir():
+        raise RunError(f"--project {project}: no such folder")
+    return folder
+
+
+def checked_args(snakemake_args: list[str], project: Path | None) -> list[str]:
+    """The Snakemake options for a run in `project` (None: here), after refusing in one line
+    what would stop Snakemake: a --configfile that does not exist, no Snakefile to run. A
+    --configfile is read from where the command is given, as by every gridflow command."""
+    folder = Path(".") if project is None else project_folder(project)
+    if project is not None:
+        snakemake_args = _absolute_configfiles(snakemake_args)
+    for path in _configfiles(snakemake_args):
+        if not Path(path).is_file():
+            raise RunError(f"configuration file {path} does not exist")
+    if not _names_snakefile(snakemake_args) and not any(
+        (folder / name).is_file() for name in SNAKEFILES
+    ):
+        if project is not None:
+            raise RunError(f"--project {project}: no Snakefile there (not a gridflow checkout)")
+        raise RunError(
+            f"no Snakefile in {Path.cwd()}: run this from the gridflow checkout, "
+            "or give --project DIR"
+        )
+    return snakemake_args
 
 
 def cheap_verify(snakemake_args: list[str]) -> None:
@@ -131,17 +198,27 @@ def cheap_verify(snakemake_args: list[str]) -> None:
         )
 
 
-def run(snakemake_args: list[str], every: float | None = None, verify: bool = False) -> int:
+def run(
+    snakemake_args: list[str],
+    every: float | None = None,
+    verify: bool = False,
+    project: Path | None = None,
+) -> int:
+    """Snakemake with these options, in `project` (None: here), one run at a time."""
+    snakemake_args = checked_args(snakemake_args, project)
     interval = every or _positive_int("GRIDFLOW_POLL_INTERVAL")
     command = snakemake_command(snakemake_args)
-    workdir = workdir_of(snakemake_args)
-    with run_lock.exclusive_run(workdir):
-        while True:
-            clear_stale_lock(workdir, snakemake_args)
-            if verify:
-                cheap_verify(snakemake_args)
-            code = _run(command)
-            if not interval:
-                return code
-            log.info("exit %s; next run in %g s", code, interval)
-            time.sleep(interval)
+    with contextlib.chdir(project or "."):  # Snakemake's folder, and the config's data root
+        workdir = workdir_of(snakemake_args)
+        if project is not None:  # a busy run names the folder, not "."
+            workdir = Path.cwd() / workdir
+        with run_lock.exclusive_run(workdir):
+            while True:
+                clear_stale_lock(workdir, snakemake_args)
+                if verify:
+                    cheap_verify(snakemake_args)
+                code = _run(command)
+                if not interval:
+                    return code
+                log.info("exit %s; next run in %g s", code, interval)
+                time.sleep(interval)
