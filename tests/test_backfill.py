@@ -1,6 +1,8 @@
 """`gridflow backfill` over cycles upstream has and has not published: a cycle with nothing
 loaded is not complete; the files not published are named per cycle, the exit code is 1, and
-`--json` gives a record per cycle, then a summary. The dry run says the same before any work."""
+`--json` gives a record per cycle, then a summary. The dry run says the same before any work.
+The range is given as the source counts its cycles (water years for gauges, cycle ids for the
+rest), of a source the configuration enables; anything else is one line before Snakemake."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 import yaml
 from tests_support import NOW, REPO
 
-pytestmark = [pytest.mark.slow]
+from gridflow import backfill, config
 
 
 def _backfill(
@@ -26,6 +28,7 @@ def _backfill(
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_backfill_names_what_upstream_has_not_published(gfs_object, mirror_dir, tmp_path):
     cfg = tmp_path / "backfill.yaml"
     settings = {
@@ -89,3 +92,75 @@ def test_a_backfill_names_what_upstream_has_not_published(gfs_object, mirror_dir
         again.stderr
     )
     assert "  2025031200: not published upstream (late: not listed yet): f003" in again.stderr
+
+
+def _settings(tmp_path: Path, *enabled: str, url: str = "file:///nowhere") -> Path:
+    cfg = tmp_path / "backfill.yaml"
+    settings = {"now": NOW, "data_root": str(tmp_path / "data"), "sources_enabled": list(enabled)}
+    settings["sources"] = {name: {"url": url} for name in enabled}
+    cfg.write_text(yaml.safe_dump(settings))
+    return cfg
+
+
+@pytest.fixture
+def refused(capsys, monkeypatch, tmp_path):
+    """The one line a backfill exits 2 with, before Snakemake or anything in the data root
+    (gridflow's main in this process, started in the checkout)."""
+    from gridflow import cli
+
+    monkeypatch.chdir(REPO)
+
+    def run(*options: str) -> str:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit:
+            cli.main(["backfill", *options, "--", "--directory", str(tmp_path), "-n"])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert exit.value.code == 2 and len(lines) == 1, (exit.value.code, lines)
+        assert not (tmp_path / ".snakemake").exists() and not (tmp_path / "data").exists()
+        return lines[0].removeprefix("gridflow backfill: error: ")
+
+    return run
+
+
+def test_water_years_are_for_gauges_and_cycles_for_the_rest(tmp_path, refused):
+    cfg = str(_settings(tmp_path, "gfs", "mcfcd"))
+    said = refused("gfs", "--water-years", "2023", "--configfile", cfg)
+    assert said == (
+        "--water-years is for gauge sources; gfs takes --cycles FIRST-LAST "
+        "(cycle ids, like 2025031200-2025031318)"
+    )
+    said = refused("mcfcd", "--cycles", "2022100100-2023100100", "--configfile", cfg)
+    assert said == (
+        "--cycles is for sources with cycle ids; mcfcd takes --water-years FIRST-LAST "
+        "(like 2015-2024)"
+    )
+    assert refused("mcfcd", "--configfile", cfg) == "give --water-years FIRST-LAST for mcfcd"
+    said = refused("gfs", "--cycles", "1", "--water-years", "2", "--configfile", cfg)
+    assert said.startswith("argument --water-years: not allowed with argument --cycles")
+    # the right one for each is taken
+    resolved = config.load_files([cfg], REPO)
+    wy2023 = backfill.cycles(resolved, "mcfcd", "2023", None, REPO)
+    assert [c.isoformat() for c in wy2023] == ["2022-10-01T00:00:00+00:00"]
+    gfs = backfill.cycles(resolved, "gfs", None, "2025031200-2025031212", REPO)
+    assert [c.hour for c in gfs] == [0, 6, 12]
+
+
+def test_a_shipped_source_not_enabled_is_told_how_to_enable_it(tmp_path, refused, monkeypatch):
+    cfg = str(_settings(tmp_path, "gfs", "hrrr"))
+    said = refused("mcfcd", "--water-years", "2023", "--configfile", cfg)
+    assert said == (
+        "source 'mcfcd' (config/sources/mcfcd.yaml) is not enabled: add it to sources_enabled "
+        "in a --configfile, or set GRIDFLOW_ENABLED_SOURCES=gfs,hrrr,mcfcd (the gauge demo's "
+        "config, demo-data/demo-gauges.yaml after `make demo`, has it)"
+    )
+    said = refused("nam", "--cycles", "2025031200", "--configfile", cfg)
+    assert said == (
+        "source 'nam' (config/sources/nam.yaml) is not enabled: add it to sources_enabled in a "
+        "--configfile, or set GRIDFLOW_ENABLED_SOURCES=gfs,hrrr,nam"
+    )
+    said = refused("nosuch", "--cycles", "2025031200", "--configfile", cfg)
+    assert said == "no source 'nosuch' (enabled: gfs, hrrr; no file config/sources/nosuch.yaml)"
+    # as it says: the variable enables it (the checks then stop at the range)
+    monkeypatch.setenv("GRIDFLOW_ENABLED_SOURCES", "gfs,hrrr,mcfcd")
+    said = refused("mcfcd", "--cycles", "2025031200", "--configfile", cfg)
+    assert said.startswith("--cycles is for sources with cycle ids; mcfcd takes --water-years")

@@ -111,52 +111,60 @@ def test_parallel_downloads_keep_the_store_limit(monkeypatch):
 def _checkout(folder: Path) -> Path:
     """A gridflow checkout elsewhere: the workflow and config of this one."""
     folder.mkdir()
-    for part in ("Snakefile", "workflow", "config"):
+    for part in ("Snakefile", "workflow", "config", "migrations", "profiles"):
         (folder / part).symlink_to(REPO / part)
     return folder
 
 
-def _refused(*options: str, cwd: Path) -> str:
-    """The one line `gridflow run` exits 2 with, before any Snakemake starts."""
-    done = subprocess.run(
-        ["gridflow", "run", *options], cwd=cwd, capture_output=True, text=True, timeout=60
-    )
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == 2 and len(lines) == 1, (done.returncode, done.stderr[-2000:])
-    assert not (cwd / ".snakemake").exists()  # neither Snakemake nor the run lock started
-    return lines[0]
+@pytest.fixture
+def refused(capsys, monkeypatch):
+    """The one line `gridflow run` exits 2 with, before any Snakemake starts (gridflow's main
+    in this process, started in `cwd`)."""
+    from gridflow import cli
+
+    def run(*options: str, cwd: Path) -> str:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit:
+            cli.main(["run", *options])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert exit.value.code == 2 and len(lines) == 1, (exit.value.code, lines)
+        assert not (cwd / ".snakemake").exists()  # neither Snakemake nor the run lock started
+        return lines[0]
+
+    return run
 
 
-def test_a_configfile_that_does_not_exist_is_one_line_before_snakemake(tmp_path):
+def test_a_configfile_that_does_not_exist_is_one_line_before_snakemake(tmp_path, refused):
     checkout = _checkout(tmp_path / "checkout")
     (tmp_path / "real.yaml").write_text("now: 2025-03-12T12:00:00Z\n")
-    line = _refused("--cores", "1", "--configfile", "nope.yaml", cwd=checkout)
+    line = refused("--cores", "1", "--configfile", "nope.yaml", cwd=checkout)
     assert line == "gridflow run: error: configuration file nope.yaml does not exist"
     # Snakemake takes several files after one --configfile: each is checked
     real = str(tmp_path / "real.yaml")
-    line = _refused("--configfile", real, "also-nope.yaml", "--cores", "1", cwd=checkout)
+    line = refused("--configfile", real, "also-nope.yaml", "--cores", "1", cwd=checkout)
     assert line.endswith("configuration file also-nope.yaml does not exist")
-    line = _refused("--configfile=gone.yaml", "--cores", "1", cwd=checkout)
+    line = refused("--configfile=gone.yaml", "--cores", "1", cwd=checkout)
     assert line.endswith("configuration file gone.yaml does not exist")
     # with --project the files are read from where the command was given
     options = ("--project", str(checkout), "--configfile", "real.yaml", "x.yaml")
-    line = _refused(*options, cwd=tmp_path)
+    line = refused(*options, cwd=tmp_path)
     assert line.endswith(f"configuration file {tmp_path / 'x.yaml'} does not exist")
     assert not (checkout / ".snakemake").exists()
 
 
-def test_run_outside_the_checkout_says_where_to_run_it(tmp_path):
+def test_run_outside_the_checkout_says_where_to_run_it(tmp_path, refused):
     checkout = _checkout(tmp_path / "checkout")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    line = _refused("--cores", "1", cwd=elsewhere)
+    line = refused("--cores", "1", cwd=elsewhere)
     assert line == (
         f"gridflow run: error: no Snakefile in {elsewhere}: run this from the gridflow "
         "checkout, or give --project DIR"
     )
-    line = _refused("--project", str(elsewhere), "--cores", "1", cwd=checkout)
+    line = refused("--project", str(elsewhere), "--cores", "1", cwd=checkout)
     assert line.endswith(f"--project {elsewhere}: no Snakefile there (not a gridflow checkout)")
-    line = _refused("--cores", "1", "--project", str(tmp_path / "gone"), cwd=checkout)
+    line = refused("--cores", "1", "--project", str(tmp_path / "gone"), cwd=checkout)
     assert line.endswith(f"--project {tmp_path / 'gone'}: no such folder")
 
 
