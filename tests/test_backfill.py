@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests_support import NOW, REPO
+from tests_support import NOW, REPO, checkout_at
 
 from gridflow import backfill, config
 
@@ -92,6 +92,35 @@ def test_a_backfill_names_what_upstream_has_not_published(gfs_object, mirror_dir
         again.stderr
     )
     assert "  2025031200: not published upstream (late: not listed yet): f003" in again.stderr
+
+
+@pytest.mark.slow
+def test_a_backfill_with_project_runs_in_that_checkout(gfs_object, mirror_dir, tmp_path):
+    checkout = checkout_at(tmp_path / "checkout")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    settings = {
+        "now": NOW,
+        "data_root": "data",  # relative: to the checkout, where Snakemake runs
+        "sources_enabled": ["gfs"],
+        "fetch": {"settle_seconds": 0},
+        "sources": {"gfs": {"url": f"file://{mirror_dir}", "cycles": [6], "forecast_hours": "3"}},
+    }
+    (elsewhere / "mine.yaml").write_text(yaml.safe_dump(settings))
+    preview = subprocess.run(
+        [
+            *("gridflow", "backfill", "gfs", "--cycles", "2025031206", "--project", "../checkout"),
+            *("--configfile", "mine.yaml", "--", "--cores", "1", "-n"),
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert preview.returncode == 0, preview.stderr[-2000:]
+    assert "  2025031206: to fetch and load: f003" in preview.stderr.splitlines()
+    assert (checkout / ".snakemake" / "gridflow-run.lock").exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["mine.yaml"]
 
 
 def _settings(tmp_path: Path, *enabled: str, url: str = "file:///nowhere") -> Path:

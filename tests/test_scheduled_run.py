@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests_support import REPO, SMALL_DEMO_ROWS, build_small_demo, rows_by_source
+from tests_support import (
+    REPO,
+    SMALL_DEMO_ROWS,
+    build_small_demo,
+    checkout_at,
+    rows_by_source,
+)
 
 from gridflow import config
 from gridflow.run_lock import ANOTHER_RUN_ACTIVE
@@ -108,14 +114,6 @@ def test_parallel_downloads_keep_the_store_limit(monkeypatch):
         snakemake_command([])
 
 
-def _checkout(folder: Path) -> Path:
-    """A gridflow checkout elsewhere: the workflow and config of this one."""
-    folder.mkdir()
-    for part in ("Snakefile", "workflow", "config", "migrations", "profiles"):
-        (folder / part).symlink_to(REPO / part)
-    return folder
-
-
 @pytest.fixture
 def refused(capsys, monkeypatch):
     """The one line `gridflow run` exits 2 with, before any Snakemake starts (gridflow's main
@@ -136,7 +134,7 @@ def refused(capsys, monkeypatch):
 
 
 def test_a_configfile_that_does_not_exist_is_one_line_before_snakemake(tmp_path, refused):
-    checkout = _checkout(tmp_path / "checkout")
+    checkout = checkout_at(tmp_path / "checkout")
     (tmp_path / "real.yaml").write_text("now: 2025-03-12T12:00:00Z\n")
     line = refused("--cores", "1", "--configfile", "nope.yaml", cwd=checkout)
     assert line == "gridflow run: error: configuration file nope.yaml does not exist"
@@ -154,7 +152,7 @@ def test_a_configfile_that_does_not_exist_is_one_line_before_snakemake(tmp_path,
 
 
 def test_run_outside_the_checkout_says_where_to_run_it(tmp_path, refused):
-    checkout = _checkout(tmp_path / "checkout")
+    checkout = checkout_at(tmp_path / "checkout")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     line = refused("--cores", "1", cwd=elsewhere)
@@ -178,8 +176,8 @@ def test_run_options_are_its_own_wherever_they_are_given():
 
 
 @pytest.mark.slow
-def test_run_with_project_runs_in_that_checkout(samples, tmp_path):
-    checkout = _checkout(tmp_path / "checkout")
+def test_run_with_project_runs_in_thatcheckout_at(samples, tmp_path):
+    checkout = checkout_at(tmp_path / "checkout")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     build_small_demo(samples, tmp_path / "mirror", elsewhere / "demo.yaml", tmp_path / "data")

@@ -16,6 +16,14 @@ def build_small_demo(samples: Path, mirror: Path, config_out: Path, data_root: P
     )
 
 
+def checkout_at(folder: Path) -> Path:
+    """A gridflow checkout elsewhere (for --project): this one's workflow, config, migrations."""
+    folder.mkdir()
+    for part in ("Snakefile", "workflow", "config", "migrations", "profiles"):
+        (folder / part).symlink_to(REPO / part)
+    return folder
+
+
 def rows_by_source(workdir: Path) -> dict:
     """grid_data's row count per source in the workdir's embedded store."""
     from gridflow.sinks import clickhouse
