@@ -57,7 +57,7 @@ def source_choice(args, cfg: dict) -> SourceChoice:
 
     name = args.source
     settings = cfg["sources"].get(name)
-    if settings is None:
+    if settings is None and name.replace("_", "").replace("-", "").isalnum():  # no paths
         path = Path(args.project) / "config" / "sources" / f"{name}.yaml"
         settings = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else None
     gauge = False
