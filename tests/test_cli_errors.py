@@ -38,7 +38,7 @@ def cases(t):
     return [
         (["point", "--source", "gfs", *place, *store], 3, NO_STORE),
         (["latest", "--source", "gfs", *place, *store], 3, NO_STORE),
-        (["sql", "--dsn", f"chdb://{t}/empty", "SELEC nonsense"], 1, "the store refused the query"),
+        (["sql", "--dsn", f"chdb://{t}/empty", "SELEC nonsense"], 2, "syntax error at character 7"),
         (["plan", "--configfile", str(t / "bad.yaml")], 2, "cycles\\[1\\]: 30 is greater"),
         (["purge", "--dry-run", "--configfile", str(t / "nope.yaml")], 2, "does not exist"),
         (["db", "migrate", "--dsn", "http://127.0.0.1:9"], 3, "cannot reach ClickHouse"),

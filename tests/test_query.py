@@ -379,3 +379,32 @@ def test_times_arrive_as_times(dsn):
         query.arrow(store, "SELECT 1 INTO OUTFILE '/tmp/never'")
     with pytest.raises(clickhouse.StoreMissing):
         query.open_store(f"chdb://{dsn[len('chdb://') :]}-none")
+
+
+def test_values_print_as_the_store_keeps_them(dsn, capsys):
+    """A value is the store's Float32 at its own precision (281.12, not 281.1199951171875),
+    read back as the same Float32; places to 6 decimals, distances to 3 (gauges alike)."""
+    import numpy as np
+
+    era5 = ["--dsn", dsn, *_named(dsn, "era5"), "--lat", "51.5", "--lon", "-0.1"]
+    code, out, err = _main(capsys, "point", *era5)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 168
+    for row in rows:
+        assert repr(row["value"]) == str(np.float32(row["value"]))
+        assert row["distance_km"] == round(row["distance_km"], 3)
+        assert row["grid_lat"] == round(row["grid_lat"], 6)
+    assert any(len(repr(r["value"])) < len(repr(float(np.float32(r["value"])))) for r in rows)
+
+
+def test_a_source_nothing_knows_is_named(dsn, capsys):
+    """Not in the configuration, no file under config/sources/, nothing of it stored; a
+    source only in the store (loaded under another configuration) is still answered."""
+    place = ["--lat", "51.5", "--lon", "-0.1"]
+    for field in ([], ["--variable", "TMP", "--level", "surface"]):
+        code, out, err = _main(capsys, "point", "--dsn", dsn, "--source", "gsf", *field, *place)
+        assert code == 2 and out == ""
+        assert err == "gridflow point: error: unknown source gsf (enabled: gfs, hrrr)\n"
+    code, out, err = _main(capsys, "point", "--dsn", dsn, *_named(dsn, "era5"), *place)
+    assert code == 0 and len(out.splitlines()) == 168, err

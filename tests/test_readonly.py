@@ -150,7 +150,7 @@ def test_every_table_function_of_the_store_is_refused_unless_judged(store):
                 sql = f"SELECT * FROM system.one, {name}{arguments} AS t"
                 try:
                     why = _statement_refusal(client, sql)
-                except DatabaseError:  # the parser's: these arguments do not fit
+                except (DatabaseError, readonly.StoreRefused):  # these arguments do not parse
                     continue
                 parsed += 1
                 if name in sql_guard.ALLOWED_TABLE_FUNCTIONS:
@@ -231,3 +231,64 @@ def test_place_queries_bind_what_they_are_given(store):
         assert "Traceback" not in result.stderr
     count = _gridflow("sql", "--dsn", dsn, "SELECT count() AS n FROM grid_data")
     assert json.loads(count.stdout) == {"n": rows}
+
+
+def _sql(dsn: str, query: str, capsys) -> tuple[int, str, list[str]]:
+    capsys.readouterr()
+    try:
+        cli.main(["sql", "--dsn", dsn, query])
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err.splitlines()
+
+
+def test_a_query_the_store_cannot_run_is_the_users_in_one_line(store, capsys):
+    """Empty, not SQL, or naming what the store has not: exit 2, about the query as given,
+    never about what gridflow sends around it (EXPLAIN AST before, SETTINGS after)."""
+    dsn, _ = store
+    for empty in ("", "  ", ";", "-- nothing\n"):
+        code, out, said = _sql(dsn, empty, capsys)
+        assert (code, out) == (2, "") and len(said) == 1, said
+        assert (
+            said[0]
+            == 'gridflow sql: error: the query is empty: give one statement, e.g. "SELECT 1"'
+        )
+    code, _, said = _sql(dsn, "SELEC 1", capsys)
+    assert code == 2 and said == [
+        "gridflow sql: error: syntax error at character 7 of the query (at '1'): SELEC 1"
+    ]
+    code, _, said = _sql(dsn, "SELECT count(\n FROM grid_data", capsys)
+    assert code == 2 and len(said) == 1 and said[0].endswith(": SELECT count( FROM grid_data")
+    for wrong in ("SELECT * FROM nope", "SELECT nope FROM grid_data", "SELECT nope(1)"):
+        code, _, said = _sql(dsn, wrong, capsys)
+        assert code == 2 and len(said) == 1, said
+        assert said[0].startswith("gridflow sql: error: the store cannot run the query: ")
+    for said in (_sql(dsn, q, capsys)[2] for q in ("SELEC 1", "SELECT * FROM nope", "SELECT 1 +")):
+        assert "SETTINGS" not in said[0] and "EXPLAIN" not in said[0] and "Code:" not in said[0]
+
+
+def test_an_empty_store_is_said_alike_by_sql_and_point(tmp_path, capsys):
+    dsn = f"chdb://{tmp_path}/clickhouse"
+    clickhouse.connect(dsn, create=True).close()
+    code, _, said = _sql(dsn, "SELECT count() FROM grid_data", capsys)
+    nothing = f"nothing is loaded in {dsn} yet (no grid_data)"
+    assert code == 2 and said == [f"gridflow sql: error: {nothing}"]
+    place = [
+        "--source",
+        "gfs",
+        "--variable",
+        "TMP",
+        "--level",
+        "surface",
+        "--lat",
+        "1",
+        "--lon",
+        "2",
+    ]
+    try:
+        cli.main(["point", "--dsn", dsn, *place])
+    except SystemExit as exit:
+        assert exit.code == 2
+    assert capsys.readouterr().err.splitlines() == [f"gridflow point: error: {nothing}"]

@@ -22,10 +22,6 @@ class UserError(errors.UsageError):
     """A request that cannot be answered (no such data, a command needing what is not set)."""
 
 
-class QueryError(errors.GridflowError):
-    """A query the store refused."""
-
-
 def _cfg(args) -> dict:
     return gfconfig.load_files(args.configfile or [], args.project)
 
@@ -39,8 +35,14 @@ def _client(args, wait: float = 30.0, loaded: bool = False):
     client = clickhouse.connect(dsn, wait_seconds=wait, create=getattr(args, "repair", False))
     if loaded and not int(client.command(f"EXISTS TABLE {clickhouse.TABLE}")):
         client.close()
-        raise UserError(f"nothing is loaded in {redact(resolve(dsn))} yet (no {clickhouse.TABLE})")
+        raise UserError(_nothing_loaded(dsn))
     return client, dsn
+
+
+def _nothing_loaded(dsn: str) -> str:
+    from gridflow.sinks import clickhouse
+
+    return f"nothing is loaded in {redact(resolve(dsn))} yet (no {clickhouse.TABLE})"
 
 
 def cmd_fetch(args) -> None:
@@ -185,14 +187,15 @@ def cmd_plan(args) -> None:
         raise SystemExit(errors.UNREACHABLE)
 
 
-def _is_gauge_source(args) -> bool:
-    from gridflow import formats, rows, sources
+def _chosen_source(args):
+    """--source as the configuration given knows it; a gauge network's must be enabled there
+    (its config names the gauges), an undefined name is refused when nothing of it is stored."""
+    from gridflow import query_options
 
-    cfg = _cfg(args)
-    if args.source not in cfg["sources"]:
-        return False
-    family = sources.source(args.source, cfg)
-    return formats.registry()[family.raw_format].table is rows.GAUGES
+    chosen = query_options.source_choice(args, _cfg(args))
+    if chosen.gauge and not chosen.is_enabled:
+        raise UserError(chosen.not_enabled(args))
+    return chosen
 
 
 def cmd_point(args) -> None:
@@ -202,15 +205,21 @@ def cmd_point(args) -> None:
     plot = getattr(args, "plot", None)
     if plot and Path(plot).suffix.lower() not in (".png", ".svg"):
         raise UserError(f"--plot {plot}: a chart is written as .png or .svg")
-    if _is_gauge_source(args):
+    chosen = _chosen_source(args)
+    if chosen.gauge:
         if plot:
             raise UserError(f"--plot draws grid series; {args.source} is a gauge source")
         return _gauge_point(args)
-    if not (args.variable and args.level):
-        raise UserError("--variable and --level name the field (a gauge source needs neither)")
+    needs_field = "--variable and --level name the field (a gauge source needs neither)"
+    if chosen.defined and not (args.variable and args.level):
+        raise UserError(needs_field)
     period = query_options.period(args)
     client, _ = _client(args, args.wait, loaded=True)
     try:
+        if not chosen.defined and not query.has_source(client, args.source):
+            raise UserError(chosen.unknown())
+        if not (args.variable and args.level):
+            raise UserError(needs_field)
         field = _field(args)
         rows = query.series(
             client,
@@ -271,16 +280,26 @@ def _gauge_point(args) -> None:
 
 
 def cmd_sql(args) -> None:
-    from clickhouse_connect.driver.exceptions import ClickHouseError
+    from clickhouse_connect.driver.exceptions import DatabaseError
 
     from gridflow import readonly, sql_guard
+    from gridflow.sinks import clickhouse
 
-    client, _ = _client(args, args.wait)
+    if not readonly.statements(args.query):
+        raise UserError('the query is empty: give one statement, e.g. "SELECT 1"')
+    client, dsn = _client(args, args.wait)
     try:
         sql_guard.check(client, args.query)
         result = readonly.query(client, args.query)
-    except ClickHouseError as exc:
-        raise QueryError(f"the store refused the query: {_first_line(exc)}") from None
+    except (DatabaseError, readonly.StoreRefused) as exc:
+        refused = exc if isinstance(exc, readonly.StoreRefused) else None
+        refused = refused or readonly.store_refusal(exc, args.query)
+        # an empty store has no tables yet: say so as `point` does
+        if getattr(refused, "code", None) == readonly.UNKNOWN_TABLE_CODE and not int(
+            client.command(f"EXISTS TABLE {clickhouse.TABLE}")
+        ):
+            raise UserError(_nothing_loaded(dsn)) from None
+        raise refused from None
     finally:
         client.close()
     names = result.column_names
@@ -379,6 +398,9 @@ def cmd_trace(args) -> None:
     from gridflow.sinks import postgis
 
     query_options.check_place(args)
+    chosen = _chosen_source(args)
+    if chosen.gauge:
+        raise UserError(f"{args.source} is a gauge network: `gridflow point` gives its values")
     cfg = _cfg(args)
     if not cfg["sinks"]["postgis"]["dsn"]:
         raise UserError("tracing needs the catalog: set GRIDFLOW_PG_DSN")
@@ -387,6 +409,8 @@ def cmd_trace(args) -> None:
     period = query_options.period(args)
     client, _ = _client(args, args.wait, loaded=True)
     try:
+        if not chosen.defined and not query.has_source(client, args.source):
+            raise UserError(chosen.unknown())
         field = _field(args)
         rows = query.series(client, field, args.lat, args.lon, with_lineage=True, period=period)
         if not rows:
@@ -402,11 +426,6 @@ def cmd_trace(args) -> None:
         )
     for row in rows:
         print(json.dumps({**row, "source_url": urls.get(row["raw_file_id"])}))
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _write_marker(path: str, content: dict) -> None:

@@ -1,13 +1,24 @@
 """Point queries of rain gauges: the gauge nearest a place (from the gauges' own positions, in
-`gauges`), then its daily values. A place a few hundred gauges away from any is still answered,
-with the distance, as `gridflow point` does for grids."""
+`gauges`), then its daily values.
+
+A gauge network has no grid spacing to judge a place by: a gauge answers for places within
+REACH_KM of it (a rain gauge's reading says little about rain farther away; MCFCD's gauges are a
+few kilometres apart), and a place farther from every gauge is outside the network, refused as
+a place off a grid is."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from gridflow import readonly
-from gridflow.errors import UsageError
+from gridflow.errors import GridflowError, UsageError
+from gridflow.query import kilometres, position, stored
+
+REACH_KM = 25.0
+
+
+class OutsideNetwork(GridflowError):
+    """A place farther than REACH_KM from every gauge of the source."""
 
 
 class NoGauges(UsageError):
@@ -27,7 +38,19 @@ def nearest(client, source: str, lat: float, lon: float) -> dict:
             "record workbook (list the gauge under `gauges:` in the source's config)"
         )
     gauge, name, glat, glon, km = rows[0]
-    return {"gauge": gauge, "name": name, "gauge_lat": glat, "gauge_lon": glon, "distance_km": km}
+    if km > REACH_KM:
+        raise OutsideNetwork(
+            f"{lat:g}, {lon:g} is outside the gauge network of {source} (nearest gauge {gauge} "
+            f"{name} {km:,.1f} km away, at {glat:.4f}, {glon:.4f}; a gauge answers within "
+            f"{REACH_KM:g} km)"
+        )
+    return {
+        "gauge": gauge,
+        "name": name,
+        "gauge_lat": position(glat),
+        "gauge_lon": position(glon),
+        "distance_km": kilometres(km),
+    }
 
 
 def daily(
@@ -59,6 +82,6 @@ def daily(
         parameters=params,
     ).result_rows
     return [
-        {"day": str(day), "inches": inches, "flags": flags, "origin": origin, **where}
+        {"day": str(day), "inches": stored(inches), "flags": flags, "origin": origin, **where}
         for day, inches, flags, origin in result
     ]

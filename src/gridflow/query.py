@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+import numpy as np
+
 from gridflow import grid_reach, readonly
 from gridflow.errors import GridflowError
 from gridflow.sinks.clickhouse import TABLE
@@ -226,14 +228,41 @@ def series(
             "valid_time": _iso(r[2]),
             "forecast": r[3],
             **({"descriptor": r[5]} if r[5] else {}),
-            "value": r[4],
-            "grid_lat": round(point.lat, 6),
-            "grid_lon": round(point.lon, 6),
-            "distance_km": round(point.distance_m / 1000, 3),
+            "value": stored(r[4]),
+            "grid_lat": position(point.lat),
+            "grid_lon": position(point.lon),
+            "distance_km": kilometres(point.distance_m / 1000),
             **({"raw_file_id": r[6], "raw_key": r[7]} if with_lineage else {}),
         }
         for r in result.result_rows
     ]
+
+
+# One rule for every row `point`, `latest` and `trace` print, grids and gauges alike: a value
+# as the store keeps it (a Float32, at its own precision), places to 6 decimals (0.1 m),
+# distances to 3 (a metre).
+
+
+def stored(value: float | None) -> float | None:
+    """A Float32 of the store at its own precision: 0.11811, not 0.11811000108718872 (the
+    shortest decimal that reads back as the same Float32)."""
+    return None if value is None else float(str(np.float32(value)))
+
+
+def position(degrees: float) -> float:
+    return round(float(degrees), 6)
+
+
+def kilometres(km: float) -> float:
+    return round(float(km), 3)
+
+
+def has_source(client, source: str) -> bool:
+    """Whether the store holds any row of `source`."""
+    found = readonly.query(
+        client, f"SELECT 1 FROM {TABLE} WHERE source = %(s)s LIMIT 1", parameters={"s": source}
+    )
+    return bool(found.result_rows)
 
 
 def descriptors(client, field: Field) -> list[str]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import math
 import shlex
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
 
 from gridflow import query
 from gridflow.dsn import redact
@@ -21,6 +25,46 @@ def check_place(args) -> None:
     if not (math.isfinite(args.lon) and -360 <= args.lon <= 360):
         raise UsageError(f"--lon {args.lon:g} is not a longitude (-180 to 180, or 0 to 360)")
     args.lon = (args.lon + 180.0) % 360.0 - 180.0
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """The --source asked for, as the configuration given knows it."""
+
+    name: str
+    enabled: tuple[str, ...]  # what the configuration enables
+    defined: bool  # a file under config/sources/ (or settings in the config) names it
+    gauge: bool  # its rows are a gauge network's, not a grid's
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.name in self.enabled
+
+    def unknown(self) -> str:
+        return f"unknown source {self.name} (enabled: {', '.join(self.enabled) or 'none'})"
+
+    def not_enabled(self, args) -> str:
+        given = " ".join(args.configfile or []) or "config/config.yaml"
+        return (
+            f"source {self.name} is not enabled in {given} (enabled: "
+            f"{', '.join(self.enabled) or 'none'}): give the --configfile that enables it"
+        )
+
+
+def source_choice(args, cfg: dict) -> SourceChoice:
+    """What --source names: enabled or not, defined at all, a gauge network or a grid."""
+    from gridflow import formats, rows, sources
+
+    name = args.source
+    settings = cfg["sources"].get(name)
+    if settings is None and name.replace("_", "").replace("-", "").isalnum():  # no paths
+        path = Path(args.project) / "config" / "sources" / f"{name}.yaml"
+        settings = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else None
+    gauge = False
+    if settings and settings.get("family"):
+        family = sources.family_class(settings["family"])(name, settings)
+        gauge = formats.registry()[family.raw_format].table is rows.GAUGES
+    return SourceChoice(name, tuple(cfg["sources"]), settings is not None, gauge)
 
 
 def period(args) -> Period:

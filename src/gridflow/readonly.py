@@ -13,14 +13,66 @@ from __future__ import annotations
 
 import re
 
-from gridflow.errors import UsageError
+from gridflow.errors import GridflowError, UsageError
 
 SETTINGS = {"readonly": 1}
 READONLY_CODE = 164  # ClickHouse's "Cannot execute query in readonly mode"
+SYNTAX_ERROR_CODE = 62
+UNKNOWN_TABLE_CODE = 60
+# what the store could not finish for want of memory or time: the query may be right
+UNFINISHED_CODES = frozenset({158, 159, 160, 202, 241, 307, 394})
 
 
 class Refused(UsageError):
     """A query that would write, reach outside the store, or run more than one statement."""
+
+
+class StoreRefused(UsageError):
+    """A person's query the store cannot run (its syntax; a table, column or function the
+    store does not have): the input is wrong, as a usage error is."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class Unfinished(GridflowError):
+    """A query the store began and could not finish (memory, time): the work failed."""
+
+
+_CODE = re.compile(r"Code: (\d+)\.")
+_OURS = re.compile(r" SETTINGS readonly = '?1'?|^Code: \d+\. DB::Exception: ")
+_POSITION = re.compile(r"failed at position (\d+)")
+
+
+def store_refusal(exc: Exception, sql: str, prefix: str = "") -> GridflowError:
+    """The store's refusal of a person's `sql` in one line about their query, never about
+    what gridflow sent around it (`prefix` before it, readonly's SETTINGS after)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    found = _CODE.search(first)
+    code = int(found.group(1)) if found else None
+    said = _OURS.sub("", first)
+    if code in UNFINISHED_CODES:
+        return Unfinished(f"the store could not finish the query: {said}")
+    if code == SYNTAX_ERROR_CODE:
+        asked = " ".join(sql.split())
+        at = _POSITION.search(first)
+        where = int(at.group(1)) - len(prefix) if at else 0
+        if 1 <= where <= len(sql):
+            near = " ".join(sql[where - 1 :].split())[:30]
+            return StoreRefused(
+                f"syntax error at character {where} of the query (at {near!r}): {asked}", code
+            )
+        if where > len(sql):
+            return StoreRefused(f"syntax error: the query ends too soon: {asked}", code)
+        return StoreRefused(f"syntax error in the query: {asked}", code)
+    return StoreRefused(f"the store cannot run the query: {said}", code)
+
+
+def statements(sql: str) -> list[str]:
+    """The statements of `sql` (none for an empty one, or only comments)."""
+    return _statements(sql)
 
 
 def _statements(sql: str) -> list[str]:

@@ -92,6 +92,9 @@ JUDGED_CATEGORIES = frozenset(
 )
 
 
+EXPLAIN = "EXPLAIN AST "
+
+
 @dataclass(frozen=True)
 class Node:
     """One line of EXPLAIN AST: its depth, its kind (`Function`, `Literal`, ...) and name."""
@@ -193,11 +196,16 @@ def refusal(tree: list[Node], known: Catalogue) -> str | None:
 
 
 def check(client, sql: str, parameters: dict | None = None) -> None:
-    """Refuse (readonly.Refused) a query that would reach outside the store; the store's
-    parse error, if it cannot parse the query, goes up as it is."""
+    """Refuse (readonly.Refused) a query that would reach outside the store, and one the
+    store cannot parse (readonly.StoreRefused, about the query as given)."""
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
     from gridflow import readonly
 
-    explained = readonly.query(client, f"EXPLAIN AST {sql}", parameters=parameters).result_rows
+    try:
+        explained = readonly.query(client, EXPLAIN + sql, parameters=parameters).result_rows
+    except DatabaseError as exc:
+        raise readonly.store_refusal(exc, sql, EXPLAIN) from None
     why = refusal(nodes([r[0] for r in explained]), catalogue(client))
     if why:
         raise readonly.Refused(f"refused: {why}")
