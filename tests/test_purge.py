@@ -125,7 +125,9 @@ def test_dry_run_lists_exactly_what_the_purge_deletes(simulated):
     assert all(any(p.startswith(t) for t in listed) for p in gone)
     assert [c for c, _ in cycles_in_store(workdir)] == ["2025031012"]
     again = purge_cli(cfg, workdir, now, dry_run=True)
-    assert "would delete 0 path(s) (0 bytes), 0 partition(s), 0 rows" in again.stdout
+    assert "would delete 0 file(s) in 0 cycle folder(s) (0 bytes), 0 partition(s), 0 rows" in (
+        again.stdout
+    )
 
 
 def test_hostile_links_and_names_cannot_reach_outside(tmp_path):
@@ -160,6 +162,58 @@ def test_hostile_links_and_names_cannot_reach_outside(tmp_path):
     assert (elsewhere / "f000.parquet").read_text() == "not ours"
 
 
+def test_the_reports_counts_are_files_and_agree_with_status_and_metrics(tmp_path):
+    """The report's `files_deleted` counts files, not cycle folders (the demo's purge said 7
+    for 123 files): the same number as the sources' sums, `gridflow status` and the metrics."""
+    from gridflow import metric_counts, status
+
+    gfs = tmp_path / "data" / "cycles" / "gfs"
+    layout = {"2020010100": 5, "2020010106": 3}  # two expired cycles, eight files
+    for cycle, count in layout.items():
+        for n in range(count):
+            path = gfs / cycle / ("raw" if n % 2 else "shred") / f"f{n:03d}.bin"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"x" * 10)
+    (gfs / "2025010100" / "raw").mkdir(parents=True)  # kept
+    (gfs / "2025010100" / "raw" / "f000.bin").write_bytes(b"kept")
+    cfg = _store_cfg(tmp_path)
+    p = purge.plan(cfg, datetime(2025, 1, 1, 12, tzinfo=UTC), tmp_path)
+    preview = purge.plan_summary(p)
+    assert (preview["files"], preview["paths"], preview["bytes"]) == (8, 2, 80)
+    assert "would delete 8 file(s) in 2 cycle folder(s) (80 bytes)" in "\n".join(
+        purge.plan_lines(p, dry_run=True)
+    )
+    report = purge.execute(p, cfg, tmp_path)
+    assert report["files_deleted"] == 8 == report["sources"]["gfs"]["files"]
+    assert (report["cycle_folders_deleted"], report["bytes_freed"]) == (2, 80)
+    assert purge.report_line(report).startswith("purged 8 file(s) in 2 cycle folder(s)")
+    said = status.last_purge(tmp_path / "data")
+    assert (said["files_deleted"], said["bytes_freed"]) == (8, 80)
+    table = status.table({"sources": [], "hosts": [], "last_purge": said})
+    assert ": 8 files, 80 B, 0 rows" in table
+    counts = metric_counts.update(tmp_path / "data", tmp_path)
+    assert counts.of("purge_files_deleted") == {("gfs",): 8}
+
+
+def test_status_counts_the_files_of_an_older_report_as_the_metrics_do(tmp_path):
+    """A report written before the fix said cycle folders at the top; its sources say files."""
+    from gridflow import status
+
+    reports = tmp_path / purge.REPORTS
+    reports.mkdir()
+    old = {
+        "purged_at": "2025-03-19T03:00:00+00:00",
+        "files_deleted": 7,
+        "bytes_freed": 900,
+        "rows_deleted": 0,
+        "sources": {"gfs": {"files": 100, "bytes": 800, "rows": 0}, "hrrr": {"files": 23}},
+        "failures": [],
+    }
+    (reports / "20250319T030000000000Z.json").write_text(json.dumps(old))
+    said = status.last_purge(tmp_path)
+    assert (said["files_deleted"], said["bytes_freed"]) == (123, 800)
+
+
 def test_refuses_a_data_root_that_is_not_a_data_folder(tmp_path):
     cfg = _store_cfg(tmp_path)
     cfg["data_root"] = "/"
@@ -189,7 +243,7 @@ def test_snakemake_purge_rule(simulated):
     assert run.returncode == 0, run.stderr[-2000:]
     # retention is 240 h in this fixture's config: nothing is old enough yet
     said = run.stdout + run.stderr
-    assert "would delete" not in said and "purged 0 cycle folder(s)" in said
+    assert "would delete" not in said and "purged 0 file(s) in 0 cycle folder(s)" in said
     short = run_snakemake(*purge, str(_retention(simulated, 24)))
     assert short.returncode == 0, short.stderr[-2000:]
     assert sorted(p.name for p in (simulated / "data/cycles/gfs").iterdir()) == [
@@ -515,7 +569,7 @@ def test_json_lists_each_item_then_a_summary_and_verify_agrees_after(gfs_fields,
     assert checked.returncode == 0, checked.stdout + checked.stderr
     text = _gridflow("purge", *options)
     assert text.returncode == 0, text.stderr
-    assert "purged 0 cycle folder(s)" in text.stdout and "{" not in text.stdout
+    assert "purged 0 file(s) in 0 cycle folder(s)" in text.stdout and "{" not in text.stdout
     client = clickhouse.connect(f"chdb://{root}/clickhouse")
     try:
         assert set(_rows_by_file(client)) == {kept}

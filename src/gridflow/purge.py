@@ -54,19 +54,25 @@ class Item:
     partition: str | None = None
 
 
+TOTALS = ("paths", "files", "bytes", "partitions", "rows")
+
+
 @dataclass
 class Plan:
     cutoffs: dict[str, str]
     items: list[Item] = field(default_factory=list)
 
     def totals(self) -> dict[str, dict[str, int]]:
+        """Per source: cycle folders (`paths`, in the data root or the bucket), the files in
+        them, bytes, partitions and rows."""
         out: dict[str, dict[str, int]] = {}
         for item in self.items:
-            t = out.setdefault(item.source, {"paths": 0, "bytes": 0, "partitions": 0, "rows": 0})
+            t = out.setdefault(item.source, dict.fromkeys(TOTALS, 0))
             t["bytes"] += item.bytes
             t["rows"] += item.rows
             if item.kind in ("path", "objects"):
                 t["paths"] += 1
+                t["files"] += item.files
             elif item.kind == "partition":
                 t["partitions"] += 1
         return out
@@ -355,16 +361,23 @@ def execute(
             error = _first_line(exc)
         for item in items:
             outcome(item, error)
+    sources = _by_source(done)  # the metrics count the purge per source
+    logs = [i for i in done if i.kind == "log"]
+    # the top-level counts are the sums of the sources' (files, not folders), so the report,
+    # `gridflow status` and the metrics say the same; run logs are counted apart
     report = {
         "purged_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cutoffs": p.cutoffs,
-        "files_deleted": sum(1 for i in done if i.kind == "path"),
+        "files_deleted": sum(t["files"] for t in sources.values()),
+        "bytes_freed": sum(t["bytes"] for t in sources.values()),
+        "rows_deleted": sum(t["rows"] for t in sources.values()),
+        "cycle_folders_deleted": sum(1 for i in done if i.kind == "path"),
         "storage_entries_deleted": sum(1 for i in done if i.kind == "objects"),
-        "bytes_freed": sum(i.bytes for i in done),
         "partitions_dropped": sum(1 for i in done if i.kind == "partition"),
-        "rows_deleted": sum(i.rows for i in done),
+        "logs_deleted": len(logs),
+        "log_bytes_freed": sum(i.bytes for i in logs),
         "metadata_records_deleted": sum(len(i.keys) for i in done if i.kind == "metadata"),
-        "sources": _by_source(done),  # the metrics count the purge per source
+        "sources": sources,
         "failures": failures,
     }
     reports = root / REPORTS
@@ -396,7 +409,7 @@ def record(item: Item, status: str, error: str | None = None) -> dict:
 
 
 def plan_summary(p: Plan) -> dict:
-    totals = {"paths": 0, "bytes": 0, "partitions": 0, "rows": 0}
+    totals = dict.fromkeys(TOTALS, 0)
     for per_source in p.totals().values():
         for key in totals:
             totals[key] += per_source[key]
@@ -410,10 +423,11 @@ def plan_lines(p: Plan, dry_run: bool) -> list[str]:
     verb = "would delete" if dry_run else "deleting"
     lines = []
     for name, cutoff in p.cutoffs.items():
-        t = totals.get(name, {"paths": 0, "bytes": 0, "partitions": 0, "rows": 0})
+        t = totals.get(name, dict.fromkeys(TOTALS, 0))
         lines.append(
-            f"{name}: cycles before {cutoff}: {verb} {t['paths']} path(s) "
-            f"({t['bytes']:,} bytes), {t['partitions']} partition(s), {t['rows']:,} rows"
+            f"{name}: cycles before {cutoff}: {verb} {t['files']:,} file(s) in {t['paths']} "
+            f"cycle folder(s) ({t['bytes']:,} bytes), {t['partitions']} partition(s), "
+            f"{t['rows']:,} rows"
         )
     if not dry_run:
         return lines
@@ -431,9 +445,10 @@ def plan_lines(p: Plan, dry_run: bool) -> list[str]:
 
 def report_line(report: dict) -> str:
     return (
-        f"purged {report['files_deleted']} cycle folder(s) and "
-        f"{report['storage_entries_deleted']} storage prefix(es) ({report['bytes_freed']:,} "
-        f"bytes), {report['partitions_dropped']} partition(s), {report['rows_deleted']:,} rows, "
+        f"purged {report['files_deleted']:,} file(s) in {report['cycle_folders_deleted']} "
+        f"cycle folder(s) and {report['storage_entries_deleted']} storage prefix(es) "
+        f"({report['bytes_freed']:,} bytes), {report['partitions_dropped']} partition(s), "
+        f"{report['rows_deleted']:,} rows, {report['logs_deleted']} old log(s), "
         f"{report['metadata_records_deleted']} Snakemake metadata record(s); "
         f"failures: {len(report['failures'])}; report: {report['report']}"
     )

@@ -145,7 +145,12 @@ def last_purge(root: Path) -> dict | None:
         return None
     report = json.loads(reports[-1].read_text())
     keys = ("purged_at", "files_deleted", "bytes_freed", "rows_deleted", "partitions_dropped")
-    return {k: report.get(k) for k in keys} | {"failures": len(report.get("failures", []))}
+    found = {k: report.get(k) for k in keys} | {"failures": len(report.get("failures", []))}
+    by_source = report.get("sources")
+    if by_source:  # what the metrics count; a report of an older purge gave folders as files
+        for key, what in (("files_deleted", "files"), ("bytes_freed", "bytes")):
+            found[key] = sum(t.get(what, 0) for t in by_source.values())
+    return found
 
 
 def collect(cfg: dict, p: Plan, now: datetime) -> dict:
