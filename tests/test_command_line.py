@@ -198,3 +198,20 @@ def test_the_licence_the_package_declares_is_in_the_checkout():
     assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
     assert "Apache License" in text and "Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text
+
+
+def test_a_published_file_has_no_waiting_reason(gfs_mirror):
+    """The plan gave every published GFS file the reason "not due yet"; only a file waited
+    for has a reason, in the plan and in `gridflow plan --json`."""
+    from gridflow import config, plan
+
+    cfg = config.load_files([gfs_mirror / "c.yaml"], REPO)
+    p = plan.plan(cfg, config.parse_clock(NOW))
+    assert len(p.ready) == 4 and all(t.why == "" for t in p.ready)
+    assert p.waiting and all(t.why == "not due yet" for t in p.waiting)
+    result = _gridflow("plan", "--configfile", str(gfs_mirror / "c.yaml"), "--now", NOW, "--json")
+    assert result.returncode == 0, result.stderr
+    *records, _ = [json.loads(line) for line in result.stdout.splitlines()]
+    published = [r for r in records if r["state"] == "published"]
+    assert len(published) == 4 and not any("why" in r for r in published)
+    assert all(r["why"] == "not due yet" for r in records if r["state"] == "waiting")

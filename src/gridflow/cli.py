@@ -177,7 +177,8 @@ def cmd_plan(args) -> None:
                     "state": state,
                     "expected_at": gfconfig.clock_text(t.expected_at),
                 }
-                print(json.dumps(record | ({"why": t.why} if t.why else {}), default=str))
+                why = {"why": t.why} if state == "waiting" and t.why else {}  # none if published
+                print(json.dumps(record | why, default=str))
         for name, why in sorted(p.unreachable.items()):
             print(json.dumps({"source": name, "state": "unreachable", "error": why}))
         summary = {"published": len(p.ready), "waiting": len(p.waiting)}

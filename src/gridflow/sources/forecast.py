@@ -66,8 +66,10 @@ class ForecastFamily(Family):
         due, waiting = [], []
         for step in self.steps(cycle):
             at = schedule.expected_at(self.src, cycle, step)
-            target = Target(self.name, cycle, step, at, "not due yet")
-            (due if at <= now else waiting).append(target)
+            if at <= now:  # due: published or not, the listing below says
+                due.append(Target(self.name, cycle, step, at))
+            else:
+                waiting.append(Target(self.name, cycle, step, at, "not due yet"))
         if not due:
             return [], waiting
         cache = paths.LISTING_CACHE.format(source=self.name, cycle=paths.cycle_id(cycle))
