@@ -141,3 +141,55 @@ def test_every_shipped_source_sets_a_stale_threshold_a_healthy_source_stays_unde
         healthy = _healthy_lag(sources.source(name, cfg))
         if healthy is not None:
             assert timedelta(hours=threshold) > healthy, (name, threshold, healthy)
+
+
+def test_an_unreachable_source_shows_what_is_loaded_and_exits_3(tmp_path):
+    """Upstream down: the loaded files are still counted from their markers, what upstream has
+    published is unknown (not 0), the row says UNREACHABLE and the exit code is 3."""
+    import subprocess
+
+    root = tmp_path / "data"
+    _cycle(root, "gfs", NOW - timedelta(hours=6), ["f000", "f003"], WALL)
+    _cycle(root, "gfs", NOW - timedelta(hours=12), ["f000"], WALL)
+    _cycle(root, "gfs", NOW - timedelta(hours=48), ["f000"], WALL)  # before the window
+    settings = tmp_path / "c.yaml"
+    settings.write_text(
+        yaml.safe_dump(
+            {
+                "data_root": str(root),
+                "sources_enabled": ["gfs"],
+                "sources": {"gfs": {"url": "file:///nonexistent", "window_hours": 12}},
+            }
+        )
+    )
+    args = ["gridflow", "status", "--configfile", str(settings), "--project", str(REPO)]
+    args += ["--now", f"{NOW:%Y-%m-%dT%H:%M:%SZ}"]
+    people = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert people.returncode == 3, people.stderr
+    row = people.stdout.splitlines()[1].split()
+    assert row[:2] == ["gfs", "UNREACHABLE"]
+    assert row[5:10] == ["3", "0", "-", "-", "-"]  # loaded, invalid, pending, waiting, failed
+    machine = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=120)
+    assert machine.returncode == 3, machine.stderr
+    gfs, summary = (json.loads(line) for line in machine.stdout.splitlines())
+    assert (gfs["loaded"], gfs["pending"], gfs["waiting"], gfs["failed"]) == (3, None, None, None)
+    assert "nonexistent" in gfs["unreachable"] and summary["unreachable"] == ["gfs"]
+    # the metrics give what is known: loaded, not a pending count of 0
+    from prometheus_client import generate_latest
+
+    from gridflow import metric_counts, metrics
+
+    text = generate_latest(metrics.registry(metric_counts.Counts(), {"sources": [gfs]})).decode()
+    assert 'gridflow_files{source="gfs",state="loaded"} 3.0' in text
+    assert 'state="pending"' not in text
+
+
+def test_loaded_files_count_whatever_the_listing_says(tmp_path):
+    """A loaded file upstream no longer lists (the plan did not return it) is still loaded."""
+    _cycle(tmp_path, "gfs", NOW - timedelta(hours=6), ["f000", "f003"], WALL)
+    cycle = NOW - timedelta(hours=6)
+    p = Plan([Target("gfs", cycle, 0, cycle), Target("gfs", cycle, 6, cycle)], [], {})
+    settings = {"gfs": {"stale_after_hours": 18, "window_hours": 12}}
+    gfs = _report(tmp_path, NOW, settings, p)["sources"][0]
+    assert (gfs["loaded"], gfs["pending"]) == (2, 1)  # f000 and f003 loaded, f006 not yet
+    assert status.exit_code({"sources": [gfs]}) == 0

@@ -524,8 +524,8 @@ def cmd_status(args) -> None:
     now = gfconfig.now(cfg)
     report = status.collect(cfg, plan.plan(cfg, now), now)
     print("\n".join(status.json_lines(report)) if args.json else status.table(report))
-    if any(s["stale"] for s in report["sources"]):
-        raise SystemExit(errors.FAILED)
+    if code := status.exit_code(report):  # 3 unreachable, 1 stale
+        raise SystemExit(code)
 
 
 def cmd_metrics(args) -> None:

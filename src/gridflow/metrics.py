@@ -159,7 +159,8 @@ class Collected:
         )
         for s in self.report["sources"]:
             for state in STATES:
-                files.add_metric([s["source"], state], s[state])
+                if s[state] is not None:  # unknown while upstream cannot be reached
+                    files.add_metric([s["source"], state], s[state])
             if s["lag_seconds"] is not None:
                 lag.add_metric([s["source"]], s["lag_seconds"])
             stale.add_metric([s["source"]], int(s["stale"]))

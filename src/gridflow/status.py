@@ -3,15 +3,18 @@ has published in the window) and the data root's own files (markers, sidecars, l
 reports). Nothing is queried in the stores, so it answers while a load holds the embedded one.
 
 - newest complete cycle (its `cycle.json`, with something loaded) and its lag behind `now`;
-- the window's files: loaded (a ClickHouse marker), invalid (loaded, and a validator found
-  something wrong), failed (a log ending in an error, no marker), pending (published, not
-  loaded yet), waiting (not published, with the next due);
+- the window's files: loaded (a ClickHouse marker of a cycle in the window, whatever upstream
+  says now), invalid (loaded, and a validator found something wrong), failed (a log ending in
+  an error, no marker), pending (published, not loaded yet), waiting (not published, with the
+  next due); of an unreachable source only what the data root holds is known, the rest is
+  None (`-` in the table);
 - the publication latency observed: first fetch minus the cycle's time, median of the files,
   on the run's clock (gridflow.latency);
 - the last purge (files, bytes, rows) and the last error, with its log.
 
-A source whose newest complete cycle is older than its `stale_after_hours` (every shipped source
-sets one) makes the exit code 1, so cron or a probe can alert. The table prints numbers and times
+A source whose upstream cannot be reached makes the exit code 3; otherwise one whose newest
+complete cycle is older than its `stale_after_hours` (every shipped source sets one) makes it 1,
+so cron or a probe can alert. The table prints numbers and times
 in one format (gridflow.human); `--json` gives the same in seconds and ISO times.
 """
 
@@ -20,10 +23,10 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from gridflow import host_health, human, latency, paths, purge
+from gridflow import errors, host_health, human, latency, paths, purge
 from gridflow.plan import Plan
 
 
@@ -33,9 +36,10 @@ class SourceStatus:
     newest_complete: str | None = None
     lag_seconds: float | None = None
     loaded: int = 0
-    pending: int = 0
-    waiting: int = 0
-    failed: int = 0
+    # what upstream has published: unknown (None) while it cannot be reached
+    pending: int | None = 0
+    waiting: int | None = 0
+    failed: int | None = 0
     invalid: int = 0  # loaded, and a validator found something wrong
     next_expected: str | None = None
     latency_seconds: float | None = None
@@ -95,6 +99,27 @@ def _last_error(folder: Path) -> dict | None:
     return None
 
 
+def _markers_in_window(folder: Path, src: dict, now: datetime) -> set[Path]:
+    """The load markers of the cycles in the source's window ([now - window_hours, now], as
+    the plan's): what is loaded, whatever upstream says now or whether it answers at all."""
+    if src.get("window_hours") is None or not folder.is_dir():
+        return set()
+    start = now - timedelta(hours=src["window_hours"])
+    found = set()
+    for cycle_dir in folder.iterdir():
+        cycle = paths.cycle_of(cycle_dir.name)
+        if cycle is not None and start <= cycle <= now:
+            found.update((cycle_dir / "loaded" / "clickhouse").glob("*.json"))
+    return found
+
+
+def _validation(marker: Path) -> dict | None:
+    try:
+        return json.loads(marker.read_text()).get("validation")
+    except (OSError, ValueError, AttributeError):  # gone since it was listed (a purge)
+        return None
+
+
 def of_source(name: str, src: dict, root: Path, p: Plan, now: datetime) -> SourceStatus:
     folder = root / paths.SOURCES / name
     status = SourceStatus(name, stale_after_hours=src.get("stale_after_hours"))
@@ -103,18 +128,13 @@ def of_source(name: str, src: dict, root: Path, p: Plan, now: datetime) -> Sourc
     if newest is not None:
         status.newest_complete = newest.isoformat()
         status.lag_seconds = round((now - newest).total_seconds())
+    loaded = _markers_in_window(folder, src, now)
     for target in (t for t in p.ready if t.source == name):
         names = dict(root=root, source=name, cycle=paths.cycle_id(target.cycle))
         step = paths.step_id(target.step)
         marker = Path(paths.MARKER.format(**names, step=step))
         if marker.exists():
-            status.loaded += 1
-            checked = json.loads(marker.read_text()).get("validation")
-            if checked and not checked["passed"]:
-                status.invalid += 1
-                status.invalid_files.append(
-                    {"marker": str(marker), "problems": checked["problems"]}
-                )
+            loaded.add(marker)
             continue
         logs = Path(paths.CYCLE_DIR.format(**names)) / "logs"
         errors = [(log, _error_line(log)) for log in logs.glob(f"*/{step}.*log")]
@@ -125,10 +145,18 @@ def of_source(name: str, src: dict, root: Path, p: Plan, now: datetime) -> Sourc
             status.failures.append({"cycle": names["cycle"], "step": step, "log": str(log)})
         else:
             status.pending += 1
+    for marker in sorted(loaded):
+        status.loaded += 1
+        checked = _validation(marker)
+        if checked and not checked["passed"]:
+            status.invalid += 1
+            status.invalid_files.append({"marker": str(marker), "problems": checked["problems"]})
     waiting = [t for t in p.waiting if t.source == name]
     status.waiting = len(waiting)
     if waiting:
         status.next_expected = min(t.expected_at for t in waiting).isoformat()
+    if status.unreachable:  # no plan: what upstream has published is not known
+        status.pending = status.waiting = status.failed = None
     if folder.is_dir():
         status.latency_seconds = _latency(folder, now)
         status.last_error = _last_error(folder)
@@ -137,6 +165,13 @@ def of_source(name: str, src: dict, root: Path, p: Plan, now: datetime) -> Sourc
         status.lag_seconds is None or status.lag_seconds > threshold * 3600
     )
     return status
+
+
+def exit_code(report: dict) -> int:
+    """3 when a source's upstream cannot be reached, else 1 when a source is stale, else 0."""
+    if any(s["unreachable"] for s in report["sources"]):
+        return errors.UNREACHABLE
+    return errors.FAILED if any(s["stale"] for s in report["sources"]) else 0
 
 
 def last_purge(root: Path) -> dict | None:
@@ -192,10 +227,15 @@ def table(report: dict) -> str:
     for s in report["sources"]:
         rows.append(
             (
-                s["source"] + (" STALE" if s["stale"] else ""),
+                s["source"]
+                + (" STALE" if s["stale"] else "")
+                + (" UNREACHABLE" if s["unreachable"] else ""),
                 _or_dash(s["newest_complete"], human.moment),
                 _or_dash(s["lag_seconds"], human.duration),
-                *(human.count(s[k]) for k in ("loaded", "invalid", "pending", "waiting", "failed")),
+                *(
+                    _or_dash(s[k], human.count)
+                    for k in ("loaded", "invalid", "pending", "waiting", "failed")
+                ),
                 _or_dash(s["next_expected"], human.moment),
                 _or_dash(s["latency_seconds"], human.duration),
                 _or_dash(s["stale_after_hours"], lambda h: human.duration(h * 3600)),
@@ -241,6 +281,7 @@ def json_lines(report: dict) -> list[str]:
         "now": report["now"],
         "sources": len(report["sources"]),
         "stale": [s["source"] for s in report["sources"] if s["stale"]],
+        "unreachable": [s["source"] for s in report["sources"] if s["unreachable"]],
         "hosts": report.get("hosts", []),
         "last_purge": report["last_purge"],
     }
