@@ -215,3 +215,22 @@ def test_a_published_file_has_no_waiting_reason(gfs_mirror):
     published = [r for r in records if r["state"] == "published"]
     assert len(published) == 4 and not any("why" in r for r in published)
     assert all(r["why"] == "not due yet" for r in records if r["state"] == "waiting")
+
+
+# the commands for people that read the ClickHouse store; the others have no --dsn or --wait
+STORE_READERS = {"point", "latest", "sql", "report", "verify", "purge", "trace", "db migrate"}
+
+
+def test_only_commands_that_read_the_store_take_dsn_and_wait():
+    """plan, status, metrics and backfill took --dsn and --wait and never used them."""
+    for option in ("--dsn", "--wait"):
+        taking = {
+            prog.removeprefix("gridflow ")
+            for prog, action in _walk(cli.parser())
+            if option in action.option_strings
+        }
+        assert taking - set(cli.STEPS) == STORE_READERS, option
+    for command in ("plan", "status"):
+        result = _gridflow(command, "--dsn", "chdb:///tmp/elsewhere", "--now", NOW)
+        assert result.returncode == 2 and "unrecognized arguments: --dsn" in result.stderr
+        assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr

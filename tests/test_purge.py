@@ -577,6 +577,35 @@ def test_json_lists_each_item_then_a_summary_and_verify_agrees_after(gfs_fields,
         client.close()
 
 
+@pytest.mark.slow
+def test_purge_reads_the_store_dsn_names(gfs_fields, tmp_path):
+    """`gridflow purge --dsn` took the option and purged the configuration's store instead."""
+    settings = tmp_path / "c.yaml"
+    settings.write_text(
+        yaml.safe_dump(
+            {
+                "now": "2025-03-12T12:00:00Z",
+                "data_root": str(tmp_path / "data"),
+                "sources_enabled": ["gfs"],
+                "sources": {"gfs": {"retention_hours": 24, "window_hours": 6}},
+            }
+        )
+    )
+    dsn = f"chdb://{tmp_path}/elsewhere"
+    client = clickhouse.connect(dsn)
+    try:
+        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
+        gone = _load(client, tmp_path / "data", "gfs", "2025030100", "f000", "grib2", gfs_fields[0])
+    finally:
+        client.close()
+    options = ["--configfile", str(settings), "--project", str(REPO), "--workdir", str(tmp_path)]
+    preview = _gridflow("purge", "--dry-run", "--json", "--dsn", dsn, *options)
+    assert preview.returncode == 0, preview.stderr
+    *planned, summary = (json.loads(line) for line in preview.stdout.splitlines())
+    assert [r["keys"] for r in planned if r["kind"] == "partition"] == [[gone]]
+    assert summary["rows"] == 10512 and summary["partitions"] == 1
+
+
 # -- the demo as `make demo` loads it: CAMS and TEMPO cycles of today whose rows are not -------
 
 

@@ -450,7 +450,8 @@ def cmd_purge(args) -> None:
         cfg["now"] = args.now
     now = gfconfig.now(cfg)
     workdir = Path(args.workdir).resolve()
-    client = clickhouse.connect(cfg["sinks"]["clickhouse"]["dsn"], wait_seconds=args.wait)
+    dsn = args.dsn or cfg["sinks"]["clickhouse"]["dsn"]
+    client = clickhouse.connect(dsn, wait_seconds=args.wait)
     pg_dsn = cfg["sinks"]["postgis"]["dsn"]
     pg = postgis.connect(pg_dsn) if pg_dsn else None
     bucket = Bucket(args.storage_prefix) if args.storage_prefix else None
@@ -779,11 +780,15 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    def add(name, func, help_, store=False):
+    def add(name, func, help_, store=False, config=False):
+        """`store`: the command reads the store (--dsn, --wait and the configuration);
+        `config`: only the configuration."""
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.set_defaults(func=func)
         if store:
             _store_arguments(sp)
+        elif config:
+            _config_arguments(sp)
         return sp
 
     def step(name, func):
@@ -803,12 +808,12 @@ def parser() -> argparse.ArgumentParser:
             sp.add_argument("--plot", help="also draw the series as a chart (.png or .svg)")
     sp = add("sql", cmd_sql, "run SQL against the ClickHouse store; rows as JSON lines", store=True)
     sp.add_argument("query", help='one read-only statement, e.g. "SELECT count() FROM grid_data"')
-    sp = add("status", cmd_status, "per source: newest cycle, lag, loaded, failed", store=True)
+    sp = add("status", cmd_status, "per source: newest cycle, lag, loaded, failed", config=True)
     sp.add_argument(
         "--json", action="store_true", help="JSON lines: a record per source, then a summary"
     )
     sp.add_argument("--now", type=_clock, help=NOW_HELP)
-    sp = add("metrics", cmd_metrics, "write Prometheus metrics (after a run)", store=True)
+    sp = add("metrics", cmd_metrics, "write Prometheus metrics (after a run)", config=True)
     sp.add_argument("--config-json", help="the workflow's resolved config (the rules pass it)")
     sp.add_argument("--workdir", default=".", help="the Snakemake working directory")
     sp.add_argument(
@@ -841,7 +846,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--repair", action="store_true", help="rebuild exactly what is wrong")
     sp.add_argument("--json", action="store_true", help="JSON lines: a record per file, a summary")
     sp.set_defaults(snakemake_args=[])  # `gridflow verify --repair ... -- <snakemake options>`
-    sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", store=True)
+    sp = add("backfill", cmd_backfill, "fetch and load a range of a source's cycles", config=True)
     sp.add_argument("source", help="the configured source, e.g. gfs or mcfcd")
     span = sp.add_mutually_exclusive_group()
     span.add_argument("--water-years", help="a gauge source's water years, e.g. 2015-2024")
@@ -852,7 +857,7 @@ def parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="JSON lines: a record per cycle, then a summary"
     )
     sp.set_defaults(snakemake_args=[])  # `gridflow backfill ... -- <snakemake options>`
-    sp = add("plan", cmd_plan, "what is published and what is waiting, per source", store=True)
+    sp = add("plan", cmd_plan, "what is published and what is waiting, per source", config=True)
     sp.add_argument("--now", type=_clock, help=NOW_HELP)
     sp.add_argument(
         "--json",
@@ -952,14 +957,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _store_arguments(sp: argparse.ArgumentParser) -> None:
-    """Where a command for people finds the configuration and the store."""
+def _config_arguments(sp: argparse.ArgumentParser) -> None:
+    """Where a command for people finds the configuration."""
     sp.add_argument(
         "--configfile",
         action="append",
         help="extra config file over config/config.yaml (repeatable)",
     )
     sp.add_argument("--project", default=".", help="the gridflow checkout (default: .)")
+
+
+def _store_arguments(sp: argparse.ArgumentParser) -> None:
+    """Where a command that reads the store finds the configuration and the store."""
+    _config_arguments(sp)
     sp.add_argument("--dsn", help="ClickHouse DSN (default: from the config)")
     sp.add_argument(
         "--wait",
