@@ -147,8 +147,8 @@ def test_geotiff_cells_are_the_exact_pixel_footprints(samples, tmp_path):
     with rasterio.open(samples / UTM) as ds:
         valid = ds.read(1) != ds.nodata
     r, c = np.argwhere(valid)[0]
-    lat, lon = _pixels(
-        samples / UTM, np.array([r, r, r + 1, r + 1]), np.array([c, c + 1, c + 1, c])
+    lat, lon = _pixels(  # the corners counter-clockwise: down the west side first
+        samples / UTM, np.array([r, r + 1, r + 1, r]), np.array([c, c, c + 1, c + 1])
     )
     ring = np.asarray(shapely.from_wkb(cells.wkb[0]).exterior.coords)[:4]
     assert np.allclose(ring[:, 1], lat, atol=1e-9) and np.allclose(ring[:, 0], lon, atol=1e-9)

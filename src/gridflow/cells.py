@@ -84,6 +84,15 @@ def grid_cells(
     )
 
 
+def counter_clockwise(rings: np.ndarray) -> np.ndarray:
+    """Closed rings (n, 5, 2) with the exterior counter-clockwise, as GeoJSON (RFC 7946) and
+    the simple-features convention expect: a grid whose rows run north to south (a raster's
+    transform) walks its corners clockwise, one whose rows run south to north the other way."""
+    x, y = rings[..., 0], rings[..., 1]
+    twice_area = (x[:, :-1] * y[:, 1:] - x[:, 1:] * y[:, :-1]).sum(axis=1)  # shoelace
+    return np.where((twice_area < 0)[:, None, None], rings[:, ::-1], rings)
+
+
 def corner_cells(
     clat: np.ndarray,
     clon: np.ndarray,
@@ -108,7 +117,7 @@ def corner_cells(
     )  # (rows, cols, 5, 2)
     centre = ((clat[:-1, :-1] + clat[1:, 1:]) / 2, (clon[:-1, :-1] + clon[1:, 1:]) / 2)
     keep = valid & _inside(*centre, bbox)
-    polygons = shapely.set_srid(shapely.polygons(ring[keep]), 4326)
+    polygons = shapely.set_srid(shapely.polygons(counter_clockwise(ring[keep])), 4326)
     kept = values[keep]
     return Cells(
         timestamp=timestamp,
