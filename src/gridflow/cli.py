@@ -99,13 +99,14 @@ def cmd_shred(args) -> None:
 
 
 def cmd_load(args) -> None:
-    from gridflow import formats, validate
+    from gridflow import catalog, formats, validate
     from gridflow.sinks import clickhouse
 
     sidecar = json.loads(Path(args.sidecar).read_text())
     table = formats.get(sidecar["format"]).table.name
     dsn = operating.dsn("clickhouse", args.dsn)
     client = clickhouse.connect(dsn, wait_seconds=args.wait)
+    fields = None
     try:
         clickhouse.migrate(client, operating.migrations("clickhouse", args.migrations))
         rows = clickhouse.load(
@@ -120,6 +121,8 @@ def cmd_load(args) -> None:
             checked = validate.checks(
                 client, table, sidecar["source"], sidecar["raw_key"], idx, rules
             )
+            # for the catalog: the PostGIS step records them (this job needs no database)
+            fields = catalog.loaded_fields(client, table, sidecar["source"], sidecar["raw_key"])
     finally:
         client.close()
     marker = {
@@ -133,6 +136,8 @@ def cmd_load(args) -> None:
         "parquet": args.parquet,
         "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if fields is not None:
+        marker["fields"] = [field.as_json() for field in fields]
     if checked is not None:
         marker["validation"] = checked
         for problem in checked["problems"]:
@@ -338,17 +343,28 @@ def _migrated(store: str, folder: Path, applied: list[str]) -> str:
 
 
 def cmd_load_postgis(args) -> None:
-    from gridflow import formats, inventory, paths
+    from gridflow import catalog, formats, inventory, paths
     from gridflow.sinks import postgis
 
     sidecar = json.loads(Path(args.sidecar).read_text())
     spec = json.loads(args.spec)
     cycle = paths.parse_cycle(Path(args.raw).parent.parent.name)
     dsn = operating.dsn("postgres", args.dsn)
+    # the rule runs after the file's ClickHouse load (its marker is an input) and records it
+    ch_load = catalog.read_load(catalog.marker_beside(Path(args.marker)))
+    if ch_load is not None and ch_load.raw_file_id != sidecar["run_id"]:
+        log.warning(
+            "the ClickHouse marker of %s is of another fetch (%s); its load is not recorded",
+            sidecar["raw_key"],
+            ch_load.raw_file_id,
+        )
+        ch_load = None
     with postgis.connect(dsn) as conn:
         postgis.migrate(conn, operating.migrations("postgres", args.migrations))
         with conn.transaction():  # the catalog row, the cells and the lineage, or nothing
             postgis.register(conn, sidecar, cycle)
+            if ch_load is not None:
+                postgis.record_clickhouse_load(conn, ch_load)
             rows = 0
             if spec["variables"]:
                 entries = inventory.parse(Path(args.idx).read_text(), args.idx)
@@ -356,7 +372,8 @@ def cmd_load_postgis(args) -> None:
                 # closed here, not at exit: an eccodes handle must not outlive the library
                 with contextlib.closing(batches):
                     rows = postgis.load_cells(conn, sidecar, batches)
-                postgis.record_load(conn, sidecar["run_id"], "postgis.pollution_grid", rows)
+                fields = postgis.cell_fields(conn, sidecar)
+                postgis.record_load(conn, sidecar["run_id"], "postgis.pollution_grid", rows, fields)
             postgis.record_update(conn, sidecar, cycle, rows)
             if sidecar.get("gauge"):  # a gauge's metadata came with its record
                 postgis.record_gauge(conn, sidecar["source"], sidecar["gauge"], sidecar["run_id"])

@@ -2,6 +2,7 @@ rule load_postgis:
     """Register the raw file in the catalog and load its selected variables as cells."""
     input:
         unpack(raw_files),
+        clickhouse=pattern(paths.MARKER),  # its load is recorded in the catalog too
     output:
         pattern(paths.PG_MARKER),
     log:

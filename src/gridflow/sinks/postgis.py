@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
 
+from gridflow import catalog
 from gridflow.dsn import redact, resolve
 from gridflow.errors import UNREACHABLE, GridflowError
 
@@ -28,6 +29,19 @@ CELL_COLUMNS = (
     "raw_key",
     "raw_file_id",
 )
+FIELD_COLUMNS = (  # catalog.fields, in gridflow.catalog.LoadedField's order
+    "variable",
+    "level",
+    "forecast",
+    "descriptor",
+    "ref_time",
+    "step",
+    "rows",
+    "west",
+    "south",
+    "east",
+    "north",
+)
 SCHEMA = {
     "catalog.raw_files": {
         "id",
@@ -39,12 +53,16 @@ SCHEMA = {
         "raw_key",
         "sha256",
         "byte_ranges",
+        "raw_bytes",
+        "upstream_bytes",
+        "fetched_at",
         "created_at",
     },
-    "catalog.loads": {"raw_file_id", "sink", "rows", "loaded_at"},
+    "catalog.loads": {"raw_file_id", "sink", "rows", "fields", "status", "loaded_at"},
+    "catalog.fields": {"raw_file_id", *FIELD_COLUMNS},
     "catalog.source_updates": {"source", "cycle", "raw_file_id", "cells", "loaded_at"},
-    "public.gauges": {"source", "gauge", "name", "former_ids", "geom", "raw_file_id"},
-    "public.pollution_grid": {c.strip('"') for c in CELL_COLUMNS} | {"created_at"},
+    "public.gauges": {"id", "source", "gauge", "name", "former_ids", "geom", "raw_file_id"},
+    "public.pollution_grid": {c.strip('"') for c in CELL_COLUMNS} | {"id", "created_at"},
     "public.saved_routes": {
         "id",
         "name",
@@ -181,13 +199,16 @@ def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime) -> None:
     conn.execute(
         """
         INSERT INTO catalog.raw_files (id, source, dataset, date, cycle, object_key, source_url,
-            raw_key, etag, last_modified, byte_ranges, size, sha256)
+            raw_key, etag, last_modified, byte_ranges, raw_bytes, upstream_bytes, fetched_at,
+            sha256)
         VALUES (%(id)s, %(source)s, %(dataset)s, %(date)s, %(cycle)s, %(url)s, %(url)s,
-            %(raw_key)s, %(etag)s, %(last_modified)s, %(ranges)s, %(size)s, %(sha256)s)
+            %(raw_key)s, %(etag)s, %(last_modified)s, %(ranges)s, %(size)s, %(upstream_size)s,
+            %(fetched_at)s, %(sha256)s)
         ON CONFLICT (object_key) DO UPDATE SET id = EXCLUDED.id, etag = EXCLUDED.etag,
             last_modified = EXCLUDED.last_modified, byte_ranges = EXCLUDED.byte_ranges,
-            size = EXCLUDED.size, sha256 = EXCLUDED.sha256, raw_key = EXCLUDED.raw_key,
-            created_at = now()
+            raw_bytes = EXCLUDED.raw_bytes, upstream_bytes = EXCLUDED.upstream_bytes,
+            fetched_at = EXCLUDED.fetched_at, sha256 = EXCLUDED.sha256,
+            raw_key = EXCLUDED.raw_key, created_at = now()
         WHERE catalog.raw_files.id <> EXCLUDED.id
         """,
         {
@@ -202,17 +223,57 @@ def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime) -> None:
             "last_modified": sidecar.get("last_modified"),
             "ranges": json.dumps(sidecar["byte_ranges"]),
             "size": sidecar["size"],
+            "upstream_size": sidecar.get("upstream_size"),
+            "fetched_at": sidecar.get("fetched_at"),
             "sha256": sidecar["sha256"],
         },
     )
 
 
-def record_load(conn: psycopg.Connection, raw_file_id: str, sink: str, rows: int) -> None:
+def record_load(
+    conn: psycopg.Connection,
+    raw_file_id: str,
+    sink: str,
+    rows: int,
+    fields: int | None = None,
+    status: str = "loaded",
+    loaded_at: datetime | None = None,
+) -> None:
+    """One load of a raw file into one sink (`clickhouse.grid_data`, `postgis.pollution_grid`);
+    a reload replaces it. `loaded_at` defaults to now."""
     conn.execute(
-        "INSERT INTO catalog.loads (raw_file_id, sink, rows) VALUES (%s, %s, %s) "
-        "ON CONFLICT (raw_file_id, sink) DO UPDATE SET rows = EXCLUDED.rows, loaded_at = now()",
-        (raw_file_id, sink, rows),
+        """
+        INSERT INTO catalog.loads (raw_file_id, sink, rows, fields, status, loaded_at)
+        VALUES (%s, %s, %s, %s, %s, COALESCE(%s, now()))
+        ON CONFLICT (raw_file_id, sink) DO UPDATE SET rows = EXCLUDED.rows,
+            fields = EXCLUDED.fields, status = EXCLUDED.status, loaded_at = EXCLUDED.loaded_at
+        """,
+        (raw_file_id, sink, rows, fields, status, loaded_at),
     )
+
+
+def record_clickhouse_load(conn: psycopg.Connection, load: catalog.ClickhouseLoad) -> None:
+    """The ClickHouse load of a raw file (from its marker) and the fields it put in the store."""
+    record_load(
+        conn, load.raw_file_id, load.sink, load.rows, load.field_count, load.status, load.loaded_at
+    )
+    if load.fields is None:
+        return
+    conn.execute("DELETE FROM catalog.fields WHERE raw_file_id = %s", (load.raw_file_id,))
+    with conn.cursor().copy(
+        f"COPY catalog.fields (raw_file_id, {', '.join(FIELD_COLUMNS)}) FROM STDIN"
+    ) as copy:
+        for field in load.fields:
+            copy.write_row((load.raw_file_id, *astuple(field)))
+
+
+def cell_fields(conn: psycopg.Connection, sidecar: dict) -> int:
+    """How many fields (variable and time) of the raw file are in pollution_grid."""
+    return conn.execute(
+        'SELECT count(DISTINCT (variable, "timestamp")) FROM pollution_grid '
+        "WHERE source = %s AND raw_key = %s",
+        (sidecar["source"], sidecar["raw_key"]),
+    ).fetchone()[0]
 
 
 def record_update(conn: psycopg.Connection, sidecar: dict, cycle: datetime, cells: int) -> None:
