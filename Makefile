@@ -90,6 +90,7 @@ test: setup
 	scripts/ensure-slurm
 	scripts/ensure-chromium
 	scripts/ensure-promtool
+	scripts/ensure-gdal
 	$(BIN)/pytest
 
 lint: setup
