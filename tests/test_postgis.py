@@ -42,6 +42,10 @@ def test_migrations_apply_once_in_order(db):
             "003_reader.sql",
             "004_source_updates.sql",
             "005_gauges.sql",
+            "006_catalog_facts.sql",
+            "007_gis_keys.sql",
+            "008_aeris.sql",
+            "009_ingester.sql",
         ]
         assert postgis.migrate(conn, MIGRATIONS) == []
         assert conn.execute("SELECT postgis_version()").fetchone()[0]
@@ -89,7 +93,7 @@ def test_database_without_postgis_is_named(postgres):
 def test_a_table_changed_by_hand_is_named(db):
     with postgis.connect(db) as conn:
         postgis.migrate(conn, MIGRATIONS)
-        conn.execute("ALTER TABLE pollution_grid DROP COLUMN severity")
+        conn.execute("ALTER TABLE pollution_grid DROP COLUMN severity CASCADE")  # and its views
         conn.commit()
         with pytest.raises(postgis.PostgisError, match="pollution_grid .*missing: severity"):
             postgis.migrate(conn, MIGRATIONS)
