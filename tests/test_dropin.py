@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -142,6 +143,30 @@ def test_jackfruits_point_query_gets_the_newest_runs_value(samples, tmp_path):
     finally:
         jackfruit.close()
     assert rows == (points, 1, uuid.UUID(newest["raw_file_id"]), "UUID")
+
+
+def test_a_loads_marker_lists_the_fields_the_store_holds(samples, tmp_path):
+    """What the PostGIS step records of a ClickHouse load comes from the shred, without a
+    second pass over the store: the same fields, rows and extents as the store's GROUP BY."""
+    from gridflow import catalog
+
+    shred_file = _gfs_run(samples, tmp_path, datetime(2025, 3, 12, 6, tzinfo=UTC), 3)
+    client = clickhouse.connect(f"chdb://{tmp_path}/ch")
+    try:
+        clickhouse.migrate(client, CH_MIGRATIONS)
+        clickhouse.load(client, shred_file, "gfs", shred_file.stem)
+        stored = client.query(
+            "SELECT variable, level, forecast, descriptor, ref_time, step, count(), "
+            "min(lon), min(lat), max(lon), max(lat) FROM grid_data GROUP BY ALL"
+        ).result_rows
+    finally:
+        client.close()
+    (field,) = catalog.shred_fields(shred_file)
+    (row,) = stored
+    assert astuple(field)[:4] == row[:4] and field.ref_time == row[4].replace(tzinfo=UTC)
+    assert (field.step, field.rows) == (row[5], row[6]) == (180, 10512)
+    assert astuple(field)[7:] == pytest.approx(row[7:])
+    assert catalog.LoadedField.from_json(json.loads(json.dumps(field.as_json()))) == field
 
 
 # -- the seed systems after a real workflow run (PostgreSQL + PostGIS) ---------------------------

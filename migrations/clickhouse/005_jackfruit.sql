@@ -1,17 +1,23 @@
--- Jackfruit's grid_data, as its serving layer queries it (database `jackfruit`, so a client
--- whose default database is `jackfruit` runs Jackfruit's SQL unchanged):
+-- Jackfruit's grid_data, as its serving layer queried it (database `jackfruit`: a client whose
+-- default database is `jackfruit` runs Jackfruit's SQL unchanged):
 --   SELECT value FROM grid_data WHERE variable = 'PMTF' AND timestamp = '2024-05-16 13:00:00'
 --   ORDER BY greatCircleDistance(lon, lat, -112.07, 33.45) LIMIT 1
--- One row per field, point and valid time: gridflow keeps every forecast run, and two runs
+-- One row per field, point and valid time: gridflow keeps every forecast run and two runs
 -- share valid times, so the view keeps the rows of the newest run that has the field at that
--- valid time (the join's right side, one row per field and valid time). Jackfruit's filters
--- on variable and timestamp reach both sides, so only that field's rows are read and grouped.
+-- time (the join's right side has one row per field and valid time). Jackfruit's filters on
+-- variable and timestamp reach both sides, so only that field's rows are read.
 -- `variable` carries the field's descriptor as the PostGIS cells name it
 -- (`MASSDEN:chemical=Ozone`), so constituents of one variable stay apart; `level`, `forecast`
 -- and `ref_time` are extra columns (a variable at several levels, or accumulated over two
--- periods ending at one time, has a row for each). `raw_file_id` is a UUID, the type of catalog.raw_files.id: the
--- lineage join needs no cast. ClickHouse names the table's database when it stores the view
--- (the migrating client's).
+-- periods ending at one time, has a row for each). `raw_file_id` is a UUID, the type of
+-- catalog.raw_files.id: the lineage join needs no cast. ClickHouse names the table's database
+-- when it stores the view (the migrating client's).
+
+-- A min-max index on valid_time lets parts and granules of other times be skipped: a whole
+-- part while it holds one file (GFS TMP on the demo store: 263 -> 32 ms). Parts made before
+-- it take it as they merge.
+ALTER TABLE grid_data ADD INDEX IF NOT EXISTS valid_time_minmax valid_time TYPE minmax GRANULARITY 1;
+
 CREATE DATABASE IF NOT EXISTS jackfruit;
 
 CREATE OR REPLACE VIEW jackfruit.grid_data AS

@@ -122,7 +122,7 @@ def cmd_load(args) -> None:
                 client, table, sidecar["source"], sidecar["raw_key"], idx, rules
             )
             # for the catalog: the PostGIS step records them (this job needs no database)
-            fields = catalog.loaded_fields(client, table, sidecar["source"], sidecar["raw_key"])
+            fields = catalog.shred_fields(Path(args.parquet))
     finally:
         client.close()
     marker = {
