@@ -15,6 +15,7 @@ from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 import shapely
 import yaml
@@ -26,7 +27,7 @@ from devkit.throwaway_postgres import PASSWORD as PG_PASSWORD
 from gridflow import cells, inventory, query
 from gridflow.grib_read import build_inventory, iter_fields
 from gridflow.shred import shred
-from gridflow.sinks import clickhouse
+from gridflow.sinks import clickhouse, postgis
 
 CH_MIGRATIONS = REPO / "migrations" / "clickhouse"
 PG_MIGRATIONS = REPO / "migrations" / "postgres"
@@ -175,7 +176,7 @@ def test_a_loads_marker_lists_the_fields_the_store_holds(samples, tmp_path):
 ENDS = ("origin_lon", "origin_lat", "dest_lon", "dest_lat")
 
 
-def _ewkt_line(route: dict) -> str:
+def _wkt_line(route: dict) -> str:
     return (
         f"LINESTRING({route['origin_lon']} {route['origin_lat']}, "
         f"{route['dest_lon']} {route['dest_lat']})"
@@ -207,8 +208,6 @@ def seeded(samples, postgres, tmp_path_factory):
     name = "t" + uuid.uuid4().hex[:10]
     postgres.psql(f"CREATE DATABASE {name}")
     db = postgres.dsn(db=name)
-    from gridflow.sinks import postgis
-
     with postgis.connect(db) as conn:
         postgis.migrate(conn, PG_MIGRATIONS)
     with _aeris(db) as conn:  # as AERIS saved its routes
@@ -228,7 +227,6 @@ def seeded(samples, postgres, tmp_path_factory):
         "EARTHDATA_USERNAME": USER,
         "EARTHDATA_PASSWORD": PASSWORD,
     }
-    runs = []
     aqm = {
         "url": f"file://{mirror}",
         "window_hours": 12,
@@ -249,41 +247,23 @@ def seeded(samples, postgres, tmp_path_factory):
             cfg.write_text(yaml.safe_dump(common | settings))
             run = run_snakemake(REPO / "Snakefile", work, "--configfile", str(cfg), env=env)
             assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
-            runs.append(cfg)
-    return {"work": work, "db": db, "env": env, "configs": runs, "postgres": postgres}
+    return {"work": work, "db": db, "env": env, "postgres": postgres}
 
 
 def _aeris(db: str):
-    import psycopg
-
     return psycopg.connect(db, options="-c search_path=aeris,public", autocommit=True)
 
 
 def _ingester(db: str):
-    import psycopg
-
     return psycopg.connect(db, options="-c search_path=ingester", autocommit=True)
 
 
 def _point(seeded, source: str, variable: str, level: str, lat: float, lon: float) -> list[dict]:
     """gridflow's own answer: `gridflow point`, every run at the nearest grid point."""
+    store = f"chdb://{seeded['work']}/data/clickhouse"
+    field = ["--source", source, "--variable", variable, "--level", level]
     done = subprocess.run(
-        [
-            "gridflow",
-            "point",
-            "--dsn",
-            f"chdb://{seeded['work']}/data/clickhouse",
-            "--source",
-            source,
-            "--variable",
-            variable,
-            "--level",
-            level,
-            "--lat",
-            str(lat),
-            "--lon",
-            str(lon),
-        ],  # fmt: skip
+        ["gridflow", "point", "--dsn", store, *field, "--lat", str(lat), "--lon", str(lon)],
         capture_output=True,
         text=True,
         env=seeded["env"],
@@ -341,7 +321,7 @@ def test_aeris_recompute_gets_what_gridflow_routes_gave(seeded):
                 "SELECT MAX(timestamp) FROM pollution_grid WHERE gas_type = %s", (gas,)
             ).fetchone()[0]
             mean, severity = conn.execute(
-                _bound(AERIS_ROUTE), {"wkt": _ewkt_line(route), "max_ts": max_ts}
+                _bound(AERIS_ROUTE), {"wkt": _wkt_line(route), "max_ts": max_ts}
             ).fetchone()
             cells_, last_mean, last_severity = conn.execute(
                 "SELECT last_cells, last_mean, last_severity FROM public.saved_routes "
@@ -432,16 +412,14 @@ def test_the_ingesters_bookkeeping_answers_from_the_catalog(seeded):
 
 @pytest.mark.postgres
 def test_every_load_is_in_the_catalog_with_its_fetch(seeded):
-    import psycopg
-
     with psycopg.connect(seeded["db"]) as conn:
         loads = conn.execute(
             "SELECT f.source, l.sink, l.rows, l.fields, l.status FROM catalog.loads l "
             "JOIN catalog.raw_files f ON f.id = l.raw_file_id ORDER BY 1, 2"
         ).fetchall()
         fetched = conn.execute(
-            "SELECT source, fetched_at, upstream_bytes, raw_bytes FROM catalog.raw_files "
-            "ORDER BY source"
+            "SELECT source, fetched_at, upstream_bytes, raw_bytes, wire_bytes "
+            "FROM catalog.raw_files ORDER BY source"
         ).fetchall()
     markers = {}
     for path in (seeded["work"] / "data" / "cycles").glob("*/*/loaded/*/*.json"):
@@ -456,12 +434,12 @@ def test_every_load_is_in_the_catalog_with_its_fetch(seeded):
         ("tempo", "postgis.pollution_grid", markers[("tempo", "postgis")]),
     ]
     assert all(status == "loaded" and fields >= 1 for *_, fields, status in loads)
-    for source, fetched_at, upstream, raw in fetched:
+    for source, fetched_at, *sizes in fetched:
         sidecar = json.loads(
             next((seeded["work"] / "data" / "cycles" / source).glob("*/raw/*.json")).read_text()
         )
         assert fetched_at == datetime.fromisoformat(sidecar["fetched_at"])
-        assert (upstream, raw) == (sidecar["upstream_size"], sidecar["size"])
+        assert sizes == [sidecar["upstream_size"], sidecar["size"], sidecar["wire_bytes"]]
 
 
 # -- GIS clients ---------------------------------------------------------------------------------
@@ -488,7 +466,9 @@ def test_gdal_exports_the_cells_with_ids_srid_and_counter_clockwise_rings(seeded
     features = json.loads(out.read_text())["features"]
     assert json.loads(out.read_text())["crs"]["properties"]["name"].endswith("CRS84")
     ids = [f["id"] for f in features]
-    assert len(ids) == len(set(ids)) > 5000
+    with psycopg.connect(seeded["db"]) as conn:
+        stored = conn.execute("SELECT count(*) FROM pollution_grid").fetchone()[0]
+    assert len(ids) == len(set(ids)) == stored > 4578  # every cell once, TEMPO's and AQM's
     by_source: dict[str, int] = {}
     for feature in features:
         (ring,) = feature["geometry"]["coordinates"]
@@ -505,8 +485,6 @@ def test_gdal_exports_the_cells_with_ids_srid_and_counter_clockwise_rings(seeded
 
 @pytest.mark.postgres
 def test_every_geometry_table_has_one_integer_key(seeded):
-    import psycopg
-
     with psycopg.connect(seeded["db"]) as conn:
         keys = conn.execute(
             """
@@ -532,7 +510,6 @@ def test_every_geometry_table_has_one_integer_key(seeded):
 def test_the_migrations_upgrade_a_database_that_has_rows(postgres):
     """A database made before the catalog facts and keys: its rows keep their values and get
     their ids, and loads go on as before."""
-    from gridflow.sinks import postgis
 
     name = "t" + uuid.uuid4().hex[:10]
     postgres.psql(f"CREATE DATABASE {name}")

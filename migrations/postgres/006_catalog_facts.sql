@@ -1,4 +1,4 @@
--- What the catalog keeps of each raw file besides its identity: the two sizes (a ranged fetch
+-- What the catalog keeps of each raw file besides its identity: its sizes (a ranged fetch
 -- keeps 68,308 bytes of a GFS object of 3,770,738), when it was fetched, the fields each load
 -- put in its store and how the load went. Until now these lived only in the sidecar JSON.
 DO $$
@@ -14,6 +14,9 @@ COMMENT ON COLUMN catalog.raw_files.raw_bytes IS
 ALTER TABLE catalog.raw_files ADD COLUMN IF NOT EXISTS upstream_bytes bigint;
 COMMENT ON COLUMN catalog.raw_files.upstream_bytes IS
     'size of the whole object upstream, as its server reported it (null: not reported)';
+ALTER TABLE catalog.raw_files ADD COLUMN IF NOT EXISTS wire_bytes bigint;
+COMMENT ON COLUMN catalog.raw_files.wire_bytes IS
+    'bytes received over the wire (a ranged fetch: its ranges; a gzipped object: packed)';
 ALTER TABLE catalog.raw_files ADD COLUMN IF NOT EXISTS fetched_at timestamptz;
 COMMENT ON COLUMN catalog.raw_files.fetched_at IS 'when the fetch finished (the sidecar''s fetched_at)';
 CREATE INDEX IF NOT EXISTS raw_files_dataset ON catalog.raw_files (dataset);

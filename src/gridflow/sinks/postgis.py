@@ -55,6 +55,7 @@ SCHEMA = {
         "byte_ranges",
         "raw_bytes",
         "upstream_bytes",
+        "wire_bytes",
         "fetched_at",
         "created_at",
     },
@@ -199,16 +200,16 @@ def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime) -> None:
     conn.execute(
         """
         INSERT INTO catalog.raw_files (id, source, dataset, date, cycle, object_key, source_url,
-            raw_key, etag, last_modified, byte_ranges, raw_bytes, upstream_bytes, fetched_at,
-            sha256)
+            raw_key, etag, last_modified, byte_ranges, raw_bytes, upstream_bytes, wire_bytes,
+            fetched_at, sha256)
         VALUES (%(id)s, %(source)s, %(dataset)s, %(date)s, %(cycle)s, %(url)s, %(url)s,
             %(raw_key)s, %(etag)s, %(last_modified)s, %(ranges)s, %(size)s, %(upstream_size)s,
-            %(fetched_at)s, %(sha256)s)
+            %(wire_bytes)s, %(fetched_at)s, %(sha256)s)
         ON CONFLICT (object_key) DO UPDATE SET id = EXCLUDED.id, etag = EXCLUDED.etag,
             last_modified = EXCLUDED.last_modified, byte_ranges = EXCLUDED.byte_ranges,
             raw_bytes = EXCLUDED.raw_bytes, upstream_bytes = EXCLUDED.upstream_bytes,
-            fetched_at = EXCLUDED.fetched_at, sha256 = EXCLUDED.sha256,
-            raw_key = EXCLUDED.raw_key, created_at = now()
+            wire_bytes = EXCLUDED.wire_bytes, fetched_at = EXCLUDED.fetched_at,
+            sha256 = EXCLUDED.sha256, raw_key = EXCLUDED.raw_key, created_at = now()
         WHERE catalog.raw_files.id <> EXCLUDED.id
         """,
         {
@@ -224,6 +225,7 @@ def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime) -> None:
             "ranges": json.dumps(sidecar["byte_ranges"]),
             "size": sidecar["size"],
             "upstream_size": sidecar.get("upstream_size"),
+            "wire_bytes": sidecar.get("wire_bytes"),  # null: a sidecar from before it was kept
             "fetched_at": sidecar.get("fetched_at"),
             "sha256": sidecar["sha256"],
         },
