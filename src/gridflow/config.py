@@ -168,9 +168,23 @@ def apply_environment(cfg: dict) -> dict:
     return cfg
 
 
-def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
+# Set by load_files, never by a file: the folder a relative data_root lies below.
+PROJECT_DIR = "project_dir"
+
+
+def data_root(cfg: dict) -> Path:
+    """The data root on disk. A relative `data_root` lies below the project folder: the
+    `gridflow` command's --project, as the workflow's lies below Snakemake's working directory
+    (where `gridflow run` starts it). Left relative when no project folder was given (the
+    workflow), so the rules' own spelling is kept."""
+    root = Path(cfg["data_root"])
+    return Path(cfg[PROJECT_DIR]) / root if cfg.get(PROJECT_DIR) else root
+
+
+def resolve(raw: dict, project_dir: Path | str = ".", root_below: Path | str | None = None) -> dict:
     """Snakemake's merged config, the GRIDFLOW_* environment over it, plus each enabled source's
-    defaults file, validated."""
+    defaults file, validated. With `root_below`, a relative data_root lies below that folder
+    (data_root() reads it) rather than below the working directory."""
     cfg = apply_environment(_normalise(copy.deepcopy(raw)))
     overrides = cfg.get("sources") or {}
     sources = {}
@@ -197,8 +211,10 @@ def resolve(raw: dict, project_dir: Path | str = ".") -> dict:
             )
     cfg.setdefault("purge", "manual")
     cfg.setdefault("keep_shreds", False)
+    if root_below is not None:
+        cfg[PROJECT_DIR] = str(Path(root_below).resolve())
     ch = cfg["sinks"].setdefault("clickhouse", {})
-    default_store = f"chdb://{Path(cfg['data_root']).resolve()}/clickhouse"
+    default_store = f"chdb://{data_root(cfg).resolve()}/clickhouse"
     ch["dsn"] = _dsn("GRIDFLOW_CLICKHOUSE_DSN", ch.get("dsn")) or default_store
     pg = cfg["sinks"].setdefault("postgis", {})
     pg["dsn"] = _dsn("GRIDFLOW_PG_DSN", pg.get("dsn"))
@@ -244,7 +260,7 @@ def load_files(paths: list[Path | str], project_dir: Path | str = ".") -> dict:
             reason = " ".join(str(exc).split())
             raise ConfigError(f"configuration file {path} is not YAML: {reason}") from None
         merged = deep_merge(merged, content or {})
-    return resolve(merged, project_dir)
+    return resolve(merged, project_dir, root_below=project_dir)
 
 
 def now(cfg: dict) -> datetime:

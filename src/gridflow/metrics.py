@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridflow import metric_counts
+from gridflow import config, metric_counts
 from gridflow.metric_counts import Counts
 
 
@@ -208,7 +208,7 @@ def write(
     if not wanted(cfg):
         return []
     where = cfg["metrics"]
-    root = Path(cfg["data_root"]).resolve()
+    root = config.data_root(cfg).resolve()
     counts = metric_counts.update(root, Path(workdir), outcome, seconds)
     reg = registry(counts, report)
     went = []

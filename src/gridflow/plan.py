@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from gridflow import host_health, latency, paths
+from gridflow import config, host_health, latency, paths
 from gridflow.sources import source as source_of
 from gridflow.targets import Lister, Target
 from gridflow.transport import Remote, Settings, TransportError
@@ -50,14 +49,14 @@ def lister(cfg: dict, family, keep: bool = False) -> Lister:
     """How one plan looks at a source: few retries (a plan must not hang on a dead mirror);
     with `keep` (a run that fetches, never a preview) complete cycles' listings are kept."""
     where = family.operating(cfg["fetch"])
-    host_health.use_data_root(cfg["data_root"])
+    host_health.use_data_root(config.data_root(cfg))
     settings = Settings(
         **{**where["settings"], "max_retries": min(where["settings"]["max_retries"], 2)}
     )
     return Lister(
         Remote(where["url"], settings),
         cfg["fetch"].get("settle_seconds", 0),
-        Path(cfg["data_root"]),
+        config.data_root(cfg),
         keep,
     )
 
@@ -79,5 +78,5 @@ def plan(cfg: dict, now: datetime, keep: bool = False) -> Plan:
             result.unreachable[name] = str(exc)
             continue
         result.ready += ready
-        result.waiting += latency.estimate(waiting, Path(cfg["data_root"]), now)
+        result.waiting += latency.estimate(waiting, config.data_root(cfg), now)
     return result

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gridflow import paths, schedule, snakemake_metadata
+from gridflow import config, paths, schedule, snakemake_metadata
 from gridflow.errors import UsageError
 
 REPORTS = "purge-reports"
@@ -225,7 +225,7 @@ def _old_logs(root: Path, workdir: Path) -> list[Item]:
 
 def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=None) -> Plan:
     """What is past retention: in the data root, the storage bucket (profiles/s3), the stores."""
-    root = Path(cfg["data_root"]).resolve()
+    root = config.data_root(cfg).resolve()
     if root == Path(root.anchor) or root == Path.home().resolve():
         raise PurgeError(f"refusing to purge: data_root {root} is not a data folder")
     result = Plan({})
@@ -328,7 +328,7 @@ def execute(
 ) -> dict:
     """Carry out the plan, item by item; `on_item` hears of each (with its error, if it failed).
     Returns the report written to `<data_root>/purge-reports/`, with that file's path."""
-    root = Path(cfg["data_root"]).resolve()
+    root = config.data_root(cfg).resolve()
     sinks = {"clickhouse": client, "postgis": pg}
     failures = []
     done = []

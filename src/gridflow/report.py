@@ -460,7 +460,7 @@ def build(
     from gridflow import config
 
     now = now or config.now(cfg)
-    root = Path(cfg["data_root"]).resolve()
+    root = config.data_root(cfg).resolve()
     sources = list(cfg["sources_enabled"])
     shown = status.collect(cfg, p, now)
     fetched, whole, rows = _per_source(root, sources)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from gridflow import errors, host_health, human, latency, paths, purge
+from gridflow import config, errors, host_health, human, latency, paths, purge
 from gridflow.plan import Plan
 
 
@@ -189,7 +189,7 @@ def last_purge(root: Path) -> dict | None:
 
 
 def collect(cfg: dict, p: Plan, now: datetime) -> dict:
-    root = Path(cfg["data_root"]).resolve()
+    root = config.data_root(cfg).resolve()
     sources = [
         asdict(of_source(name, cfg["sources"][name], root, p, now))
         for name in cfg["sources_enabled"]

@@ -6,6 +6,9 @@ duplicated, and rows whose raw file has no marker. With `--sha256` it also check
 against the sha256 its sidecar recorded. `--repair` is gridflow.repair: it plans the rebuild
 of exactly those files, and removes nothing until Snakemake has accepted that plan.
 
+Every source with a folder under the data root is checked, enabled or not: a marker names its
+source by its folder. A relative data_root lies below the project folder (gridflow.config).
+
 Gauge rows are not counted against their markers: a later record covering the same gauges and
 days replaces them on purpose (gridflow.sinks.clickhouse).
 """
@@ -16,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from gridflow import paths
+from gridflow import config, paths
 from gridflow.fetch import sha256_of
 from gridflow.sinks import clickhouse
 
@@ -31,6 +34,17 @@ class Finding:
     path: str | None  # the marker (or, for changed bytes, the raw file) on disk
 
 
+@dataclass(frozen=True)
+class RowCheck:
+    """What the row counts covered, beside what they found."""
+
+    root: Path  # the data root whose markers were read
+    markers: int  # ClickHouse load markers counted against the store
+    findings: list[Finding]
+    not_enabled: tuple[str, ...]  # sources with markers the configuration leaves out: checked
+    not_checked: tuple[str, ...]  # sources with rows in the store but no folder, not enabled
+
+
 def _markers(root: Path, source: str) -> dict[str, tuple[Path, dict]]:
     found = {}
     for marker in (root / paths.SOURCES / source).glob("*/loaded/clickhouse/*.json"):
@@ -40,37 +54,62 @@ def _markers(root: Path, source: str) -> dict[str, tuple[Path, dict]]:
     return found
 
 
-def rows(cfg: dict, client) -> list[Finding]:
-    """Row counts per raw file against the markers (the cheap check)."""
-    root = Path(cfg["data_root"]).resolve()
-    findings = []
-    has_table = int(client.command(f"EXISTS TABLE {clickhouse.TABLE}"))
-    for source in cfg["sources_enabled"]:
-        markers = _markers(root, source)
-        counts = {}
-        if has_table:
-            counts = dict(
-                client.query(
-                    f"SELECT raw_key, count() FROM {clickhouse.TABLE} WHERE source = %(s)s "
-                    "GROUP BY raw_key",
-                    parameters={"s": source},
-                ).result_rows
-            )
+def _sources_on_disk(root: Path) -> set[str]:
+    folder = root / paths.SOURCES
+    return {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+
+
+def _counts(client) -> dict[str, dict[str, int]]:
+    """Rows per source and raw file in grid_data (one GROUP BY)."""
+    if not int(client.command(f"EXISTS TABLE {clickhouse.TABLE}")):
+        return {}
+    counts: dict[str, dict[str, int]] = {}
+    found = client.query(
+        f"SELECT source, raw_key, count() FROM {clickhouse.TABLE} GROUP BY source, raw_key"
+    ).result_rows
+    for source, raw_key, n in found:
+        counts.setdefault(source, {})[raw_key] = n
+    return counts
+
+
+def check(cfg: dict, client) -> RowCheck:
+    """Row counts per raw file against the markers (the cheap check), for every source with a
+    folder under the data root (markers name their source by it) and every enabled one."""
+    root = config.data_root(cfg).resolve()
+    counts = _counts(client)
+    on_disk = _sources_on_disk(root)
+    enabled = set(cfg["sources_enabled"])
+    findings, markers_seen = [], 0
+    for source in sorted(enabled | on_disk):
+        markers, rows_of = _markers(root, source), counts.get(source, {})
+        markers_seen += len(markers)
         for raw_key, (marker, meta) in sorted(markers.items()):
-            have, want = counts.get(raw_key, 0), meta["rows"]
+            have, want = rows_of.get(raw_key, 0), meta["rows"]
             if have != want:
                 kind = "missing" if have == 0 else "partial" if have < want else "duplicated"
                 findings.append(Finding(kind, source, raw_key, want, have, str(marker)))
-        for raw_key in sorted(set(counts) - set(markers)):
-            findings.append(Finding("unmarked", source, raw_key, None, counts[raw_key], None))
-    return findings
+        for raw_key in sorted(set(rows_of) - set(markers)):
+            findings.append(Finding("unmarked", source, raw_key, None, rows_of[raw_key], None))
+    return RowCheck(
+        root,
+        markers_seen,
+        findings,
+        not_enabled=tuple(sorted(s for s in on_disk - enabled if _markers(root, s))),
+        not_checked=tuple(sorted(set(counts) - enabled - on_disk)),
+    )
+
+
+def rows(cfg: dict, client) -> list[Finding]:
+    """What check() found."""
+    return check(cfg, client).findings
 
 
 def raw_bytes(cfg: dict) -> list[Finding]:
-    """Raw files whose bytes are not the ones fetched (their sidecar's sha256)."""
-    root = Path(cfg["data_root"]).resolve()
+    """Raw files whose bytes are not the ones fetched (their sidecar's sha256), of every source
+    under the data root."""
+    root = config.data_root(cfg).resolve()
     findings = []
-    for source in cfg["sources_enabled"]:
+    for source in sorted(set(cfg["sources_enabled"]) | _sources_on_disk(root)):
         for sidecar in sorted((root / paths.SOURCES / source).glob("*/raw/*.json")):
             raw = sidecar.with_suffix("")
             meta = json.loads(sidecar.read_text())
