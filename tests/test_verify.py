@@ -82,10 +82,11 @@ def test_a_relative_data_root_rebuilt_in_another_folder_is_refused(tmp_path, mon
 def test_the_snakefile_and_config_files_come_from_the_checkout(tmp_path):
     args = repair.snakemake_args(str(REPO), ["my.yaml"], ["--cores", "1"])
     assert args[:2] == ("--snakefile", str(REPO / "Snakefile"))
-    assert args[2:4] == ("--configfile", str(Path("my.yaml").resolve()))
+    assert args[2:4] == ("--directory", str(REPO))  # where `gridflow run` works, not here
+    assert args[4:6] == ("--configfile", str(Path("my.yaml").resolve()))
     assert args[-2:] == ("--cores", "1")
-    given = repair.snakemake_args(str(REPO), [], ["-s", "other/Snakefile"])
-    assert given == ("-s", "other/Snakefile")
+    given = repair.snakemake_args(str(REPO), [], ["-s", "other/Snakefile", "-d", "there"])
+    assert given == ("-s", "other/Snakefile", "-d", "there")
 
 
 def test_jobs_take_the_store_dsn_from_the_untracked_settings(monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -568,19 +569,28 @@ def cmd_verify(args) -> None:
 
     cfg = _cfg(args)
 
-    def check() -> list:
+    def check() -> verify.RowCheck:
         client, _ = _client(args, args.wait)
         try:
-            found = verify.rows(cfg, client)
+            found = verify.check(cfg, client)
         finally:
             client.close()
-        return found + verify.raw_bytes(cfg) if args.sha256 else found
+        if args.sha256:
+            found = dataclasses.replace(found, findings=found.findings + verify.raw_bytes(cfg))
+        return found
 
     def summary(**what) -> None:
         if args.json:
-            print(json.dumps({"summary": True, "problems": len(findings), **what}, default=str))
+            said = {"summary": True, "problems": len(findings), "markers": checked.markers}
+            print(json.dumps(said | what, default=str))
 
-    findings = check()
+    checked = check()
+    findings = checked.findings
+    for line in verify.coverage(checked):
+        print(f"verify: {line}", file=sys.stderr)
+    if not checked.markers:  # a data root read in the wrong place would otherwise "agree"
+        summary(repaired=False)
+        raise verify.NothingToVerify(f"no load markers under {checked.root}: nothing to verify")
     for finding in findings:
         print(
             json.dumps(verify.record(finding), default=str)
@@ -592,27 +602,40 @@ def cmd_verify(args) -> None:
         if findings:
             print(f"verify: {len(findings)} problem(s); --repair rebuilds them", file=sys.stderr)
             raise SystemExit(errors.FAILED)
-        print("verify: the markers, the raw files and the store agree", file=sys.stderr)
+        print(
+            f"verify: the {checked.markers} markers, the raw files and the store agree",
+            file=sys.stderr,
+        )
         return
     options = repair.snakemake_args(args.project, args.configfile or [], args.snakemake_args)
     try:  # nothing is removed until Snakemake has accepted the plan
         plan = repair.plan(cfg, findings, options)
-        repair.accept(plan)
     except repair.RepairRefused as exc:
         summary(repaired=False, refused=str(exc))
         raise
-    if plan.targets:
-        print(f"verify: rebuilding {' '.join(plan.targets)}", file=sys.stderr)
-    with repair.stdout_on_stderr() if args.json else contextlib.nullcontext():
-        code = repair.rebuild(plan)
-    if plan.unmarked:  # after the run: a run refused as busy has removed nothing
-        client, _ = _client(args, args.wait)
+    with repair.holding_the_run_lock(plan):  # busy: exit 75, nothing removed
         try:
-            repair.delete_unmarked(plan, client)
-        finally:
-            client.close()
-        print(f"verify: deleted the rows of {len(plan.unmarked)} unmarked file(s)", file=sys.stderr)
-    left = check() if code == 0 else []  # exit 0 means the store agrees now
+            repair.accept(plan)
+        except repair.RepairRefused as exc:
+            summary(repaired=False, refused=str(exc))
+            raise
+        if plan.targets:
+            print(f"verify: rebuilding {' '.join(plan.targets)}", file=sys.stderr)
+        if plan.summaries:
+            print(f"verify: and the summaries {' '.join(plan.summaries)}", file=sys.stderr)
+        with repair.stdout_on_stderr() if args.json else contextlib.nullcontext():
+            code = repair.rebuild(plan)
+        if plan.unmarked:
+            client, _ = _client(args, args.wait)
+            try:
+                repair.delete_unmarked(plan, client)
+            finally:
+                client.close()
+            print(
+                f"verify: deleted the rows of {len(plan.unmarked)} unmarked file(s)",
+                file=sys.stderr,
+            )
+    left = check().findings if code == 0 else []  # exit 0 means the store agrees now
     for finding in left:
         print(f"verify: still after the repair: {verify.describe(finding)}", file=sys.stderr)
     summary(repaired=code == 0 and not left, rebuilt=list(plan.targets), left=len(left))

@@ -3,9 +3,14 @@ Snakemake accept it, and only then touch anything.
 
 A repair names its targets as the rules spell them (the configured `data_root`, relative or
 absolute, never a resolved path that no rule produces) and asks Snakemake for a dry run that
-forces exactly those targets. Only when that dry run succeeds are rows without a marker deleted
-and the forced run started. Nothing is removed beforehand: Snakemake replaces a forced output
-when its job runs, and a job that fails leaves no output that looks complete.
+forces exactly those targets, and makes again the summaries (`cycle.json`) of their cycles.
+Only when that dry run succeeds are rows without a marker deleted and the forced run started.
+Nothing is removed beforehand: Snakemake replaces a forced output when its job runs, and a job
+that fails leaves no output that looks complete.
+
+Snakemake works in the project folder (`--project`, unless `--directory` is given), where a
+relative data_root lies and where `gridflow run` works, holding the same run lock: a repair
+and a scheduled run never overlap.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridflow import formats, paths
+from gridflow import config, formats, paths, run_lock
 from gridflow.errors import GridflowError
 from gridflow.sinks import clickhouse
 from gridflow.verify import Finding
@@ -33,6 +38,7 @@ class RepairRefused(GridflowError):
 @dataclass(frozen=True)
 class RepairPlan:
     targets: tuple[str, ...]  # rule outputs, spelled as the rules spell them, to make again
+    summaries: tuple[str, ...]  # the existing cycle.json of their cycles, made again after them
     unmarked: tuple[Finding, ...]  # rows that no marker stands for: deleted, nothing rebuilt
     snakemake_args: tuple[str, ...]  # Snakefile, config files and the user's own options
 
@@ -49,28 +55,37 @@ def _option(args: list[str], *names: str) -> str | None:
 
 
 def snakemake_args(project: str, configfiles: list[str], given: list[str]) -> tuple[str, ...]:
-    """The repair's Snakemake options: the checkout's Snakefile unless one is given (verify may
-    run from any folder) and the config files verify read, spelled absolute."""
+    """The repair's Snakemake options: the project's Snakefile and folder unless given (verify
+    may run from any folder) and the config files verify read, spelled absolute."""
     args = []
     if _option(given, "-s", "--snakefile") is None:
         args += ["--snakefile", str((Path(project) / "Snakefile").resolve())]
+    if _option(given, "-d", "--directory") is None:
+        args += ["--directory", str(Path(project).resolve())]
     if configfiles:
         args += ["--configfile", *(str(Path(f).resolve()) for f in configfiles)]
     return (*args, *given)
 
 
-def _check_same_data_root(data_root: str, args: tuple[str, ...]) -> None:
-    """A relative data root is read below verify's folder and rebuilt below Snakemake's: they
-    must be one folder, or the repair would rebuild another data root's files."""
+def workdir_of(args: tuple[str, ...]) -> Path:
+    """Where the repair's Snakemake works (and takes the run lock)."""
+    return Path(_option(list(args), "-d", "--directory") or ".")
+
+
+def _check_same_data_root(cfg: dict, args: tuple[str, ...]) -> None:
+    """A relative data root is read below the project folder and rebuilt below Snakemake's
+    --directory: they must be one folder, or the repair would rebuild another data root's
+    files."""
+    data_root = cfg["data_root"]
     if Path(data_root).is_absolute():
         return
-    workdir = Path(_option(list(args), "-d", "--directory") or ".")
-    read, rebuilt = Path(data_root).resolve(), (workdir / data_root).resolve()
+    workdir = workdir_of(args)
+    read, rebuilt = config.data_root(cfg).resolve(), (workdir / data_root).resolve()
     if read != rebuilt:
         raise RepairRefused(
             f"data_root {data_root!r} is relative: verify read {read} but Snakemake "
-            f"(--directory {workdir}) would rebuild {rebuilt}; run verify from {workdir} or "
-            "give an absolute data_root; nothing was removed"
+            f"(--directory {workdir}) would rebuild {rebuilt}; give --project the folder "
+            "Snakemake works in, or an absolute data_root; nothing was removed"
         )
 
 
@@ -102,18 +117,35 @@ def _targets(cfg: dict, finding: Finding, root: Path) -> list[str]:
     return [_spelled(data_root, root, p) for p in (path, *markers) if p == path or p.exists()]
 
 
+def _summaries(cfg: dict, findings: list[Finding], root: Path) -> list[str]:
+    """The cycle summaries of the cycles a repair touches, where one was made: stale after it
+    unless made again."""
+    found = set()
+    for f in findings:
+        if f.kind == "unmarked":
+            continue
+        cycle = Path(f.path).parents[2] if f.kind != "changed_bytes" else Path(f.path).parents[1]
+        summary = Path(paths.CYCLE.format(root=root, source=f.source, cycle=cycle.name))
+        if summary.exists():
+            found.add(_spelled(cfg["data_root"], root, summary))
+    return sorted(found)
+
+
 def plan(cfg: dict, findings: list[Finding], args: tuple[str, ...]) -> RepairPlan:
     """What the repair will make again and delete; touches nothing."""
-    _check_same_data_root(cfg["data_root"], args)
-    root = Path(cfg["data_root"]).resolve()
+    _check_same_data_root(cfg, args)
+    root = config.data_root(cfg).resolve()
     targets = sorted({t for f in findings if f.kind != "unmarked" for t in _targets(cfg, f, root)})
+    summaries = _summaries(cfg, findings, root)
     unmarked = tuple(f for f in findings if f.kind == "unmarked")
-    return RepairPlan(tuple(targets), unmarked, args)
+    return RepairPlan(tuple(targets), tuple(summaries), unmarked, args)
 
 
 def _forced(plan: RepairPlan) -> list[str]:
-    # targets first: an option taking several values (--configfile) would swallow them
-    return [*plan.targets, "--force", *plan.snakemake_args]
+    # targets first: an option taking several values (--configfile) would swallow them;
+    # --forcerun makes the damaged outputs again, and the summaries after them as their input
+    # changed, and nothing else
+    return [*plan.targets, *plan.summaries, "--forcerun", *plan.targets, *plan.snakemake_args]
 
 
 def _first_reason(output: str) -> str:
@@ -165,10 +197,22 @@ def stdout_on_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+@contextlib.contextmanager
+def holding_the_run_lock(plan: RepairPlan) -> Iterator[None]:
+    """`gridflow run`'s lock on Snakemake's folder, from the dry run to the last delete:
+    busy (RunActive, exit 75) while a run works there."""
+    from gridflow import scheduled_run
+
+    workdir = workdir_of(plan.snakemake_args)
+    with run_lock.exclusive_run(workdir):
+        scheduled_run.clear_stale_lock(workdir, list(plan.snakemake_args))
+        yield
+
+
 def rebuild(plan: RepairPlan) -> int:
-    """The forced run (one run at a time, as `gridflow run`); Snakemake's exit code."""
+    """The forced run, the run lock held (holding_the_run_lock); Snakemake's exit code."""
     from gridflow import scheduled_run
 
     if not plan.targets:
         return 0
-    return scheduled_run.run(_forced(plan), None)
+    return scheduled_run.run_held(_forced(plan))

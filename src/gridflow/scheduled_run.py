@@ -198,6 +198,11 @@ def cheap_verify(snakemake_args: list[str]) -> None:
         )
 
 
+def run_held(snakemake_args: list[str]) -> int:
+    """One Snakemake run for a caller that holds the run lock already (a repair)."""
+    return _run(snakemake_command(snakemake_args))
+
+
 def run(
     snakemake_args: list[str],
     every: float | None = None,

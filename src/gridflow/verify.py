@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gridflow import config, paths
+from gridflow.errors import GridflowError
 from gridflow.fetch import sha256_of
 from gridflow.sinks import clickhouse
 
@@ -32,6 +33,10 @@ class Finding:
     expected: int | None
     found: int | None
     path: str | None  # the marker (or, for changed bytes, the raw file) on disk
+
+
+class NothingToVerify(GridflowError):
+    """No load marker under the data root: nothing was checked (exit 1, never "agree")."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,22 @@ def check(cfg: dict, client) -> RowCheck:
         not_enabled=tuple(sorted(s for s in on_disk - enabled if _markers(root, s))),
         not_checked=tuple(sorted(set(counts) - enabled - on_disk)),
     )
+
+
+def coverage(checked: RowCheck) -> list[str]:
+    """What people should know about what the counts covered."""
+    said = []
+    if checked.not_enabled:
+        said.append(
+            f"checked {', '.join(checked.not_enabled)} too: markers under {checked.root}, "
+            "though the configuration does not enable it"
+        )
+    if checked.not_checked:
+        said.append(
+            f"rows of {', '.join(checked.not_checked)} in the store not checked: "
+            f"not enabled and no folder under {checked.root / paths.SOURCES}"
+        )
+    return said
 
 
 def rows(cfg: dict, client) -> list[Finding]:
