@@ -258,3 +258,136 @@ def _a_repair_there_refetches_a_file_whose_bytes_changed(project: Path, env: dic
     ]
     assert _gridflow(project, "verify", *options, env=env).returncode == 0
     assert rows_by_source(project) == SMALL_DEMO_ROWS
+
+
+def _project_folder(folder: Path) -> Path:
+    """A project folder as a user has one: the checkout's Snakefile, rules and configuration,
+    and the data root below it."""
+    folder.mkdir()
+    for name in ("Snakefile", "workflow", "config", "migrations", "envs"):
+        (folder / name).symlink_to(REPO / name)
+    return folder
+
+
+def _marker_of(root: Path, source: str, cycle: str, step: str, rows: int) -> Path:
+    marker = root / "cycles" / source / cycle / "loaded" / "clickhouse" / f"{step}.json"
+    marker.parent.mkdir(parents=True)
+    raw_key = f"cycles/{source}/{cycle}/raw/{step}.grib2"
+    marker.write_text(json.dumps({"raw_key": raw_key, "rows": rows}))
+    return marker
+
+
+def test_a_relative_data_root_lies_below_the_project_whatever_the_folder(tmp_path):
+    """Read from another folder, `data: data` is the project's data root for every command that
+    takes --project (its store too), never the folder the command runs in; a source the
+    configuration leaves out is still checked."""
+    project = _project_folder(tmp_path / "project")
+    (project / "mine.yaml").write_text("data_root: data\nsources_enabled: [gfs]\n")
+    clickhouse.connect(f"chdb://{project}/data/clickhouse").close()  # an empty store
+    marker = _marker_of(project / "data", "gfs", "2025031206", "f003", 9)
+    _marker_of(project / "data", "hrrr", "2025031206", "f01", 4)  # hrrr is not enabled
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    options = ["--project", str(project), "--configfile", str(project / "mine.yaml")]
+
+    found = _gridflow(elsewhere, "verify", "--json", *options)
+    assert found.returncode == 1, found.stderr
+    *records, summary = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [(r["source"], r["kind"], r["path"]) for r in records] == [
+        ("gfs", "missing", str(marker)),
+        ("hrrr", "missing", str(marker).replace("gfs", "hrrr").replace("f003", "f01")),
+    ]
+    assert summary == {"summary": True, "problems": 2, "markers": 2, "repaired": False}
+    assert "checked hrrr too" in found.stderr
+    sql = _gridflow(elsewhere, "sql", "SELECT count() AS n FROM system.one", *options)
+    assert sql.returncode == 0, sql.stderr  # the project's store, found from here
+    assert list(elsewhere.iterdir()) == []  # nothing was made here
+
+
+def test_no_marker_under_the_data_root_is_nothing_to_verify_not_agreement(tmp_path):
+    root = tmp_path / "data"
+    clickhouse.connect(f"chdb://{root}/clickhouse").close()
+    (tmp_path / "mine.yaml").write_text(f"data_root: {root}\n")
+    options = ["--project", str(REPO), "--configfile", str(tmp_path / "mine.yaml")]
+    found = _gridflow(tmp_path, "verify", *options)
+    assert found.returncode == 1
+    assert found.stderr.splitlines() == [
+        f"gridflow verify: error: no load markers under {root}: nothing to verify"
+    ]
+    as_json = _gridflow(tmp_path, "verify", "--json", *options)
+    assert as_json.returncode == 1
+    assert [json.loads(line) for line in as_json.stdout.splitlines()] == [
+        {"summary": True, "problems": 0, "markers": 0, "repaired": False}
+    ]
+
+
+@pytest.fixture
+def project_run(samples, mirror_dir, tmp_path):
+    """The small demo run in a project folder of its own, its data root relative: `data`."""
+    project = _project_folder(tmp_path / "project")
+    cfg_path = project / "demo.yaml"
+    build_small_demo(samples, mirror_dir, cfg_path, project / "data")
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["data_root"] = "data"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    run = run_snakemake(project / "Snakefile", project, "--configfile", str(cfg_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return project, cfg_path
+
+
+@pytest.mark.slow
+def test_a_repair_from_another_folder_works_in_the_project_under_the_run_lock(
+    project_run, tmp_path
+):
+    """A file of a source the configuration leaves out is found; the repair's Snakemake works
+    in the project folder (nothing made where verify ran), waits for no run but refuses while
+    one holds the lock, and makes the cycle's summary again so the next run has nothing to do."""
+    from gridflow import run_lock
+
+    project, cfg_path = project_run
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = next((project / "data" / "cycles" / "hrrr").glob("*/loaded/clickhouse/*.json"))
+    raw_key, want = (json.loads(victim.read_text())[k] for k in ("raw_key", "rows"))
+    client = clickhouse.connect(f"chdb://{project}/data/clickhouse")
+    try:
+        client.command(
+            "DELETE FROM grid_data WHERE raw_key = %(k)s AND cell % 2 = 0",
+            parameters={"k": raw_key},
+            settings={"lightweight_deletes_sync": 2},
+        )
+    finally:
+        client.close()
+    gfs_only = project / "gfs-only.yaml"
+    gfs_only.write_text(
+        yaml.safe_dump({**yaml.safe_load(cfg_path.read_text()), "sources_enabled": ["gfs"]})
+    )
+
+    found = _gridflow(elsewhere, "verify", "--project", str(project), "--configfile", str(gfs_only))
+    assert found.returncode == 1, found.stderr
+    assert found.stdout.startswith(f"hrrr {raw_key}: ") and f"of its {want} rows" in found.stdout
+    assert "checked hrrr too" in found.stderr
+
+    options = ["--project", str(project), "--configfile", str(cfg_path)]
+    markers = sorted((project / "data" / "cycles").glob("*/*/loaded/clickhouse/*.json"))
+    summary_file = victim.parents[2] / "cycle.json"
+    before = {p: p.stat().st_mtime_ns for p in [*markers, summary_file]}
+    with run_lock.exclusive_run(project):  # a scheduled run is working there
+        busy = _gridflow(elsewhere, "verify", "--repair", *options)
+    assert busy.returncode == 75, busy.stderr
+    said = [line for line in busy.stderr.splitlines() if line.startswith("gridflow verify")]
+    assert len(said) == 1 and f"another gridflow run is active in {project}" in said[0]
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+
+    repaired = _gridflow(elsewhere, "verify", "--repair", "--json", *options)
+    assert repaired.returncode == 0, repaired.stderr[-3000:]
+    *_, summary = [json.loads(line) for line in repaired.stdout.splitlines()]
+    assert summary["rebuilt"] == [str(victim.relative_to(project))] and summary["repaired"]
+    after = {p: p.stat().st_mtime_ns for p in before}
+    assert after[victim] > before[victim] and after[summary_file] > before[summary_file]
+    assert {p for p in before if after[p] != before[p]} == {victim, summary_file}
+    assert list(elsewhere.iterdir()) == []  # no .snakemake here: it worked in the project
+    assert (project / ".snakemake" / "gridflow-run.lock").exists()
+    again = run_snakemake(project / "Snakefile", project, "-n", "--configfile", str(cfg_path))
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stderr[-3000:]
+    assert rows_by_source(project) == SMALL_DEMO_ROWS
