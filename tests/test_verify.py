@@ -117,7 +117,7 @@ def test_repair_from_another_folder_plans_first_then_rebuilds_exactly_the_damage
     demo_run,  # noqa: F811
 ):
     """The demo's data root is absolute; verify runs from a folder that is neither the checkout
-    nor Snakemake's working directory."""
+    nor Snakemake's working directory (given after `--`)."""
     workdir, cfg_path, _, _ = demo_run
     elsewhere = workdir / "elsewhere"
     elsewhere.mkdir()
@@ -132,12 +132,15 @@ def test_repair_from_another_folder_plans_first_then_rebuilds_exactly_the_damage
     *records, summary = [json.loads(line) for line in found.stdout.splitlines()]
     assert [(r["raw_key"], r["kind"], r["found"]) for r in records] == [(raw_key, "missing", 0)]
     assert records[0]["path"] == str(victim)
-    assert summary == {"summary": True, "problems": 1, "repaired": False}
+    assert summary == {"summary": True, "problems": 1, "markers": 6, "repaired": False}
 
     # a rebuild Snakemake cannot plan (its data root is not the one verify read) removes nothing
     before = {m: m.stat().st_mtime_ns for m in markers}
     other_root = f"data_root={workdir / 'other-data'}"
-    refused = _gridflow(elsewhere, "verify", "--repair", *options, "--", "--config", other_root)
+    snakemake_in = ["--", "--directory", str(workdir)]
+    refused = _gridflow(
+        elsewhere, "verify", "--repair", *options, *snakemake_in, "--config", other_root
+    )
     assert refused.returncode == 1, refused.stderr
     said = [line for line in refused.stderr.splitlines() if line.strip()]
     assert len(said) == 1, refused.stderr
@@ -146,13 +149,14 @@ def test_repair_from_another_folder_plans_first_then_rebuilds_exactly_the_damage
     assert {m: m.stat().st_mtime_ns for m in markers} == before
     assert _gridflow(elsewhere, "verify", *options).returncode == 1  # still found
 
-    repaired = _gridflow(elsewhere, "verify", "--repair", "--json", *options)
+    repaired = _gridflow(elsewhere, "verify", "--repair", "--json", *options, *snakemake_in)
     assert repaired.returncode == 0, repaired.stderr[-3000:]
     *_, summary = [json.loads(line) for line in repaired.stdout.splitlines()]
     spelled = f"{workdir / 'data'}/{victim.relative_to(workdir / 'data')}"
     assert summary == {
         "summary": True,
         "problems": 1,
+        "markers": 6,
         "repaired": True,
         "rebuilt": [spelled],
         "left": 0,
@@ -179,8 +183,7 @@ def test_a_moved_project_or_another_dsn_spelling_reruns_nothing_and_repairs_ther
     the second through GRIDFLOW_PG_DSN, from the project folder moved elsewhere."""
     db = "v" + os.urandom(5).hex()
     postgres.psql(f"CREATE DATABASE {db}")
-    project = tmp_path / "project"
-    project.mkdir()
+    project = _project_folder(tmp_path / "project")
     cfg_path = project / "demo.yaml"
     build_small_demo(samples, mirror_dir, cfg_path, project / "data")
     cfg = yaml.safe_load(cfg_path.read_text())
@@ -227,7 +230,7 @@ def test_a_moved_project_or_another_dsn_spelling_reruns_nothing_and_repairs_ther
 def _a_repair_there_refetches_a_file_whose_bytes_changed(project: Path, env: dict) -> None:
     """With the data root relative and PostGIS on: the raw file and both its loads are made
     again, nothing else."""
-    options = ["--sha256", "--project", str(REPO), "--configfile", str(project / "demo.yaml")]
+    options = ["--sha256", "--project", str(project), "--configfile", str(project / "demo.yaml")]
     raw = project / "data" / "cycles" / "gfs" / "2025031206" / "raw" / "f003.grib2"
     others = {p: p.stat().st_mtime_ns for p in project.glob("data/cycles/*/*/*/**/*.*") if p != raw}
     data = bytearray(raw.read_bytes())
@@ -352,7 +355,7 @@ def test_a_repair_from_another_folder_works_in_the_project_under_the_run_lock(
     client = clickhouse.connect(f"chdb://{project}/data/clickhouse")
     try:
         client.command(
-            "DELETE FROM grid_data WHERE raw_key = %(k)s AND cell % 2 = 0",
+            "DELETE FROM grid_data WHERE raw_key = %(k)s AND modulo(cell, 2) = 0",
             parameters={"k": raw_key},
             settings={"lightweight_deletes_sync": 2},
         )
