@@ -590,7 +590,10 @@ def cmd_verify(args) -> None:
         print(f"verify: {line}", file=sys.stderr)
     if not checked.markers:  # a data root read in the wrong place would otherwise "agree"
         summary(repaired=False)
-        raise verify.NothingToVerify(f"no load markers under {checked.root}: nothing to verify")
+        stray = f" (the store has rows of {len(findings)} file(s))" if findings else ""
+        raise verify.NothingToVerify(
+            f"no load markers under {checked.root}: nothing to verify{stray}"
+        )
     for finding in findings:
         print(
             json.dumps(verify.record(finding), default=str)

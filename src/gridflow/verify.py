@@ -84,10 +84,11 @@ def check(cfg: dict, client) -> RowCheck:
     counts = _counts(client)
     on_disk = _sources_on_disk(root)
     enabled = set(cfg["sources_enabled"])
-    findings, markers_seen = [], 0
+    findings, markers_seen, marked = [], 0, set()
     for source in sorted(enabled | on_disk):
         markers, rows_of = _markers(root, source), counts.get(source, {})
         markers_seen += len(markers)
+        marked |= {source} if markers else set()
         for raw_key, (marker, meta) in sorted(markers.items()):
             have, want = rows_of.get(raw_key, 0), meta["rows"]
             if have != want:
@@ -99,7 +100,7 @@ def check(cfg: dict, client) -> RowCheck:
         root,
         markers_seen,
         findings,
-        not_enabled=tuple(sorted(s for s in on_disk - enabled if _markers(root, s))),
+        not_enabled=tuple(sorted(marked - enabled)),
         not_checked=tuple(sorted(set(counts) - enabled - on_disk)),
     )
 
