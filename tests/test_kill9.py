@@ -121,8 +121,10 @@ def _assert_converged(workdir, env: dict, db: str, cycles: list[str]) -> None:
     }
     assert _store_state(workdir) == want
     trial = str(workdir / "trial.yaml")
+    if not (workdir / "config").exists():  # the trial's folder is its project: data_root is below
+        (workdir / "config").symlink_to(REPO / "config")
     verify = subprocess.run(
-        ["gridflow", "verify", "--project", str(REPO), "--configfile", trial],
+        ["gridflow", "verify", "--project", str(workdir), "--configfile", trial],
         cwd=workdir,
         capture_output=True,
         text=True,
