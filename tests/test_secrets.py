@@ -88,9 +88,10 @@ def test_planted_secrets_appear_nowhere(samples, tmp_path, postgres):
                 REPO / "Snakefile", tmp_path, "--keep-going", "--configfile", str(cfg), env=env
             )
             said.append(run.stdout + run.stderr)
+        (tmp_path / "config").symlink_to(REPO / "config")  # a project: data_root is below it
         for command in (["status"], ["verify"], ["plan"]):
             done = subprocess.run(
-                ["gridflow", *command, "--project", str(REPO), "--configfile", str(cfg)],
+                ["gridflow", *command, "--project", str(tmp_path), "--configfile", str(cfg)],
                 capture_output=True,
                 text=True,
                 cwd=tmp_path,
