@@ -11,11 +11,8 @@ cycle with nothing published gets a `cycle.json` with no loads: that is not comp
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,8 +121,9 @@ class CycleResult:
 
 def assess(cfg: dict, source: str, found: list[datetime], now: datetime) -> list[CycleResult]:
     from gridflow import plan
+    from gridflow.config import data_root
 
-    root = cfg["data_root"]
+    root = str(data_root(cfg))  # below --project when relative, as the run put it
     results = []
     for cycle in found:
         ready, waiting = plan.cycle_status(cfg, source, cycle, now)
@@ -169,20 +167,6 @@ def clock_override(snakemake_args: list[str]) -> str | None:
         elif taking and arg.startswith("now="):
             return arg.split("=", 1)[1]
     return None
-
-
-@contextlib.contextmanager
-def stdout_to_stderr():
-    """Snakemake's own output goes to stderr while `--json` keeps stdout for its records."""
-    sys.stdout.flush()
-    kept = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(kept, 1)
-        os.close(kept)
 
 
 def _steps(steps: list[str]) -> str:

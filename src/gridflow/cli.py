@@ -626,7 +626,7 @@ def cmd_verify(args) -> None:
             print(f"verify: rebuilding {' '.join(plan.targets)}", file=sys.stderr)
         if plan.summaries:
             print(f"verify: and the summaries {' '.join(plan.summaries)}", file=sys.stderr)
-        with repair.stdout_on_stderr() if args.json else contextlib.nullcontext():
+        with logs.stdout_on_stderr() if args.json else contextlib.nullcontext():
             code = repair.rebuild(plan)
         if plan.unmarked:
             client, _ = _client(args, args.wait)
@@ -734,7 +734,7 @@ def _backfill(args) -> None:
     configs = [x for f in args.configfile for x in ("--configfile", f)]
     snakemake_args = scheduled_run.checked_args([*configs, "--keep-going", *extra, *wanted], None)
     print(f"backfill {args.source}: {len(wanted)} cycles", file=sys.stderr)
-    quiet = backfill.stdout_to_stderr() if args.json else contextlib.nullcontext()
+    quiet = logs.stdout_on_stderr() if args.json else contextlib.nullcontext()
     with quiet:
         code = scheduled_run.run(snakemake_args, None)
     dry_run = backfill.is_dry_run(extra)

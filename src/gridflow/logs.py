@@ -10,9 +10,12 @@ line we print.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 OURS = "gridflow"
@@ -103,3 +106,18 @@ def configure(program: str, verbosity: int = 0, fmt: str = "text") -> None:
     ours = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
     logging.getLogger(OURS).setLevel(ours)
     logging.captureWarnings(True)  # a library's warnings are its chatter too: py.warnings
+
+
+@contextlib.contextmanager
+def stdout_on_stderr() -> Iterator[None]:
+    """Everything written to stdout meanwhile (by child processes too, such as Snakemake) goes
+    to stderr: with `--json`, stdout carries the command's JSON records only."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

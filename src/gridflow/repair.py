@@ -16,7 +16,6 @@ and a scheduled run never overlap.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
 import sys
@@ -180,21 +179,6 @@ def delete_unmarked(plan: RepairPlan, client) -> None:
             parameters={"s": finding.source, "k": finding.raw_key},
             settings={"lightweight_deletes_sync": 2},
         )
-
-
-@contextlib.contextmanager
-def stdout_on_stderr() -> Iterator[None]:
-    """Everything written to stdout (by child processes too) goes to stderr meanwhile: with
-    `--json`, stdout carries JSON only."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 @contextlib.contextmanager
