@@ -41,7 +41,8 @@ def test_a_week_of_era5_through_a_cds_job_is_a_real_series(samples, tmp_path):
         source = {"url": cds.url, "window_hours": 144, "wait_seconds": 20}
         settings = {
             "now": "2025-03-12T12:00:00Z",
-            "data_root": "data",
+            # absolute: `gridflow point --project REPO` would read a relative one below REPO
+            "data_root": str(tmp_path / "data"),
             "fetch": {"settle_seconds": 0},
             "sources_enabled": ["era5"],
             "sources": {"era5": source},
