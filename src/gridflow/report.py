@@ -316,8 +316,9 @@ def status_html(report: dict) -> str:
             esc(s["source"]) + (' <span class="badge">STALE</span>' if s.get("stale") else ""),
             _or_dash(s.get("newest_complete"), human.moment),
             _or_dash(s.get("lag_seconds"), human.duration),
+            # pending, waiting and failed are unknown (None) while upstream cannot be reached
             *(
-                human.count(s.get(k, 0))
+                _or_dash(s.get(k, 0), human.count)
                 for k in ("loaded", "invalid", "pending", "waiting", "failed")
             ),
             _or_dash(s.get("next_expected"), human.moment),
