@@ -14,6 +14,18 @@ from gridflow.sources.job_service import JOB_KEYS, JobFamily
 
 # what the ADS calls the formats gridflow reads
 DATA_FORMATS = {"grib2": "grib", "netcdf_cf": "netcdf"}
+# what a retrieve request of the Copernicus data stores (ADS, CDS) takes beside its dataset
+RETRIEVE_KEYS = {
+    "area": {
+        "description": "[north, west, south, east] in degrees, as the data store takes it",
+        "type": "array",
+        "minItems": 4,
+        "maxItems": 4,
+        "items": {"type": "number"},
+    },
+    "key_variable": {"type": "string", "description": "the environment variable of the key"},
+    "format": {"enum": sorted(DATA_FORMATS), "description": "GRIB (default) or NetCDF"},
+}
 
 
 SCHEMA = {
@@ -29,15 +41,7 @@ SCHEMA = {
         "model": {"type": "string", "minLength": 1},
         "levels": {"type": "array", "minItems": 1, "items": {"type": "number"}},
         "leadtime_hours": HOURS,
-        "area": {
-            "description": "[north, west, south, east] in degrees, as the ADS takes it",
-            "type": "array",
-            "minItems": 4,
-            "maxItems": 4,
-            "items": {"type": "number"},
-        },
-        "key_variable": {"type": "string", "description": "the environment variable of the key"},
-        "format": {"enum": sorted(DATA_FORMATS), "description": "GRIB (default) or NetCDF"},
+        **RETRIEVE_KEYS,
         **JOB_KEYS,
     },
     "required": ["dataset", "variables", "cycles"],

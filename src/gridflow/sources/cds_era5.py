@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gridflow.sources.cams_ads import DATA_FORMATS
+from gridflow.sources.cams_ads import DATA_FORMATS, RETRIEVE_KEYS
 from gridflow.sources.job_service import JOB_KEYS, JobFamily
 
 SCHEMA = {
@@ -17,15 +17,7 @@ SCHEMA = {
         "dataset": {"type": "string", "minLength": 1, "description": "the CDS dataset id"},
         "product_type": {"type": "string", "minLength": 1},
         "variables": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-        "area": {
-            "description": "[north, west, south, east] in degrees, as the CDS takes it",
-            "type": "array",
-            "minItems": 4,
-            "maxItems": 4,
-            "items": {"type": "number"},
-        },
-        "key_variable": {"type": "string", "description": "the environment variable of the key"},
-        "format": {"enum": sorted(DATA_FORMATS), "description": "GRIB (default) or NetCDF"},
+        **RETRIEVE_KEYS,
         **JOB_KEYS,
     },
     "required": ["dataset", "variables", "cycles"],
