@@ -297,34 +297,11 @@ def status_html(report: dict) -> str:
     """The status table (what `gridflow status` prints, in its formats) and a list of what
     needs a look."""
     esc = html.escape
-    head = (
-        "source",
-        "newest complete",
-        "lag",
-        "loaded",
-        "invalid",
-        "pending",
-        "waiting",
-        "failed",
-        "next due",
-        "latency",
-        "stale after",
-    )
+    head = status.HEAD
     rows = []
     for s in report["sources"]:
-        cells = (
-            esc(s["source"]) + (' <span class="badge">STALE</span>' if s.get("stale") else ""),
-            _or_dash(s.get("newest_complete"), human.moment),
-            _or_dash(s.get("lag_seconds"), human.duration),
-            # pending, waiting and failed are unknown (None) while upstream cannot be reached
-            *(
-                _or_dash(s.get(k, 0), human.count)
-                for k in ("loaded", "invalid", "pending", "waiting", "failed")
-            ),
-            _or_dash(s.get("next_expected"), human.moment),
-            _or_dash(s.get("latency_seconds"), human.duration),
-            _or_dash(s.get("stale_after_hours"), lambda h: human.duration(h * 3600)),
-        )
+        stale = ' <span class="badge">STALE</span>' if s.get("stale") else ""
+        cells = (esc(s["source"]) + stale, *(esc(c) for c in status.cells(s)))
         bad = s.get("stale") or s.get("failed") or s.get("invalid") or s.get("unreachable")
         rows.append(
             f'<tr class="{"attention" if bad else ""}">'

@@ -208,39 +208,47 @@ def _or_dash(value, show) -> str:
     return "-" if value is None else show(value)
 
 
+HEAD = (
+    "source",
+    "newest complete",
+    "lag",
+    "loaded",
+    "invalid",
+    "pending",
+    "waiting",
+    "failed",
+    "next due",
+    "latency",
+    "stale after",
+)
+
+
+def cells(s: dict) -> tuple[str, ...]:
+    """A source's figures for people, after its name (HEAD[1:]); unknown ones are `-`."""
+    return (
+        _or_dash(s.get("newest_complete"), human.moment),
+        _or_dash(s.get("lag_seconds"), human.duration),
+        *(
+            _or_dash(s.get(k, 0), human.count)
+            for k in ("loaded", "invalid", "pending", "waiting", "failed")
+        ),
+        _or_dash(s.get("next_expected"), human.moment),
+        _or_dash(s.get("latency_seconds"), human.duration),
+        _or_dash(s.get("stale_after_hours"), lambda h: human.duration(h * 3600)),
+    )
+
+
 def table(report: dict) -> str:
     """The report for people: one line per source, then what needs a look."""
-    head = (
-        "source",
-        "newest complete",
-        "lag",
-        "loaded",
-        "invalid",
-        "pending",
-        "waiting",
-        "failed",
-        "next due",
-        "latency",
-        "stale after",
-    )
+    head = HEAD
     rows = [head]
     for s in report["sources"]:
-        rows.append(
-            (
-                s["source"]
-                + (" STALE" if s["stale"] else "")
-                + (" UNREACHABLE" if s["unreachable"] else ""),
-                _or_dash(s["newest_complete"], human.moment),
-                _or_dash(s["lag_seconds"], human.duration),
-                *(
-                    _or_dash(s[k], human.count)
-                    for k in ("loaded", "invalid", "pending", "waiting", "failed")
-                ),
-                _or_dash(s["next_expected"], human.moment),
-                _or_dash(s["latency_seconds"], human.duration),
-                _or_dash(s["stale_after_hours"], lambda h: human.duration(h * 3600)),
-            )
+        name = (
+            s["source"]
+            + (" STALE" if s["stale"] else "")
+            + (" UNREACHABLE" if s["unreachable"] else "")
         )
+        rows.append((name, *cells(s)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     for s in report["sources"]:
