@@ -29,7 +29,7 @@ STAGES = ("/raw/", "/loaded/", "cycle.json")  # the order outputs are made in
 
 
 def _hours(spec: str) -> list[int]:
-    from gridflow.schedule import parse_hours
+    from gridflow.sources.timetable import parse_hours
 
     return parse_hours(spec)
 

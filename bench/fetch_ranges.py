@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.common import SAMPLES, report
 from gridflow import inventory
-from gridflow.transport import Remote
+from gridflow.net.transport import Remote
 
 SELECT = [
     ":TMP:2 m above ground:",

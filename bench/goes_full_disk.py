@@ -1,7 +1,7 @@
 """GOES full disk: shred rows per second with and without a stride, each against reading the
 same pixels out of the NetCDF file and nothing else (the floor: HDF5 decompression).
 
-The grid's places come from the grid cache (gridflow.grid_cache, here a folder of the run's
+The grid's places come from the grid cache (gridflow.geo.grid_cache, here a folder of the run's
 own): the first file of a grid computes and keeps them (printed as "first file"), every later
 file of the product reads them back (the figure)."""
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import netCDF4
 
 from bench.common import SAMPLES, best_of, report
-from gridflow import grid_cache
-from gridflow.shred import ShredOptions, shred
+from gridflow.geo import grid_cache
+from gridflow.pipeline.shred import ShredOptions, shred
 
 SAMPLE = SAMPLES / "OR_ABI-L2-RRQPEF-M6_G16_s20230761510209_e20230761519517_c20230761520040.nc"
 

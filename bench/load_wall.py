@@ -1,8 +1,8 @@
 """(f) Wall time of `gridflow.sinks.clickhouse.load` for one whole file (the GFS 2.5 degree
 sample, 343 fields, 3.6 M rows) against the bare insert of the same rows,
 `INSERT INTO grid_data SELECT * FROM file(rows)`, where `rows` is a Parquet file holding every
-column of the store's rows (the shred expanded by `gridflow.shred.read_rows`), into the same
-chDB store: the floor of moving those rows.
+column of the store's rows (the shred expanded by
+`gridflow.pipeline.shred.read_rows`), into the same chDB store: the floor of moving those rows.
 
 The store already holds other runs of the file (a day of GFS cycles), as a scheduled load finds
 it. What the ratio measures is the load's own work around that insert: each row's field
@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 
 from bench.common import REPO, SAMPLES, report
 from gridflow import inventory, rows
-from gridflow.grib_read import build_inventory
-from gridflow.shred import read_rows, shred
+from gridflow.formats.grib.read import build_inventory
+from gridflow.pipeline.shred import read_rows, shred
 from gridflow.sinks import clickhouse
 
 SAMPLE = SAMPLES / "gfs.t12z.pgrbf120.2p5deg.grib2"

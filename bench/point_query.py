@@ -20,9 +20,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from bench.common import REPO, SAMPLES, report
-from gridflow import inventory, query, rows
-from gridflow.grib_read import build_inventory
-from gridflow.shred import shred
+from gridflow import inventory, rows
+from gridflow.formats.grib.read import build_inventory
+from gridflow.pipeline.shred import shred
+from gridflow.query import grids as query
 from gridflow.sinks import clickhouse
 
 RUNS = int(os.environ.get("POINT_QUERY_RUNS", "100"))

@@ -11,8 +11,8 @@ import uuid
 
 from bench.common import REPO, SAMPLES, best_of, report
 from devkit.throwaway_postgres import PostgresServer
-from gridflow import cells
-from gridflow.grib_read import iter_fields
+from gridflow.formats.grib.read import iter_fields
+from gridflow.geo import cells
 from gridflow.sinks import postgis
 
 PM25 = [9.1, 55.5, 125.5, 225.5]

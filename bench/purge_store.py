@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import REPO, best_of, report
-from gridflow import purge
+from gridflow.pipeline import purge
 from gridflow.sinks import clickhouse
 
 SOURCES = ("gfs", "hrrr")

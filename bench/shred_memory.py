@@ -13,8 +13,8 @@ SCRIPT = """
 import json, resource, sys, tempfile
 from pathlib import Path
 from gridflow import inventory
-from gridflow.grib_read import build_inventory, iter_fields
-from gridflow.shred import shred
+from gridflow.formats.grib.read import build_inventory, iter_fields
+from gridflow.pipeline.shred import shred
 import eccodes
 raw = Path(sys.argv[1])
 if sys.argv[2] == "shred":

@@ -10,8 +10,8 @@ import eccodes
 
 from bench.common import SAMPLES, best_of, report
 from gridflow import inventory
-from gridflow.grib_read import build_inventory, iter_fields
-from gridflow.shred import shred
+from gridflow.formats.grib.read import build_inventory, iter_fields
+from gridflow.pipeline.shred import shred
 
 SAMPLE = SAMPLES / "gfs.t12z.pgrbf120.2p5deg.grib2"
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bench.common import REPO, SAMPLES, report
 from gridflow import inventory
-from gridflow.grib_read import build_inventory
-from gridflow.shred import shred
+from gridflow.formats.grib.read import build_inventory
+from gridflow.pipeline.shred import shred
 from gridflow.sinks import clickhouse
 
 LAYOUTS = {

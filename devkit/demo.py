@@ -20,8 +20,8 @@ import yaml
 
 from devkit.grib_restamp import restamp
 from gridflow import inventory, paths
-from gridflow.grib_frames import frames
-from gridflow.grib_read import build_inventory
+from gridflow.formats.grib.frames import frames
+from gridflow.formats.grib.read import build_inventory
 from gridflow.sources.goes_abi import bucket_folder
 
 GFS_SAMPLE = "gfs.t12z.pgrbf120.2p5deg.grib2"

@@ -10,20 +10,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "support"))  # the servers and helpers tests share
 
 from loopback_http import MirrorServer  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def own_host_health(tmp_path, monkeypatch):
-    """Each test keeps its own record of upstream hosts' health (gridflow.host_health)."""
+    """Each test keeps its own record of upstream hosts' health (gridflow.net.host_health)."""
     monkeypatch.setenv("GRIDFLOW_HOSTS_DIR", str(tmp_path / "hosts"))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def own_grid_cache(tmp_path_factory):
-    """One grid cache (gridflow.grid_cache) for the test session, never the user's."""
+    """One grid cache (gridflow.geo.grid_cache) for the test session, never the user's."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRIDFLOW_GRID_CACHE", str(tmp_path_factory.mktemp("grids")))
         yield
@@ -119,7 +119,7 @@ def slurm(request):
         return
     if _slurm_answers():
         # a controller already answering (another test session's, or one started by hand
-        # with `python tests/throwaway_slurm.py`) is used as it is: two cannot share ports
+        # with `python tests/support/throwaway_slurm.py`) is used as it is: two cannot share ports
         yield RunningCluster()
         return
     from throwaway_slurm import SlurmCluster
@@ -127,3 +127,20 @@ def slurm(request):
     cluster = SlurmCluster().start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def demo_run(samples, http_mirror, tmp_path):
+    """A demo mirror (GFS f000/f003, HRRR f01) served over HTTP, and one full run."""
+    import yaml
+    from tests_support import build_small_demo, snakemake
+
+    cfg_path = tmp_path / "mirror.yaml"
+    build_small_demo(samples, http_mirror.root, cfg_path, tmp_path / "data")
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["sources"]["gfs"]["url"] = f"{http_mirror.url}/noaa-gfs-bdp-pds"
+    cfg["sources"]["hrrr"]["url"] = f"{http_mirror.url}/noaa-hrrr-bdp-pds"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    run = snakemake(tmp_path, "--configfile", str(cfg_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return tmp_path, cfg_path, run, http_mirror

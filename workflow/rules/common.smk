@@ -10,12 +10,14 @@ import time
 
 import psutil
 
-from gridflow import config as gfconfig
-from gridflow import errors, formats, host_health, operating, paths
-from gridflow import plan as gfplan
-from gridflow import wildcards as target_wildcards
+from gridflow.config import loading as gfconfig
+from gridflow import errors, formats, paths
+from gridflow.net import host_health
+from gridflow.config import operating
+from gridflow.pipeline import plan as gfplan
+from gridflow.pipeline import wildcards as target_wildcards
 from gridflow.sources import source as source_of
-from gridflow.storage import Bucket
+from gridflow.pipeline.purge_bucket import Bucket
 
 CFG = gfconfig.for_workflow(config, workflow.basedir)
 ROOT = CFG["data_root"]
@@ -38,7 +40,7 @@ if STORAGE_PREFIX and os.path.isabs(ROOT):
 # every job of a run, and later runs, share each upstream host's health (circuit breaker)
 host_health.use_data_root(ROOT)
 # how to fetch never decides what is fetched, nor where the stores live what is loaded: jobs
-# get both untracked (gridflow.operating), so a moved project folder reruns nothing
+# get both untracked (gridflow.config.operating), so a moved project folder reruns nothing
 os.environ[operating.ENV] = operating.for_workflow(
     {s: source_of(s, CFG).operating(CFG["fetch"]) for s in CFG["sources"]},
     workflow.basedir,
@@ -86,7 +88,7 @@ def _checked(source, cycle, step, fmt, job):
 
 
 def checked(wildcards, job=False):
-    """A target's wildcards as values (gridflow.wildcards); `job` for a job file's. A path
+    """A target's wildcards as values (gridflow.pipeline.wildcards); `job` for a job file's. A path
     whose wildcards name nothing configured ends the run with one line: raised, Snakemake
     would wrap it in an InputFunctionException with a traceback."""
     return _checked(

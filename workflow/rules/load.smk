@@ -14,7 +14,7 @@ rule load_clickhouse:
         # chDB allows one process per store: loads take turns (--resources chdb_store=1)
         chdb_store=1,
     shell:
-        # the store's DSN comes untracked (gridflow.operating): where it lives decides no output
+        # the store's DSN comes untracked (gridflow.config.operating): where it lives decides no output
         "gridflow load --parquet {input.parquet:q} --sidecar {input.sidecar:q} --idx {input.idx:q}"
         " --marker {output:q} 2>&1 | tee {log:q}"
 

@@ -12,7 +12,7 @@ rule load_postgis:
     params:
         spec=postgis_spec,
     shell:
-        # the database's DSN comes untracked (gridflow.operating): it decides no output
+        # the database's DSN comes untracked (gridflow.config.operating): it decides no output
         "gridflow load-postgis --raw {input.raw:q} --idx {input.idx:q}"
         " --sidecar {input.sidecar:q} --spec {params.spec:q}"
         " --marker {output:q} 2>&1 | tee {log:q}"

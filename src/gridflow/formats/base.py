@@ -15,8 +15,9 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from gridflow import rows, sniff
+from gridflow import rows
 from gridflow.errors import FetchError, GridflowError
+from gridflow.formats import sniff
 from gridflow.inventory import IdxEntry
 
 
@@ -123,7 +124,7 @@ class Format:
         raise NotImplementedError
 
     def cells(self, raw: Path, entries: list[IdxEntry], spec: dict) -> Iterator:
-        """PostGIS cells of the chosen variables (gridflow.cells.Cells)."""
+        """PostGIS cells of the chosen variables (gridflow.geo.cells.Cells)."""
         raise CellsUnsupported(f"{raw}: {self.name} files cannot be loaded as PostGIS cells")
 
 

@@ -255,7 +255,7 @@ class GeoTiff(Format):
                 yield FieldRows(entry.line(), (*field, _kept_time(entry), 0), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:
-        from gridflow import cells
+        from gridflow.geo import cells
 
         for found, flags in self._chosen(raw, entries):
             for entry, ds, band in found:

@@ -116,7 +116,7 @@ class TempoNetcdf(Format):
 
     def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         from gridflow import rows
-        from gridflow.gridgeo import normalise_lon
+        from gridflow.geo.coordinates import normalise_lon
 
         for entry, ds, lat, lon, when, where in self._each(raw, entries):
             values, valid = _values(ds, entry.variable, lat, options.dqf_keep, where)
@@ -131,7 +131,7 @@ class TempoNetcdf(Format):
             yield FieldRows(entry.line(), (*field, when, 0), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:
-        from gridflow import cells
+        from gridflow.geo import cells
 
         for entry, ds, lat, lon, when, where in self._each(raw, entries):
             if entry.variable not in spec["variables"]:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, ProgrammingError
 
 from gridflow import rows
-from gridflow.dsn import redact, resolve
+from gridflow.config.dsn import redact, resolve
 from gridflow.errors import Busy, GridflowError, Unreachable
 
 TABLE = "grid_data"  # the grids' table; gauge formats name theirs (gridflow.rows)
@@ -316,7 +316,7 @@ def record_gauge(client, source: str, gauge: dict, raw_file_id: str) -> None:
     client.insert("gauges", [list(values.values())], column_names=list(values))
 
 
-# Retention. gridflow.purge decides which raw files expired (by the cycle each was fetched
+# Retention. gridflow.pipeline.purge decides which raw files expired (by the cycle each was fetched
 # for, never by the rows' own times); these read what each raw file holds where, and delete it.
 PURGED_TABLES = (TABLE, GAUGE_TABLE)
 

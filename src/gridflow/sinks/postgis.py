@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psycopg
 
-from gridflow import catalog
-from gridflow.dsn import redact, resolve
+from gridflow.config.dsn import redact, resolve
 from gridflow.errors import UNREACHABLE, GridflowError
+from gridflow.pipeline import load_marker as catalog
 
 CELL_COLUMNS = (
     '"timestamp"',
@@ -29,7 +29,7 @@ CELL_COLUMNS = (
     "raw_key",
     "raw_file_id",
 )
-FIELD_COLUMNS = (  # catalog.fields, in gridflow.catalog.LoadedField's order
+FIELD_COLUMNS = (  # catalog.fields, in gridflow.pipeline.load_marker.LoadedField's order
     "variable",
     "level",
     "forecast",
@@ -373,7 +373,7 @@ def recompute_routes(conn: psycopg.Connection) -> int:
         return conn.execute(ROUTE_EXPOSURE).rowcount
 
 
-# Retention. gridflow.purge decides which raw files expired (by the cycle each was fetched
+# Retention. gridflow.pipeline.purge decides which raw files expired (by the cycle each was fetched
 # for); these read what each raw file holds here, and delete it. A refetch of an object
 # replaces its catalog row (id and raw_key, not cycle), so the raw key, not the catalog's
 # cycle, says which cycle a row belongs to.
@@ -406,6 +406,23 @@ EXPIRE = (
     "DELETE FROM pollution_grid WHERE source = %(s)s AND raw_key = ANY(%(k)s)",
     "DELETE FROM catalog.raw_files WHERE source = %(s)s AND raw_key = ANY(%(k)s)",
 )
+
+
+def route_scores(conn: psycopg.Connection) -> list[dict]:
+    """Each saved route's last exposure, as the routes marker keeps it."""
+    scores = conn.execute(
+        "SELECT id, name, last_cells, last_mean, last_score FROM saved_routes ORDER BY id"
+    ).fetchall()
+    return [dict(zip(("id", "name", "cells", "mean", "score"), r, strict=True)) for r in scores]
+
+
+def source_urls(conn: psycopg.Connection, raw_file_ids: list[str]) -> dict[str, str]:
+    """{raw file id: the URL it was fetched from} for the catalogued ones of `raw_file_ids`."""
+    found = conn.execute(
+        "SELECT id::text, source_url FROM catalog.raw_files WHERE id = ANY(%s::uuid[])",
+        (raw_file_ids,),
+    ).fetchall()
+    return dict(found)
 
 
 def catalogued_files(conn: psycopg.Connection, source: str) -> list[CataloguedFile]:

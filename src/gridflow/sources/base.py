@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from gridflow import formats, inventory
 from gridflow.errors import UsageError
-from gridflow.targets import Lister, Target
+from gridflow.sources.targets import Lister, Target
 
 SHRED_KEYS = ("missing_values", "bbox", "stride")
 
@@ -23,8 +23,8 @@ class Family:
     format: ClassVar[str] = "grib2"
     defaults: ClassVar[dict] = {}
     schema: ClassVar[dict] = {"properties": {}, "required": []}
-    # True: each target is made by a job on an asynchronous service (gridflow.jobs), and the
-    # family has `request(cycle, step)` and `service(operating)`
+    # True: each target is made by a job on an asynchronous service (gridflow.jobs.resumable), and
+    # the family has `request(cycle, step)` and `service(operating)`
     runs_jobs: ClassVar[bool] = False
 
     def __init__(self, name: str, src: dict):
@@ -72,7 +72,7 @@ class Family:
         return inventory.messages(inventory.parse(text, origin), size, origin)
 
     def fetch_spec(self, cycle: datetime, step, raw_key: str) -> dict:
-        """What decides the bytes of one raw file (gridflow.fetch.FetchSpec as a dict)."""
+        """What decides the bytes of one raw file (gridflow.pipeline.fetch.FetchSpec as a dict)."""
         return {
             "source": self.name,
             "family": self.src["family"],
@@ -84,7 +84,7 @@ class Family:
         }
 
     def operating(self, fetch_cfg: dict) -> dict:
-        """Where and how to fetch (gridflow.fetch.Operating as a dict): never tracked."""
+        """Where and how to fetch (gridflow.pipeline.fetch.Operating as a dict): never tracked."""
         return {
             "url": self.src["url"],
             "settings": {

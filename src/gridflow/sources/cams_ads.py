@@ -1,14 +1,15 @@
 """CAMS air quality from the Copernicus Atmosphere Data Store (ADS): one request per cycle and
-product type (forecast, analysis), run as a job on the ADS (gridflow.jobs, gridflow.ads), its
-GRIB or NetCDF result downloaded, checked against the advertised size and type, and decoded
-like any file of its format: every constituent a field of its own (`chemical=...`).
+product type (forecast, analysis), run as a job on the ADS (gridflow.jobs.resumable,
+gridflow.jobs.ads), its GRIB or NetCDF result downloaded, checked against the advertised size
+and type, and decoded like any file of its format: every constituent a field of its own
+(`chemical=...`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from gridflow import schedule
+from gridflow.sources import timetable as schedule
 from gridflow.sources.forecast import HOURS
 from gridflow.sources.job_service import JOB_KEYS, JobFamily
 
@@ -88,7 +89,7 @@ class CamsAds(JobFamily):
 
     @staticmethod
     def service(operating: dict):
-        from gridflow.ads import DataStore
+        from gridflow.jobs.ads import DataStore
 
         settings = operating["settings"]
         return DataStore(operating["url"], operating["key_variable"], settings["timeout_seconds"])

@@ -1,6 +1,6 @@
 """ERA5 hourly reanalysis from the Copernicus Climate Data Store (CDS): one request per day
 (all 24 hours of it), run as a job on the CDS, which speaks the same retrieve API as the ADS
-(gridflow.ads). ERA5 is published about five days behind real time (the preliminary ERA5T),
+(gridflow.jobs.ads). ERA5 is published about five days behind real time (the preliminary ERA5T),
 so a day is due `publish_delay_minutes` after it starts. Each hour is an analysis (step 0): a
 point's series is a real week of weather, one value an hour.
 """
@@ -65,7 +65,7 @@ class CdsEra5(JobFamily):
 
     @staticmethod
     def service(operating: dict):
-        from gridflow.ads import DataStore
+        from gridflow.jobs.ads import DataStore
 
         settings = operating["settings"]
         return DataStore(operating["url"], operating["key_variable"], settings["timeout_seconds"])

@@ -6,9 +6,10 @@ from __future__ import annotations
 import posixpath
 from datetime import datetime
 
-from gridflow import paths, schedule
+from gridflow import paths
+from gridflow.sources import timetable as schedule
 from gridflow.sources.base import Family
-from gridflow.targets import Lister, Target
+from gridflow.sources.targets import Lister, Target
 
 HOURS = {
     "type": "string",

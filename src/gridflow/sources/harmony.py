@@ -1,7 +1,8 @@
 """NASA Harmony (TEMPO air quality and any Earthdata collection Harmony serves): one request
 per hour and product, for the last completed hour (`subset=time("H:00":"H:59:59")`), the
-configured bounding box and one output format, run as a Harmony job (gridflow.jobs,
-gridflow.harmony) or answered at once, with an Earthdata token (gridflow.earthdata).
+configured bounding box and one output format, run as a Harmony job (gridflow.jobs.resumable,
+gridflow.jobs.harmony_client) or answered at once, with an Earthdata token
+(gridflow.jobs.earthdata).
 
 Products name their collection by concept id: ids are resolved once, when the source is
 configured (`config/sources/tempo.yaml` holds TEMPO's), never looked up per run. A job that
@@ -122,15 +123,15 @@ class HarmonyFamily(JobFamily):
 
     @staticmethod
     def service(operating: dict):
-        from gridflow.earthdata import Tokens
-        from gridflow.harmony import Harmony
+        from gridflow.jobs.earthdata import Tokens
+        from gridflow.jobs.harmony_client import Harmony
 
         timeout = operating["settings"]["timeout_seconds"]
         return Harmony(operating["url"], Tokens(operating["edl_url"], timeout), timeout)
 
     @staticmethod
     def asset_headers(operating: dict) -> dict | None:
-        from gridflow.earthdata import Tokens
+        from gridflow.jobs.earthdata import Tokens
 
         timeout = operating["settings"]["timeout_seconds"]
         return {"Authorization": f"Bearer {Tokens(operating['edl_url'], timeout).bearer()}"}

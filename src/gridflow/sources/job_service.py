@@ -1,6 +1,6 @@
 """What the families of job services share (the Copernicus ADS, NASA Harmony): each cycle and
-step is one request, run as a job (gridflow.jobs). A cycle is due a publication delay after it
-starts; a job submitted earlier and still queued or running upstream is reported as waiting
+step is one request, run as a job (gridflow.jobs.resumable). A cycle is due a publication delay
+after it starts; a job submitted earlier and still queued or running upstream is reported as waiting
 ("running upstream since ..."), never submitted twice; at most `max_jobs_in_flight` of a
 source's requests are out at once.
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from gridflow import jobs, paths
+from gridflow import paths
 from gridflow.errors import GridflowError
+from gridflow.jobs import resumable as jobs
 from gridflow.sources.base import Family
-from gridflow.targets import Lister, Target
+from gridflow.sources.targets import Lister, Target
 
 # the keys every job family takes (merged into each family's own schema)
 JOB_KEYS = {

@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gridflow.sources.base import Family
-from gridflow.targets import Lister, Target
+from gridflow.sources.targets import Lister, Target
 
 FORMATS = {"workbook": "mcfcd_workbook", "pdf": "mcfcd_pdf", "fopr": "mcfcd_fopr"}
 FORMATS["live"] = "mcfcd_alert"

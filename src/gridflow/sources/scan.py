@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from gridflow.errors import UsageError
 from gridflow.sources.base import Family
-from gridflow.targets import Lister, Target
+from gridflow.sources.targets import Lister, Target
 
 
 class ScanFamily(Family):

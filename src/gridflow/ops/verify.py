@@ -1,0 +1,159 @@
+"""`gridflow verify`: the markers, the raw files and the stores told apart where they disagree.
+
+Every ClickHouse load marker says how many rows of its raw file `grid_data` holds; verify counts
+them (one GROUP BY per source) and names each file whose rows are missing, partial or
+duplicated, and rows whose raw file has no marker. With `--sha256` it also checks each raw file
+against the sha256 its sidecar recorded. `--repair` is gridflow.ops.repair: it plans the rebuild
+of exactly those files, and removes nothing until Snakemake has accepted that plan.
+
+Every source with a folder under the data root is checked, enabled or not: a marker names its
+source by its folder. A relative data_root lies below the project folder (gridflow.config.loading).
+
+Gauge rows are not counted against their markers: a later record covering the same gauges and
+days replaces them on purpose (gridflow.sinks.clickhouse).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from gridflow import paths
+from gridflow.config import loading as config
+from gridflow.errors import GridflowError
+from gridflow.pipeline.fetch import sha256_of
+from gridflow.sinks import clickhouse
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # missing, partial, duplicated, unmarked, changed_bytes
+    source: str
+    raw_key: str
+    expected: int | None
+    found: int | None
+    path: str | None  # the marker (or, for changed bytes, the raw file) on disk
+
+
+class NothingToVerify(GridflowError):
+    """No load marker under the data root: nothing was checked (exit 1, never "agree")."""
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """What the row counts covered, beside what they found."""
+
+    root: Path  # the data root whose markers were read
+    markers: int  # ClickHouse load markers counted against the store
+    findings: list[Finding]
+    not_enabled: tuple[str, ...]  # sources with markers the configuration leaves out: checked
+    not_checked: tuple[str, ...]  # sources with rows in the store but no folder, not enabled
+
+
+def _markers(root: Path, source: str) -> dict[str, tuple[Path, dict]]:
+    found = {}
+    for marker in (root / paths.SOURCES / source).glob("*/loaded/clickhouse/*.json"):
+        meta = json.loads(marker.read_text())
+        if meta.get("table", clickhouse.TABLE) == clickhouse.TABLE:
+            found[meta["raw_key"]] = (marker, meta)
+    return found
+
+
+def _sources_on_disk(root: Path) -> set[str]:
+    folder = root / paths.SOURCES
+    return {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+
+
+def _counts(client) -> dict[str, dict[str, int]]:
+    """Rows per source and raw file in grid_data (one GROUP BY)."""
+    if not int(client.command(f"EXISTS TABLE {clickhouse.TABLE}")):
+        return {}
+    counts: dict[str, dict[str, int]] = {}
+    found = client.query(
+        f"SELECT source, raw_key, count() FROM {clickhouse.TABLE} GROUP BY source, raw_key"
+    ).result_rows
+    for source, raw_key, n in found:
+        counts.setdefault(source, {})[raw_key] = n
+    return counts
+
+
+def check(cfg: dict, client) -> RowCheck:
+    """Row counts per raw file against the markers (the cheap check), for every source with a
+    folder under the data root (markers name their source by it) and every enabled one."""
+    root = config.data_root(cfg).resolve()
+    counts = _counts(client)
+    on_disk = _sources_on_disk(root)
+    enabled = set(cfg["sources_enabled"])
+    findings, markers_seen, marked = [], 0, set()
+    for source in sorted(enabled | on_disk):
+        markers, rows_of = _markers(root, source), counts.get(source, {})
+        markers_seen += len(markers)
+        marked |= {source} if markers else set()
+        for raw_key, (marker, meta) in sorted(markers.items()):
+            have, want = rows_of.get(raw_key, 0), meta["rows"]
+            if have != want:
+                kind = "missing" if have == 0 else "partial" if have < want else "duplicated"
+                findings.append(Finding(kind, source, raw_key, want, have, str(marker)))
+        for raw_key in sorted(set(rows_of) - set(markers)):
+            findings.append(Finding("unmarked", source, raw_key, None, rows_of[raw_key], None))
+    return RowCheck(
+        root,
+        markers_seen,
+        findings,
+        not_enabled=tuple(sorted(marked - enabled)),
+        not_checked=tuple(sorted(set(counts) - enabled - on_disk)),
+    )
+
+
+def coverage(checked: RowCheck) -> list[str]:
+    """What people should know about what the counts covered."""
+    said = []
+    if checked.not_enabled:
+        said.append(
+            f"checked {', '.join(checked.not_enabled)} too: markers under {checked.root}, "
+            "though the configuration does not enable it"
+        )
+    if checked.not_checked:
+        said.append(
+            f"rows of {', '.join(checked.not_checked)} in the store not checked: "
+            f"not enabled and no folder under {checked.root / paths.SOURCES}"
+        )
+    return said
+
+
+def rows(cfg: dict, client) -> list[Finding]:
+    """What check() found."""
+    return check(cfg, client).findings
+
+
+def raw_bytes(cfg: dict) -> list[Finding]:
+    """Raw files whose bytes are not the ones fetched (their sidecar's sha256), of every source
+    under the data root."""
+    root = config.data_root(cfg).resolve()
+    findings = []
+    for source in sorted(set(cfg["sources_enabled"]) | _sources_on_disk(root)):
+        for sidecar in sorted((root / paths.SOURCES / source).glob("*/raw/*.json")):
+            raw = sidecar.with_suffix("")
+            meta = json.loads(sidecar.read_text())
+            if not raw.exists() or sha256_of(raw) != meta.get("sha256"):
+                findings.append(
+                    Finding("changed_bytes", source, meta["raw_key"], None, None, str(raw))
+                )
+    return findings
+
+
+def record(finding: Finding) -> dict:
+    """One finding as a `--json` record."""
+    return {**asdict(finding), "problem": describe(finding)}
+
+
+def describe(finding: Finding) -> str:
+    what = {
+        "missing": "its rows are missing",
+        "partial": f"{finding.found} of its {finding.expected} rows are there",
+        "duplicated": f"{finding.found} rows where {finding.expected} were loaded",
+        "unmarked": f"{finding.found} rows whose raw file has no load marker",
+        "changed_bytes": "the raw file is not the one fetched (sha256 differs, or it is gone)",
+    }[finding.kind]
+    return f"{finding.source} {finding.raw_key}: {what}"

@@ -1,0 +1,2 @@
+"""The flow, one stage per module, in its order: plan what is due, fetch it, shred it, load it and
+check the load, purge what has expired; and the Snakemake records the stages share."""

@@ -1,0 +1,160 @@
+"""Load markers: written once a load is in (atomically: a marker that exists is whole), and
+what the PostgreSQL catalog records of a raw file's ClickHouse load, carried by its marker.
+
+The ClickHouse load never talks to PostgreSQL (the embedded store must not wait on a database):
+it writes the fields it put in the store into its marker, and the PostGIS step, which runs
+after it for the same raw file, records that load in `catalog.loads` and `catalog.fields`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import astuple, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gridflow import rows
+
+
+@dataclass(frozen=True)
+class LoadedField:
+    variable: str
+    level: str
+    forecast: str
+    descriptor: str
+    ref_time: datetime
+    step: int  # minutes
+    rows: int
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def as_json(self) -> list:
+        return [
+            self.variable,
+            self.level,
+            self.forecast,
+            self.descriptor,
+            self.ref_time.isoformat(),
+            self.step,
+            self.rows,
+            self.west,
+            self.south,
+            self.east,
+            self.north,
+        ]
+
+    @classmethod
+    def from_json(cls, item: list) -> LoadedField:
+        variable, level, forecast, descriptor, ref, step, n, *extent = item
+        return cls(
+            variable, level, forecast, descriptor, datetime.fromisoformat(ref), step, n, *extent
+        )
+
+
+def shred_fields(parquet: Path) -> list[LoadedField]:
+    """The fields a grid shred holds rows of (a field without a valid point has none), each
+    with its rows and extent: what its load puts in the store. Each run of one `field` index is
+    reduced at once, a row group at a time (a shred writes a field's rows together, so runs are
+    few); about a sixth of the CPU of a GROUP BY over the loaded rows."""
+    file = pq.ParquetFile(parquet)
+    identities = rows.identities_of(file.metadata.metadata or {})
+    found: dict[int, tuple] = {}  # field index -> (rows, west, south, east, north)
+    for batch in file.iter_batches(columns=["field", "lat", "lon"]):
+        field, lat, lon = (_numbers(batch.column(name)) for name in ("field", "lat", "lon"))
+        if not len(field):
+            continue
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(field)) + 1))
+        runs = zip(
+            field[starts].tolist(),
+            np.diff(np.append(starts, len(field))).tolist(),
+            np.minimum.reduceat(lon, starts).tolist(),
+            np.minimum.reduceat(lat, starts).tolist(),
+            np.maximum.reduceat(lon, starts).tolist(),
+            np.maximum.reduceat(lat, starts).tolist(),
+            strict=True,
+        )
+        for index, *these in runs:
+            found[index] = _merged(found[index], these) if index in found else tuple(these)
+    return sorted(
+        (LoadedField(*identities[index], *stats) for index, stats in found.items()),
+        key=lambda field: astuple(field)[:6],
+    )
+
+
+_NUMPY_TYPES = {pa.uint16(): np.uint16, pa.float32(): np.float32}  # the shred's columns
+
+
+def _numbers(array: pa.Array) -> np.ndarray:
+    """A shred's column (gridflow.rows.SCHEMA: no nulls) as numpy, read in place: pyarrow's
+    own conversion imports pandas, a second of a load job's start."""
+    if array.null_count:
+        raise ValueError(f"a shred column of {array.type} has nulls")
+    dtype = np.dtype(_NUMPY_TYPES[array.type])
+    return np.frombuffer(
+        array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize
+    )
+
+
+def _merged(seen: tuple, these: list) -> tuple:
+    n, west, south, east, north = seen
+    return (
+        n + these[0],
+        min(west, these[1]),
+        min(south, these[2]),
+        max(east, these[3]),
+        max(north, these[4]),
+    )
+
+
+@dataclass(frozen=True)
+class ClickhouseLoad:
+    """A ClickHouse load as its marker tells it."""
+
+    raw_file_id: str
+    sink: str  # clickhouse.<table>
+    rows: int
+    status: str  # loaded, or invalid (its validators found a problem; the rows are kept)
+    loaded_at: datetime
+    fields: list[LoadedField] | None  # None: a table without fields (gauges)
+
+    @property
+    def field_count(self) -> int | None:
+        return None if self.fields is None else len(self.fields)
+
+
+def marker_beside(postgis_marker: Path) -> Path:
+    """The ClickHouse load marker of the raw file a PostGIS marker is for (gridflow.paths:
+    `loaded/clickhouse/<step>.json` beside `loaded/postgis/<step>.json`)."""
+    return postgis_marker.parent.parent / "clickhouse" / postgis_marker.name
+
+
+def read_load(marker: Path) -> ClickhouseLoad | None:
+    """The load a ClickHouse marker records; None when there is no marker."""
+    try:
+        content = json.loads(marker.read_text())
+    except FileNotFoundError:
+        return None
+    validation = content.get("validation")
+    fields = content.get("fields")
+    return ClickhouseLoad(
+        raw_file_id=content["raw_file_id"],
+        sink=f"clickhouse.{content['table']}",
+        rows=int(content["rows"]),
+        status="invalid" if validation and not validation["passed"] else "loaded",
+        loaded_at=datetime.fromisoformat(content["loaded_at"]),
+        fields=None if fields is None else [LoadedField.from_json(f) for f in fields],
+    )
+
+
+def write(path: Path, content: dict) -> None:
+    """A marker, whole or not at all: written beside, then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(content, indent=1) + "\n")
+    partial.replace(path)
