@@ -11,8 +11,8 @@ import uuid
 
 from bench.common import REPO, SAMPLES, best_of, report
 from devkit.throwaway_postgres import PostgresServer
+from gridflow.formats.grib import cells as grib_cells
 from gridflow.formats.grib.read import iter_fields
-from gridflow.geo import cells
 from gridflow.sinks import postgis
 
 PM25 = [9.1, 55.5, 125.5, 225.5]
@@ -26,7 +26,7 @@ def main() -> None:
         with postgis.connect(server.dsn()) as conn:
             postgis.migrate(conn, REPO / "migrations" / "postgres")
             for _, handle in iter_fields(SAMPLES / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"):
-                grid = cells.field_cells(handle, "PMTF", PM25)
+                grid = grib_cells.field_cells(handle, "PMTF", PM25)
             sidecar = {
                 "source": "aqm",
                 "raw_key": "raw/aqm/bench",

@@ -151,7 +151,7 @@ def test_constituents_eccodes_cannot_name_keep_their_code(samples, tmp_path):
 
 
 def test_cells_are_chosen_and_named_with_their_descriptor(samples):
-    from gridflow.geo import cells
+    from gridflow.formats.grib import cells
 
     raw = samples / "chem-cams.grib"
     thresholds = {"MASSMR:chemical=Ozone": [1e-8, 2e-8, 3e-8, 4e-8]}

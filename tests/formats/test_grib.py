@@ -11,8 +11,8 @@ import pytest
 
 from gridflow import inventory
 from gridflow.formats.grib.frames import FramingError, frames
+from gridflow.formats.grib.geometry import coordinates
 from gridflow.formats.grib.read import build_inventory
-from gridflow.geo.coordinates import coordinates
 from gridflow.pipeline.shred import ShredOptions, read_rows, shred
 
 

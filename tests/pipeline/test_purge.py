@@ -436,7 +436,7 @@ PM25 = [9.1, 55.5, 125.5, 225.5]
 def _catalogue(conn, samples: Path, cycle: str, url: str) -> str:
     """Register one AQM raw file of `cycle` fetched from `url`, with its cells (around
     Phoenix) and their lineage, as the load-postgis step does. Returns its raw key."""
-    from gridflow.geo import cells
+    from gridflow.formats.grib import cells as grib_cells
     from gridflow.sinks import postgis
 
     raw = samples / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"
@@ -457,7 +457,7 @@ def _catalogue(conn, samples: Path, cycle: str, url: str) -> str:
         made = postgis.load_cells(
             conn,
             sidecar,
-            cells.file_cells(
+            grib_cells.file_cells(
                 raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]
             ),
         )

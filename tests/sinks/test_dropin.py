@@ -25,8 +25,8 @@ from devkit.demo import grib_messages
 from devkit.grib_restamp import restamp
 from devkit.throwaway_postgres import PASSWORD as PG_PASSWORD
 from gridflow import inventory
+from gridflow.formats.grib import cells as grib_cells
 from gridflow.formats.grib.read import build_inventory, iter_fields
-from gridflow.geo import cells
 from gridflow.pipeline.shred import shred
 from gridflow.query import grids as query
 from gridflow.sinks import clickhouse, postgis
@@ -80,7 +80,9 @@ def test_cells_turn_counter_clockwise_on_rasters_and_projected_grids(samples, tm
     assert len(tempo.wkb) > 1000 and _exteriors_ccw(tempo.wkb)
     # a Lambert grid whose rows run south to north
     for _, handle in iter_fields(samples / AQM_SAMPLE):
-        aqm = cells.field_cells(handle, "PMTF", [9.1, 55.5, 125.5, 225.5], [-113, 33, -111, 34])
+        aqm = grib_cells.field_cells(
+            handle, "PMTF", [9.1, 55.5, 125.5, 225.5], [-113, 33, -111, 34]
+        )
     assert len(aqm.wkb) > 100 and _exteriors_ccw(aqm.wkb)
 
 

@@ -17,6 +17,7 @@ from tests_support import REPO
 
 from devkit.simulate import run_snakemake
 from gridflow import inventory
+from gridflow.formats.grib import cells as grib_cells
 from gridflow.formats.grib.read import build_inventory, iter_fields
 from gridflow.geo import cells
 from gridflow.sinks import postgis
@@ -103,7 +104,7 @@ def test_a_table_changed_by_hand_is_named(db):
 def test_cell_footprints_tile_the_lambert_grid(samples):
     raw = samples / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"
     for _, handle in iter_fields(raw):  # a handle lives only inside the loop
-        got = cells.field_cells(handle, "PMTF", PM25, bbox=[-113, 33, -111, 34])
+        got = grib_cells.field_cells(handle, "PMTF", PM25, bbox=[-113, 33, -111, 34])
     import shapely
 
     polys = shapely.from_wkb(got.wkb)
@@ -265,7 +266,7 @@ def test_failed_cell_load_leaves_nothing_half_loaded(samples, tmp_path, db):
     }
 
     def batches():
-        yield from cells.file_cells(
+        yield from grib_cells.file_cells(
             raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]
         )
         raise RuntimeError("the job died half-way")
@@ -308,7 +309,7 @@ def test_purge_removes_expired_cells_and_catalog_rows(samples, tmp_path, db):
                 postgis.load_cells(
                     conn,
                     sidecar,
-                    cells.file_cells(
+                    grib_cells.file_cells(
                         raw, build_inventory(raw), ["PMTF"], {"PMTF": PM25}, [-113, 33, -111, 34]
                     ),
                 )

@@ -116,7 +116,7 @@ class TempoNetcdf(Format):
 
     def fields(self, raw: Path, entries, options) -> Iterator[FieldRows]:
         from gridflow import rows
-        from gridflow.geo.coordinates import normalise_lon
+        from gridflow.geo.longitude import normalise_lon
 
         for entry, ds, lat, lon, when, where in self._each(raw, entries):
             values, valid = _values(ds, entry.variable, lat, options.dqf_keep, where)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridflow.geo.coordinates import normalise_lon
+from gridflow.geo.longitude import normalise_lon
 
 LAT_NAMES, LON_NAMES = ("latitude", "lat"), ("longitude", "lon")
 LAT_UNITS = {"degrees_north", "degree_north", "degree_N", "degrees_N", "degreeN", "degreesN"}

@@ -137,7 +137,7 @@ class Grib2(Format):
             raise ShredError(f"{raw}: eccodes cannot read the file: {exc}") from None
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:
-        from gridflow.geo import cells
+        from gridflow.formats.grib import cells
 
         return cells.file_cells(
             raw,
