@@ -3,6 +3,31 @@
 A format verifies what arrived before the fetch keeps it, writes the inventory of what it kept
 (one line per field, wgrib2's layout, whatever the format), and decodes the raw file into
 `gridflow.rows` tables. The fetch, the shred and the loads only ever talk to this interface.
+
+A format is a class with a `name`, found by `gridflow.formats.registry()`: a module of this
+package at any depth (`formats/geotiff.py`, `formats/grib/plugin.py`) that sets
+`FORMAT = TheClass`, or another package's class registered under the `gridflow.formats` entry
+point group. A family names it (`Family.format`, or a source's `format:`).
+
+What a format implements, in the order a raw file meets it (who calls, in parentheses):
+
+ 1. `name`, `extension`, `table`: the raw file's extension is in its path (the workflow's
+    `fmt` wildcard takes every registered extension); `table` is where its rows go.
+ 2. Fetch time (pipeline/fetch.py, one job per raw file): `fetch(remote, spec, tmp, upstream,
+    family)` downloads and checks; the default downloads the whole object and calls
+    `inspect(path, origin)`, or `inspect_output(path, origin, asked)` for a job's output (also
+    called directly on the zip of a job's several outputs, each checked against
+    `media_types`). A format that reads only part of an object (GRIB's ranged GET through the
+    family's `parse_index`) overrides `fetch`. Any of them raises FetchError naming the URL:
+    nothing is kept.
+ 3. Inventory: what `Fetched` returns is written by the fetch, `entries` as the raw file's
+    `.idx` (gridflow.inventory lines) and `about` into the sidecar; a format chooses the
+    entry fields, and reads them back in 4 and 5.
+ 4. Rows (pipeline/shred.py): `fields(raw, entries, options)` yields a FieldRows per entry,
+    its table in the shape of `table.schema` (grids: `rows.points`, the shred adds the field
+    index; gauges: `rows.gauge_table`), its identity unique in the file.
+ 5. Cells (pipeline/load.py, only for a source with `postgis.variables`): `cells(raw, entries,
+    spec)`; the default refuses with CellsUnsupported.
 """
 
 from __future__ import annotations
@@ -98,33 +123,39 @@ def download_whole(remote, spec, tmp: Path) -> None:
 
 
 class Format:
+    # (1) what the registry, the paths and the loads know of it
     name: ClassVar[str]  # as sources name it (`format:` of a family)
     table: ClassVar[rows.Table] = rows.GRID  # the table its rows go to
     extension: ClassVar[str]  # of the raw file under the data root
+    # (2) checked against a job service's outputs
     media_types: ClassVar[tuple[str, ...]] = ()  # what a service may call it (empty: any)
 
     def fetch(self, remote, spec, tmp: Path, upstream, family) -> Fetched:
-        """Download `spec`'s object into `tmp`, verified; raise FetchError naming the URL."""
+        """(2) Download `spec`'s object into `tmp`, verified; raise FetchError naming the URL.
+        `upstream` is the object's HEAD (its size), `family` the source's family class."""
         download_whole(remote, spec, tmp)
         if spec.request is not None:
             return self.inspect_output(tmp, remote.where(spec.key), family.asked(spec.request))
         return self.inspect(tmp, remote.where(spec.key))
 
     def inspect(self, path: Path, origin: str) -> Fetched:
-        """Verify a whole file (or the zip of a job's several outputs) and list its fields."""
+        """(2) Verify a whole file (or the zip of a job's several outputs) and list its fields:
+        the `Fetched` whose entries become the inventory (3)."""
         raise FetchError(f"{origin}: {self.name} files cannot be checked as whole downloads")
 
     def inspect_output(self, path: Path, origin: str, asked: Asked | None) -> Fetched:
-        """`inspect` a job service's output: what it was `asked` for may name and date data
+        """(2) `inspect` a job service's output: what it was `asked` for may name and date data
         that does not say so itself (a format whose files always do ignores it)."""
         return self.inspect(path, origin)
 
     def fields(self, raw: Path, entries: list[IdxEntry], options) -> Iterator[FieldRows]:
-        """Every inventory entry's rows; raise ShredError naming the file and the field."""
+        """(4) Every inventory entry's rows; raise ShredError naming the file and the field.
+        `options` is the source's gridflow.pipeline.shred.ShredOptions."""
         raise NotImplementedError
 
     def cells(self, raw: Path, entries: list[IdxEntry], spec: dict) -> Iterator:
-        """PostGIS cells of the chosen variables (gridflow.geo.cells.Cells)."""
+        """(5) PostGIS cells of the chosen variables (gridflow.geo.cells.Cells); `spec` is the
+        source's `postgis` block with the sink's thresholds."""
         raise CellsUnsupported(f"{raw}: {self.name} files cannot be loaded as PostGIS cells")
 
 
