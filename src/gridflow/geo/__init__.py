@@ -1,2 +1,2 @@
-"""Grids and their geometry: real coordinates of every point, large grids cached on disk, the
-reach of a grid around a place, and each point's cell as a polygon."""
+"""What any grid shares, whatever its format: longitudes in one convention, large grids' places
+cached on disk, the reach of a grid around a place, and each point's cell as a polygon."""
