@@ -18,6 +18,12 @@ from gridflow import paths
 
 GFS_KEY = demo.GFS_KEY
 
+# Snakemake imports every executor plugin installed, and the SLURM one runs `scontrol show
+# config` as it loads: about 9 s where SLURM's client tools are installed but no controller
+# answers. A run on the local executor needs nothing from SLURM; with an empty configuration
+# scontrol fails at once and the plugin keeps its defaults (it is not the executor).
+LOCAL_EXECUTOR_ENV = {"SLURM_CONF": os.devnull}
+
 
 @dataclass
 class Step:
@@ -32,7 +38,8 @@ def folder_bytes(path: Path) -> int:
 def run_snakemake(
     snakefile: Path, workdir: Path, *args: str, env: dict | None = None, timeout: int = 600
 ) -> subprocess.CompletedProcess:
-    """One bounded Snakemake run (SIGINT at the timeout: SIGTERM does not stop Snakemake)."""
+    """One bounded Snakemake run on the local executor (SIGINT at the timeout: SIGTERM does
+    not stop Snakemake)."""
     cmd = [
         "timeout",
         "-s",
@@ -47,7 +54,7 @@ def run_snakemake(
         "2",
         *args,
     ]
-    env = (env or os.environ) | {"PYTHONWARNINGS": "ignore"}
+    env = (env or os.environ) | {"PYTHONWARNINGS": "ignore"} | LOCAL_EXECUTOR_ENV
     return subprocess.run(cmd, capture_output=True, text=True, env=env)
 
 

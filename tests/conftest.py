@@ -107,14 +107,24 @@ def _slurm_answers() -> bool:
     return ping.returncode == 0 and "UP" in ping.stdout
 
 
-@pytest.fixture(scope="session", autouse=True)
-def slurm(request):
-    """The single-node SLURM cluster, up for the whole session when SLURM is installed and a
-    slow test will run: with its client tools on PATH but no controller answering, every
-    Snakemake start waits ~9 s on the SLURM plugin's `scontrol show config` (it asks at import
-    time). The fast loop runs no Snakemake and starts no cluster."""
-    slow = any(item.get_closest_marker("slow") for item in request.session.items)
-    if not shutil.which("slurmctld") or not slow:
+@pytest.fixture(autouse=True)
+def local_executor_env(request, monkeypatch):
+    """Every test but SLURM's runs Snakemake on the local executor (directly or through the
+    `gridflow` command): it must not wait ~9 s at each start on the SLURM plugin's `scontrol`
+    (devkit.simulate.LOCAL_EXECUTOR_ENV says why)."""
+    if request.node.get_closest_marker("slurm"):
+        return
+    from devkit.simulate import LOCAL_EXECUTOR_ENV
+
+    for name, value in LOCAL_EXECUTOR_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """The single-node SLURM cluster, for the tests that submit to it (None when SLURM is not
+    installed)."""
+    if not shutil.which("slurmctld"):
         yield None
         return
     if _slurm_answers():
