@@ -16,6 +16,9 @@ DEMO_HARMONY_PORT ?= 18766
 DEMO_EARTHDATA := EARTHDATA_USERNAME=gridflow EARTHDATA_PASSWORD=earthdata-test-password
 # the demo's stand-in MCFCD web server (devkit/mcfcd_standin.py) with the real gauge records
 DEMO_MCFCD_PORT ?= 18767
+# the demo runs on the local executor: SLURM's clients, if installed, get an empty configuration
+# so that the SLURM plugin's scontrol at each Snakemake start fails at once (README, profiles)
+LOCAL_EXECUTOR := SLURM_CONF=/dev/null
 
 .PHONY: setup demo test lint bench bench-purge clean
 
@@ -46,9 +49,10 @@ demo: setup $(DEMO_CONFIG)
 	  for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "stand-in ADS" $(DEMO_DIR)/ads.log && \
 	  grep -q "stand-in Harmony" $(DEMO_DIR)/harmony.log && \
 	  grep -q "stand-in MCFCD" $(DEMO_DIR)/mcfcd.log && break; sleep 0.5; done; \
-	  ADS_API_KEY=$(DEMO_ADS_KEY) $(DEMO_EARTHDATA) timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake \
-	  --configfile $(DEMO_CONFIG) && \
-	  timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake --configfile $(DEMO_DIR)/demo-gauges.yaml
+	  ADS_API_KEY=$(DEMO_ADS_KEY) $(DEMO_EARTHDATA) $(LOCAL_EXECUTOR) timeout -s INT \
+	  $(SNAKEMAKE_TIMEOUT) snakemake --configfile $(DEMO_CONFIG) && \
+	  $(LOCAL_EXECUTOR) timeout -s INT $(SNAKEMAKE_TIMEOUT) snakemake \
+	  --configfile $(DEMO_DIR)/demo-gauges.yaml
 	@echo "== status of every source (gridflow status), metrics in $(DEMO_DIR)/metrics.prom:"
 	gridflow status --configfile $(DEMO_CONFIG)
 	gridflow report --configfile $(DEMO_CONFIG) --out $(DEMO_DIR)/report.html --source gfs \
