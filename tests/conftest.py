@@ -139,18 +139,29 @@ def slurm():
     cluster.stop()
 
 
-@pytest.fixture
-def demo_run(samples, http_mirror, tmp_path):
-    """A demo mirror (GFS f000/f003, HRRR f01) served over HTTP, and one full run."""
-    import yaml
-    from tests_support import build_small_demo, snakemake
+@pytest.fixture(scope="module")
+def demo_run(samples, tmp_path_factory):
+    """A demo mirror (GFS f000/f003, HRRR f01) served over HTTP, and one full run (half a
+    minute), shared by a module's tests: they read its result, and a test that changes the store
+    (verify's repairs) comes last in its module and leaves it as it found it."""
+    import os
 
-    cfg_path = tmp_path / "mirror.yaml"
-    build_small_demo(samples, http_mirror.root, cfg_path, tmp_path / "data")
-    cfg = yaml.safe_load(cfg_path.read_text())
-    cfg["sources"]["gfs"]["url"] = f"{http_mirror.url}/noaa-gfs-bdp-pds"
-    cfg["sources"]["hrrr"]["url"] = f"{http_mirror.url}/noaa-hrrr-bdp-pds"
-    cfg_path.write_text(yaml.safe_dump(cfg))
-    run = snakemake(tmp_path, "--configfile", str(cfg_path))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return tmp_path, cfg_path, run, http_mirror
+    import yaml
+    from tests_support import REPO, build_small_demo
+
+    from devkit.simulate import run_snakemake
+
+    tmp_path = tmp_path_factory.mktemp("demo_run")
+    (tmp_path / "mirror").mkdir()
+    with MirrorServer(tmp_path / "mirror") as http_mirror:
+        cfg_path = tmp_path / "mirror.yaml"
+        build_small_demo(samples, http_mirror.root, cfg_path, tmp_path / "data")
+        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg["sources"]["gfs"]["url"] = f"{http_mirror.url}/noaa-gfs-bdp-pds"
+        cfg["sources"]["hrrr"]["url"] = f"{http_mirror.url}/noaa-hrrr-bdp-pds"
+        cfg_path.write_text(yaml.safe_dump(cfg))
+        # set up before the tests' own fixtures: the run keeps its hosts' health (own_host_health)
+        env = os.environ | {"GRIDFLOW_HOSTS_DIR": str(tmp_path / "hosts")}
+        run = run_snakemake(REPO / "Snakefile", tmp_path, "--configfile", str(cfg_path), env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        yield tmp_path, cfg_path, run, http_mirror
