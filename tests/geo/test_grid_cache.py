@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gridflow.formats.abi import read as abi_read
 from gridflow.geo import grid_cache
@@ -16,6 +17,7 @@ def _pixels(samples):
     return [np.concatenate([getattr(p, k) for p in pixels]) for k in ("lat", "lon", "value")]
 
 
+@pytest.mark.slow  # the places of a whole ABI full disk (over 20 M), computed twice
 def test_a_full_disk_reads_its_places_back_from_the_cache(samples, tmp_path, monkeypatch):
     monkeypatch.setenv(grid_cache.ENV, "off")
     computed = _pixels(samples)
