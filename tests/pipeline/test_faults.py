@@ -104,13 +104,13 @@ def test_a_host_that_keeps_failing_is_paused_then_tried_again(
         with pytest.raises(CircuitOpen, match=r"paused after 3 failures in a row \(last: .*503"):
             _fetch(proxy.base, gfs_object, idx, tmp_path / "b", settings)
         assert sum(plan.seen.values()) == asked
-        [state] = host_health.hosts()
+        [state] = host_health.record().hosts()
         assert state["paused"] and state["opened"] == 1
         time.sleep(1.6)
         plan.burst = 0  # the host recovers: the one request after the cool-down closes it
         got = _fetch(proxy.base, gfs_object, idx, tmp_path / "c", settings)
     _compare(got, clean["ranged"])
-    [state] = host_health.hosts()
+    [state] = host_health.record().hosts()
     assert not state["paused"] and state["failures"] == 0
 
 
@@ -129,9 +129,10 @@ def test_status_and_metrics_report_a_paused_host(tmp_path, monkeypatch):
 
     hosts = tmp_path / "data" / "hosts"
     monkeypatch.setenv("GRIDFLOW_HOSTS_DIR", str(hosts))
-    host_health.retried("mirror.example:80")
-    host_health.failed("mirror.example:80", "http://mirror.example/x: 503", 1, 60)
-    report = {"sources": [], "hosts": host_health.hosts(), "last_purge": None}
+    health = host_health.record()
+    health.retried("mirror.example:80")
+    health.failed("mirror.example:80", "http://mirror.example/x: 503", 1, 60)
+    report = {"sources": [], "hosts": health.hosts(), "last_purge": None}
     assert "host mirror.example:80: PAUSED until" in status.table(report)
     cfg = {"data_root": str(tmp_path / "data"), "metrics": {"textfile": str(tmp_path / "m.prom")}}
     metrics.write(cfg, report, tmp_path, "success")
@@ -153,8 +154,9 @@ def test_the_plan_lists_a_paused_host_as_unreachable(tmp_path, monkeypatch):
     raw["sources"] = {"gfs": {"url": "http://mirror.example:8080/noaa-gfs-bdp-pds"}}
     cfg = config.resolve(raw, REPO)
     monkeypatch.delenv("GRIDFLOW_HOSTS_DIR")  # the plan keeps hosts under the data root
-    host_health.use_data_root(cfg["data_root"])
-    host_health.failed("mirror.example:8080", "503 Service Unavailable", 1, 60)
+    host_health.record(cfg["data_root"]).failed(
+        "mirror.example:8080", "503 Service Unavailable", 1, 60
+    )
     found = plan.plan(cfg, config.now({**cfg, "now": "2025-03-12T12:00:00Z"}))
     assert not found.ready
     assert "paused after 1 failures in a row" in found.unreachable["gfs"]

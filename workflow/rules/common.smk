@@ -37,8 +37,9 @@ if STORAGE_PREFIX and os.path.isabs(ROOT):
     )
 
 
-# every job of a run, and later runs, share each upstream host's health (circuit breaker)
-host_health.use_data_root(ROOT)
+# every job of a run, and later runs, share each upstream host's health (circuit breaker):
+# the workflow hands its jobs the folder
+os.environ[host_health.FOLDER_ENV] = str(host_health.folder(ROOT))
 # how to fetch never decides what is fetched, nor where the stores live what is loaded: jobs
 # get both untracked (gridflow.config.operating), so a moved project folder reruns nothing
 os.environ[operating.ENV] = operating.for_workflow(

@@ -5,8 +5,9 @@
 failure).
 
 The key travels in the `PRIVATE-TOKEN` header, read from the environment only (`ADS_API_KEY`
-by default) and never written anywhere. 429 answers are retried after their Retry-After;
-5xx and dropped connections with back-off, a few times.
+by default) and never written anywhere. Requests go the one way gridflow asks a server
+(gridflow.net.service_http): 429 answers are retried after their Retry-After, 5xx and dropped
+connections with back-off, counted, behind the host's circuit breaker.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import requests
 
 from gridflow.errors import UsageError
 from gridflow.jobs.resumable import Asset, Status, Submitted
-from gridflow.net import service_http
-from gridflow.net.transport import TransportError
+from gridflow.net import host_health, service_http
+from gridflow.net.transport import Settings, TransportError
 
 USER_AGENT = "gridflow (ecmwf-datastores protocol)"
 
@@ -41,12 +42,16 @@ def _problem(response: requests.Response) -> tuple[str, str]:
 class DataStore:
     name = "ads"
 
-    def __init__(self, url: str, key_variable: str = "ADS_API_KEY", timeout: float = 60.0):
+    def __init__(
+        self,
+        url: str,
+        key_variable: str = "ADS_API_KEY",
+        settings: Settings | None = None,
+        health: host_health.Record | None = None,
+    ):
         self.url = url.rstrip("/")
         self.key_variable = key_variable
-        self.timeout = timeout
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.client = service_http.Client(settings or Settings(), USER_AGENT, health)
 
     def _key(self) -> str:
         key = os.environ.get(self.key_variable)
@@ -56,13 +61,8 @@ class DataStore:
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
         key = self._key()
-        return service_http.call(
-            self.session,
-            method,
-            f"{self.url}{path}",
-            lambda: {"PRIVATE-TOKEN": key},
-            self.timeout,
-            **kwargs,
+        return self.client.call(
+            method, f"{self.url}{path}", lambda: {"PRIVATE-TOKEN": key}, **kwargs
         )
 
     def _refused(self, response: requests.Response, what: str) -> ServiceRefused:

@@ -5,6 +5,8 @@ exchanged at EDL's token endpoints (HTTP Basic): a token of the user's that is v
 than `RENEW_DAYS` is reused, else a new one is made (EDL keeps at most two: the one expiring
 first is revoked to make room). A token the service refuses (401) is replaced once by a new
 one. Tokens and passwords are never printed: errors name the variables, not their values.
+EDL is asked the one way gridflow asks a server (gridflow.net.service_http): a dropped
+connection or a 5xx is tried again with back-off, counted, behind the host's circuit breaker.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from gridflow.errors import UsageError
-from gridflow.net.transport import TransportError
+from gridflow.net import host_health, service_http
+from gridflow.net.transport import Settings, TransportError
 
 TOKEN = "EARTHDATA_TOKEN"
 USERNAME = "EARTHDATA_USERNAME"
@@ -33,9 +36,14 @@ def _expires(entry: dict) -> datetime:
 
 
 class Tokens:
-    def __init__(self, url: str = "https://urs.earthdata.nasa.gov", timeout: float = 60.0):
+    def __init__(
+        self,
+        url: str = "https://urs.earthdata.nasa.gov",
+        settings: Settings | None = None,
+        health: host_health.Record | None = None,
+    ):
         self.url = url.rstrip("/")
-        self.timeout = timeout
+        self.client = service_http.Client(settings or Settings(), health=health)
         self._token: str | None = None
 
     def _login(self) -> tuple[str, str]:
@@ -48,12 +56,7 @@ class Tokens:
 
     def _edl(self, method: str, path: str) -> requests.Response:
         where = f"{self.url}{path}"
-        try:
-            response = requests.request(
-                method, where, auth=self._login(), timeout=self.timeout, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            raise TransportError(f"{where}: {type(exc).__name__}") from None
+        response = self.client.call(method, where, dict, auth=self._login(), allow_redirects=False)
         if response.status_code == 401:
             raise EarthdataRefused(
                 f"{self.url}: Earthdata Login refused {USERNAME}/{PASSWORD} (401): check them"
@@ -84,10 +87,7 @@ class Tokens:
 
     def _revoke(self, token: str) -> None:
         where = f"{self.url}/api/users/revoke_token"
-        try:
-            requests.post(where, params={"token": token}, auth=self._login(), timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise TransportError(f"{where}: {type(exc).__name__}") from None
+        self.client.call("POST", where, dict, params={"token": token}, auth=self._login())
 
     def refused(self, service: str) -> str:
         """The service answered 401 with our token: a new one, or a clear refusal."""

@@ -7,7 +7,8 @@ carries the data itself. Outputs are downloaded with the same bearer token (Harm
 them to a presigned object, where the token is not sent).
 
 Errors are Harmony's JSON (`{"code": "harmony.<Class>", "description": "Error: ..."}`):
-4xx refusals are one line naming Harmony's words; 429 and 5xx are retried politely.
+4xx refusals are one line naming Harmony's words; 429 and 5xx are retried politely, the one
+way gridflow asks a server (gridflow.net.service_http).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import requests
 from gridflow.errors import UsageError
 from gridflow.jobs.earthdata import EarthdataRefused, Tokens
 from gridflow.jobs.resumable import Asset, Status, Submitted
-from gridflow.net import service_http
-from gridflow.net.transport import TransportError
+from gridflow.net import host_health, service_http
+from gridflow.net.transport import Settings, TransportError
 
 USER_AGENT = "gridflow (harmony-py protocol)"
 # Harmony's job states in the words of gridflow.jobs.resumable
@@ -56,20 +57,22 @@ def _message(response: requests.Response) -> str:
 class Harmony:
     name = "harmony"
 
-    def __init__(self, url: str, tokens: Tokens, timeout: float = 60.0):
+    def __init__(
+        self,
+        url: str,
+        tokens: Tokens,
+        settings: Settings | None = None,
+        health: host_health.Record | None = None,
+    ):
         self.url = url.rstrip("/")
         self.tokens = tokens
-        self.timeout = timeout
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.client = service_http.Client(settings or Settings(), USER_AGENT, health)
 
     def _call(self, method: str, where: str, **kwargs) -> requests.Response:
-        return service_http.call(
-            self.session,
+        return self.client.call(
             method,
             where,
             lambda: {"Authorization": f"Bearer {self.tokens.bearer()}"},
-            self.timeout,
             renew=lambda: self.tokens.refused(self.url),  # a new token, or a clear refusal
             allow_redirects=False,
             **kwargs,

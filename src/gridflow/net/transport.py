@@ -9,6 +9,9 @@ the wrong ones, is read whole once and the ranges cut from that. A 404 (or, anon
 S3's answer for a key it will not list) means not published yet. Requests to one host are kept
 `min_interval_seconds` apart (gridflow.net.pacing). Credentials for S3 come from the environment
 (AWS_* variables) and never appear in a URL we print.
+
+`Host` is that retry loop, and the only one: the job services' API calls
+(gridflow.net.service_http) go through it too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import obstore
@@ -28,6 +32,8 @@ from obstore.store import HTTPStore, LocalStore, S3Store
 
 from gridflow.errors import Unreachable
 from gridflow.net import backoff, host_health, pacing
+
+T = TypeVar("T")
 
 
 class TransportError(Unreachable):
@@ -42,8 +48,13 @@ class CircuitOpen(TransportError):
     """The host kept failing: its requests are paused until a cool-down has passed."""
 
 
-class _Transient(TransportError):
-    """A failure that may pass: worth another try after a pause."""
+class Transient(TransportError):
+    """A failure that may pass: worth another try after a pause of at least `wait` seconds
+    (a server's Retry-After)."""
+
+    def __init__(self, message: str, wait: float = 0.0):
+        super().__init__(message)
+        self.wait = wait
 
 
 class _RangesIgnored(TransportError):
@@ -88,6 +99,54 @@ NO_RETRY = {
 }
 
 
+class Host:
+    """Requests to one host, the one way gridflow makes them: each waits its turn (pacing),
+    fails at once while the host's circuit is open, and is tried again after a failure that may
+    pass (`Transient`), up to `max_retries` times, after a jittered back-off of at least the
+    server's Retry-After. Retries are counted here (`retries`) and in the host's record."""
+
+    def __init__(self, name: str, settings: Settings, health: host_health.Record | None = None):
+        self.name = name
+        self.settings = settings
+        self.health = health or host_health.record()
+        self.retries = 0
+
+    def call(self, where: str, request: Callable[[], T]) -> T:
+        """`request()`'s result; it raises `Transient` for a failure worth another try."""
+        settings, health = self.settings, self.health
+        for attempt in range(settings.max_retries + 1):
+            why = health.paused(self.name)
+            if why:
+                raise CircuitOpen(f"{where}: {why}")
+            try:
+                with pacing.turn(self.name, settings.min_interval_seconds):
+                    result = request()
+            except NotPublished:
+                health.succeeded(self.name)  # the host answered
+                raise
+            except Transient as error:
+                opened = health.failed(
+                    self.name,
+                    str(error),
+                    settings.breaker_failures,
+                    settings.breaker_cooldown_seconds,
+                )
+                if opened:
+                    raise CircuitOpen(
+                        f"{error}; {self.name} paused for {settings.breaker_cooldown_seconds:g} s "
+                        f"after {settings.breaker_failures} failures in a row"
+                    ) from None
+                if attempt == settings.max_retries:
+                    raise TransportError(f"{error} (tried {attempt + 1} times)") from None
+                self.retries += 1
+                health.retried(self.name)
+                time.sleep(backoff.pause(attempt, error.wait))
+                continue
+            health.succeeded(self.name)
+            return result
+        raise AssertionError("unreachable")
+
+
 def _info(meta) -> ObjectInfo:
     return ObjectInfo(meta["path"], meta["size"], meta.get("e_tag"), meta.get("last_modified"))
 
@@ -95,14 +154,21 @@ def _info(meta) -> ObjectInfo:
 class Remote:
     """One source location. Keys are paths relative to the URL."""
 
-    def __init__(self, url: str, settings: Settings | None = None, headers: dict | None = None):
-        """`headers` go with every HTTP request (a service's bearer token: never logged)."""
+    def __init__(
+        self,
+        url: str,
+        settings: Settings | None = None,
+        headers: dict | None = None,
+        health: host_health.Record | None = None,
+    ):
+        """`headers` go with every HTTP request (a service's bearer token: never logged);
+        `health` is the hosts' record (gridflow.net.host_health.folder's by default)."""
         self.url = url.rstrip("/")
         self.settings = settings or Settings()
         parts = urlsplit(self.url)
         self.scheme = parts.scheme
         self.host = parts.netloc or "local"
-        self.retries = 0  # requests tried again, for the sidecar and the metrics
+        self._host = Host(self.host, self.settings, health)
         self._whole: dict[str, object] = {}  # objects read whole: their ranges are cut from it
         opts, retry = _client_options(self.settings), NO_RETRY
         if parts.scheme == "s3":
@@ -136,6 +202,11 @@ class Remote:
             )
 
     @property
+    def retries(self) -> int:
+        """Requests tried again, for the sidecar and the metrics."""
+        return self._host.retries
+
+    @property
     def can_list(self) -> bool:
         """Plain HTTP servers have no listing API; their objects are probed one by one."""
         return self.scheme in ("s3", "file")
@@ -144,7 +215,7 @@ class Remote:
         return f"{self.url}/{key}"
 
     def _fail(self, key: str, exc: Exception) -> TransportError:
-        """The error a failed request means, named by the URL; _Transient when worth a retry."""
+        """The error a failed request means, named by the URL; Transient when worth a retry."""
         where, errors = self.where(key), obstore.exceptions
         if isinstance(exc, TransportError):
             return exc
@@ -155,7 +226,7 @@ class Remote:
         if isinstance(exc, errors.PreconditionError):
             return TransportError(f"{where}: the object changed while it was read")
         if isinstance(exc, _CutShort):
-            return _Transient(f"{where}: {exc} (the body was cut short)")
+            return Transient(f"{where}: {exc} (the body was cut short)")
         text = str(exc).strip()
         first_line = text.splitlines()[0] if text else type(exc).__name__
         # obstore says "Requested a..b, got c..d" of a wrong Content-Range
@@ -166,47 +237,19 @@ class Remote:
         if refused or isinstance(exc, (errors.PermissionDeniedError, errors.UnauthenticatedError)):
             return TransportError(f"{where}: {first_line}")  # asking again would get the same
         if isinstance(exc, (errors.GenericError, ConnectionError, TimeoutError)):
-            return _Transient(f"{where}: {first_line}")
+            return _transient(f"{where}: {first_line}")
         return TransportError(f"{where}: {first_line}")
 
     def _call(self, key: str, request: Callable[[], object]):
-        """`request()`'s result, tried again after failures that may pass; a host that keeps
-        failing opens its circuit and is not asked again until its cool-down has passed."""
-        settings = self.settings
-        for attempt in range(settings.max_retries + 1):
-            why = host_health.paused(self.host)
-            if why:
-                raise CircuitOpen(f"{self.where(key)}: {why}")
+        """`request()`'s result, its failures named by the URL and tried again by the host."""
+
+        def named():
             try:
-                with pacing.turn(self.host, settings.min_interval_seconds):
-                    result = request()
+                return request()
             except Exception as exc:
-                error = self._fail(key, exc)
-                if not isinstance(error, _Transient):
-                    if isinstance(error, NotPublished):
-                        host_health.succeeded(self.host)  # the host answered
-                    raise error from None
-                opened = host_health.failed(
-                    self.host,
-                    str(error),
-                    settings.breaker_failures,
-                    settings.breaker_cooldown_seconds,
-                )
-                if opened:
-                    raise CircuitOpen(
-                        f"{error}; {self.host} paused for {settings.breaker_cooldown_seconds:g} s "
-                        f"after {settings.breaker_failures} failures in a row"
-                    ) from None
-                if attempt == settings.max_retries:
-                    raise TransportError(f"{error} (tried {attempt + 1} times)") from None
-                self.retries += 1
-                host_health.retried(self.host)
-                # a 429 asks for a pause: obstore does not show its Retry-After, wait >= 1 s
-                time.sleep(backoff.pause(attempt, 1.0 if " 429 " in str(error) else 0.0))
-                continue
-            host_health.succeeded(self.host)
-            return result
-        raise AssertionError("unreachable")
+                raise self._fail(key, exc) from None
+
+        return self._host.call(self.where(key), named)
 
     def _is_page(self, key: str) -> bool:
         """A dynamic page (`showdata4.php?ID=...`): obstore would encode its `?` into the path."""
@@ -222,7 +265,7 @@ class Remote:
             if response.status_code == 404:
                 raise NotPublished(f"{where}: not found")
             if response.status_code == 429 or response.status_code >= 500:
-                raise _Transient(f"{where}: {response.status_code} {response.reason}")
+                raise _transient(f"{where}: {response.status_code} {response.reason}")
             if response.status_code >= 400:
                 raise TransportError(f"{where}: {response.status_code} {response.reason}")
             written = _restart(dest)
@@ -231,7 +274,7 @@ class Remote:
                 if dest is not None:
                     dest.write(chunk)
         except requests.RequestException as exc:
-            raise _Transient(f"{where}: {type(exc).__name__}") from None
+            raise Transient(f"{where}: {type(exc).__name__}") from None
         declared = response.headers.get("Content-Length")
         if declared is not None and int(declared) != written:
             raise _CutShort(f"expected {declared} bytes and got {written}")
@@ -308,6 +351,11 @@ class Remote:
         if self._is_page(key):
             return self._call(key, lambda: self._page(key, dest))
         return self._call(key, lambda: self._stream(key, dest))
+
+
+def _transient(message: str) -> Transient:
+    """A 429 asks for a pause: obstore does not show its Retry-After, so wait at least 1 s."""
+    return Transient(message, 1.0 if " 429 " in message else 0.0)
 
 
 def _restart(dest) -> int:

@@ -199,8 +199,7 @@ def collect(cfg: dict, p: Plan, now: datetime) -> dict:
         asdict(of_source(name, cfg["sources"][name], root, p, now))
         for name in cfg["sources_enabled"]
     ]
-    host_health.use_data_root(root)
-    hosts = host_health.hosts()
+    hosts = host_health.record(root).hosts()
     return {
         "now": now.isoformat(),
         "sources": sources,

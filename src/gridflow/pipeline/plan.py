@@ -52,12 +52,11 @@ def lister(cfg: dict, family, keep: bool = False) -> Lister:
     """How one plan looks at a source: few retries (a plan must not hang on a dead mirror);
     with `keep` (a run that fetches, never a preview) complete cycles' listings are kept."""
     where = family.operating(cfg["fetch"])
-    host_health.use_data_root(config.data_root(cfg))
     settings = Settings(
         **{**where["settings"], "max_retries": min(where["settings"]["max_retries"], 2)}
     )
     return Lister(
-        Remote(where["url"], settings),
+        Remote(where["url"], settings, health=host_health.record(config.data_root(cfg))),
         cfg["fetch"].get("settle_seconds", 0),
         config.data_root(cfg),
         keep,

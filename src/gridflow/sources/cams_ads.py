@@ -90,9 +90,10 @@ class CamsAds(JobFamily):
     @staticmethod
     def service(operating: dict):
         from gridflow.jobs.ads import DataStore
+        from gridflow.net.transport import Settings
 
-        settings = operating["settings"]
-        return DataStore(operating["url"], operating["key_variable"], settings["timeout_seconds"])
+        settings = Settings(**operating["settings"])
+        return DataStore(operating["url"], operating["key_variable"], settings)
 
     def operating(self, fetch_cfg: dict) -> dict:
         return {**super().operating(fetch_cfg), "key_variable": self.src["key_variable"]}

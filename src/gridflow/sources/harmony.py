@@ -125,16 +125,18 @@ class HarmonyFamily(JobFamily):
     def service(operating: dict):
         from gridflow.jobs.earthdata import Tokens
         from gridflow.jobs.harmony_client import Harmony
+        from gridflow.net.transport import Settings
 
-        timeout = operating["settings"]["timeout_seconds"]
-        return Harmony(operating["url"], Tokens(operating["edl_url"], timeout), timeout)
+        settings = Settings(**operating["settings"])
+        return Harmony(operating["url"], Tokens(operating["edl_url"], settings), settings)
 
     @staticmethod
     def asset_headers(operating: dict) -> dict | None:
         from gridflow.jobs.earthdata import Tokens
+        from gridflow.net.transport import Settings
 
-        timeout = operating["settings"]["timeout_seconds"]
-        return {"Authorization": f"Bearer {Tokens(operating['edl_url'], timeout).bearer()}"}
+        tokens = Tokens(operating["edl_url"], Settings(**operating["settings"]))
+        return {"Authorization": f"Bearer {tokens.bearer()}"}
 
     def shred_options(self, step) -> dict:
         kept = {"dqf_keep": self.src["dqf_keep"]} if "dqf_keep" in self.src else {}
