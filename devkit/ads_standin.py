@@ -46,6 +46,7 @@ class AdsServer:
         self.reject_next = False  # the next job is rejected (a QoS check), not run
         self.cut_downloads = 0  # this many downloads stop half-way
         self.throttle_status = 0  # this many status calls get 429 first
+        self.unavailable_status = 0  # this many status calls get 503 first
         self.licence_missing = False
         self.lock = threading.Lock()
         server = self
@@ -151,6 +152,9 @@ class AdsServer:
                 if parts[-1] == "results":
                     return self._results(parts[4], job)
                 with server.lock:
+                    if server.unavailable_status > 0:
+                        server.unavailable_status -= 1
+                        return self._problem(503, "service unavailable", "Please try again.")
                     if server.throttle_status > 0:
                         server.throttle_status -= 1
                         return self._problem(

@@ -200,3 +200,43 @@ def test_a_workflow_behind_faults_loads_what_a_clean_run_loads(samples, http_mir
         if line.startswith("gridflow_host_retries_total{")
     ]
     assert sum(retried) > 0, metrics  # the plan's probes and the fetches, counted per host
+
+
+def test_a_job_service_request_answered_503_is_tried_again_and_counted(samples, monkeypatch):
+    """The data store's API goes the fetches' way: a 503 is tried again, and counted."""
+    from urllib.parse import urlsplit
+
+    from devkit.ads_standin import KEY, AdsServer
+    from gridflow.jobs.ads import DataStore
+
+    monkeypatch.setenv("ADS_API_KEY", KEY)
+    with AdsServer(samples / "chem-cams.grib") as ads:
+        store = DataStore(ads.url, settings=Settings(timeout_seconds=5, max_retries=2))
+        job = store.submit({"dataset": "cams-europe", "inputs": {"data_format": "grib"}})
+        ads.unavailable_status = 1
+        status = store.status(job.job_id)
+    assert status.state in ("accepted", "running")
+    assert ads.unavailable_status == 0 and store.client.retries == 1
+    [state] = host_health.record().hosts()
+    assert state["host"] == urlsplit(ads.url).netloc and state["retries"] == 1
+    assert state["failures"] == 0  # the answer after the retry closed the count
+
+
+def test_an_earthdata_token_request_reset_is_tried_again(samples, monkeypatch):
+    """Earthdata Login goes the fetches' way: a connection reset is tried again, and counted."""
+    from devkit.harmony_standin import PASSWORD, USER, HarmonyServer
+    from gridflow.jobs.earthdata import Tokens
+
+    monkeypatch.delenv("EARTHDATA_TOKEN", raising=False)
+    monkeypatch.setenv("EARTHDATA_USERNAME", USER)
+    monkeypatch.setenv("EARTHDATA_PASSWORD", PASSWORD)
+    with HarmonyServer([]) as harmony:
+        token = harmony.new_token(days=60)
+        plan = FaultPlan(("reset",), burst=1)
+        with FaultProxy(harmony.url, plan).start() as proxy:
+            tokens = Tokens(proxy.base, Settings(timeout_seconds=5, max_retries=2))
+            assert tokens.bearer() == token
+    assert proxy.injected["reset"] == 1 and tokens.client.retries == 1
+    assert harmony.token_requests == ["list"]
+    [state] = host_health.record().hosts()
+    assert state["retries"] == 1 and state["failures"] == 0
