@@ -6,6 +6,7 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/lifecycle.smk"
 
 
 # On a cluster these run on the submitting host, where the store and database connections are.
@@ -34,16 +35,3 @@ rule all:
 
 
 include: "workflow/rules/purge.smk"
-
-
-onstart:
-    keep_bucket_alive()
-
-
-onsuccess:
-    after_ingest_purge()
-    note_outcome("success")
-
-
-onerror:
-    note_outcome("error")

@@ -1,3 +1,6 @@
+import shlex
+
+
 # Delete everything past retention; preview with `gridflow purge --dry-run`.
 rule purge:
     log:
