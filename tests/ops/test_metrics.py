@@ -140,7 +140,7 @@ def test_counters_persist_across_runs_and_count_each_record_once(
     now = datetime(2025, 3, 20, tzinfo=UTC)
     files = sum(1 for p in (root / "cycles/gfs/2025031206").rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in (root / "cycles/gfs/2025031206").rglob("*") if p.is_file())
-    purged = purge.execute(purge.plan(cfg, now, tmp_path), cfg, tmp_path)
+    purged = purge.execute(purge.expired(cfg, now, tmp_path), cfg, tmp_path)
     assert purged["sources"]["gfs"] == {"files": files, "bytes": size, "rows": 0}
     assert not (root / "cycles/gfs").exists()
     metrics.write(cfg, None, tmp_path)
@@ -158,7 +158,7 @@ def test_names_follow_prometheus_conventions(samples, gfs_object, mirror_dir, tm
     root = Path(cfg["data_root"])
     _gfs(gfs_object, mirror_dir, root)
     _mrms(samples, mirror_dir, root)
-    purge.execute(purge.plan(cfg, datetime(2025, 3, 20, tzinfo=UTC), tmp_path), cfg, tmp_path)
+    purge.execute(purge.expired(cfg, datetime(2025, 3, 20, tzinfo=UTC), tmp_path), cfg, tmp_path)
     _gfs(gfs_object, mirror_dir, root)  # fetched again after the purge
     watched = {
         "sources": [

@@ -85,7 +85,7 @@ def test_the_snakefile_and_config_files_come_from_the_checkout(tmp_path):
 def test_jobs_take_the_store_dsn_from_the_untracked_settings(monkeypatch):
     monkeypatch.setenv(
         operating.ENV,
-        operating.for_workflow({}, "/checkout", {}, {"clickhouse": "chdb:///x", "postgres": None}),
+        operating.for_jobs({}, "/checkout", {}, {"clickhouse": "chdb:///x", "postgres": None}),
     )
     assert operating.dsn("clickhouse") == "chdb:///x"
     assert operating.dsn("clickhouse", "chdb:///given") == "chdb:///given"

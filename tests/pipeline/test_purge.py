@@ -146,7 +146,7 @@ def test_hostile_links_and_names_cannot_reach_outside(tmp_path):
     (gfs / "..2020010100").mkdir()  # not a cycle name: ignored
     (gfs / "2020019900").mkdir()  # looks like one, is no date: ignored
     cfg = _store_cfg(tmp_path)
-    p = purge.plan(cfg, datetime(2025, 1, 1, tzinfo=UTC), tmp_path)
+    p = purge.expired(cfg, datetime(2025, 1, 1, tzinfo=UTC), tmp_path)
     report = purge.execute(p, cfg, tmp_path)
     assert (outside / "keep.txt").read_text() == "mine"
     assert not (gfs / "2020010100").exists()  # the link itself went
@@ -161,7 +161,7 @@ def test_hostile_links_and_names_cannot_reach_outside(tmp_path):
     other.mkdir()
     (other / "cycles").symlink_to(tmp_path / "elsewhere")
     cfg["data_root"] = str(other)
-    purge.execute(purge.plan(cfg, datetime(2025, 1, 1, tzinfo=UTC), tmp_path), cfg, tmp_path)
+    purge.execute(purge.expired(cfg, datetime(2025, 1, 1, tzinfo=UTC), tmp_path), cfg, tmp_path)
     assert (elsewhere / "f000.parquet").read_text() == "not ours"
 
 
@@ -180,11 +180,11 @@ def test_the_reports_counts_are_files_and_agree_with_status_and_metrics(tmp_path
     (gfs / "2025010100" / "raw").mkdir(parents=True)  # kept
     (gfs / "2025010100" / "raw" / "f000.bin").write_bytes(b"kept")
     cfg = _store_cfg(tmp_path)
-    p = purge.plan(cfg, datetime(2025, 1, 1, 12, tzinfo=UTC), tmp_path)
-    preview = purge.plan_summary(p)
+    p = purge.expired(cfg, datetime(2025, 1, 1, 12, tzinfo=UTC), tmp_path)
+    preview = purge.expired_summary(p)
     assert (preview["files"], preview["paths"], preview["bytes"]) == (8, 2, 80)
     assert "would delete 8 file(s) in 2 cycle folder(s) (80 bytes)" in "\n".join(
-        purge.plan_lines(p, dry_run=True)
+        purge.expired_lines(p, dry_run=True)
     )
     report = purge.execute(p, cfg, tmp_path)
     assert report["files_deleted"] == 8 == report["sources"]["gfs"]["files"]
@@ -221,7 +221,7 @@ def test_refuses_a_data_root_that_is_not_a_data_folder(tmp_path):
     cfg = _store_cfg(tmp_path)
     cfg["data_root"] = "/"
     with pytest.raises(purge.PurgeError, match="not a data folder"):
-        purge.plan(cfg, datetime(2025, 1, 1, tzinfo=UTC), tmp_path)
+        purge.expired(cfg, datetime(2025, 1, 1, tzinfo=UTC), tmp_path)
 
 
 def test_retention_shorter_than_the_window_is_refused():
@@ -346,7 +346,7 @@ def test_rows_expire_with_their_cycle_whatever_their_own_times(gfs_fields, tmp_p
         before = _rows_by_file(client)
         assert set(before) == set(kept + gone) and set(before.values()) == {3 * 10512}
 
-        plan = purge.plan(cfg, now, tmp_path, client)
+        plan = purge.expired(cfg, now, tmp_path, client)
         store = [i for i in plan.items if i.sink == "clickhouse"]
         assert sorted((i.kind, i.target) for i in store) == [
             ("partition", "grid_data ('gfs', 20250310)"),
@@ -363,7 +363,7 @@ def test_rows_expire_with_their_cycle_whatever_their_own_times(gfs_fields, tmp_p
         assert report["partitions_dropped"] == 1
         assert _rows_by_file(client) == {k: before[k] for k in kept}
         assert verify.rows({**cfg, "sources_enabled": ["gfs"]}, client) == []
-        again = purge.plan(cfg, now, tmp_path, client)
+        again = purge.expired(cfg, now, tmp_path, client)
         assert [i for i in again.items if i.kind != "log"] == []
     finally:
         client.close()
@@ -396,7 +396,7 @@ def test_gauge_records_expire_with_their_water_year_not_their_days(samples, tmp_
         assert {k: (a.year, b.year) for k, a, b in span} == {kept: (1997, 2024), gone: (2025, 2025)}
 
         now = datetime(2025, 10, 15, tzinfo=UTC)
-        plan = purge.plan(cfg, now, tmp_path, client)
+        plan = purge.expired(cfg, now, tmp_path, client)
         store = [i for i in plan.items if i.sink == "clickhouse"]
         assert {k for i in store for k in i.keys} == {gone}
         assert sum(i.rows for i in store) == before[gone]
@@ -418,7 +418,7 @@ def test_a_partition_that_gained_a_kept_file_since_the_plan_is_not_dropped(gfs_f
         clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
         day = _dated(gfs_fields, datetime(2025, 3, 10, tzinfo=UTC))
         gone = _load(client, root, "gfs", "2025031000", "f000", "grib2", day)
-        plan = purge.plan(cfg, datetime(2025, 3, 12, 12, tzinfo=UTC), tmp_path, client)
+        plan = purge.expired(cfg, datetime(2025, 3, 12, 12, tzinfo=UTC), tmp_path, client)
         assert [i.kind for i in plan.items if i.sink] == ["partition"]
         late = _load(client, root, "gfs", "2025031206", "f000", "grib2", day)
         assert purge.execute(plan, cfg, tmp_path, client)["failures"] == []
@@ -508,7 +508,7 @@ def test_postgis_rows_expire_with_their_raw_files_cycle(samples, tmp_path, postg
 
         cells, catalog, loads, _ = state()
         assert sorted(cells) == sorted(gone + kept) and catalog == sorted([gone[0], *kept])
-        plan = purge.plan(cfg, datetime(2024, 5, 17, tzinfo=UTC), tmp_path, pg=conn)
+        plan = purge.expired(cfg, datetime(2024, 5, 17, tzinfo=UTC), tmp_path, pg=conn)
         [item] = [i for i in plan.items if i.sink]
         assert (item.kind, item.keys) == ("pg_rows", sorted(gone))
         assert item.rows == cells[gone[0]] + cells[gone[1]] + 1  # and one catalog row

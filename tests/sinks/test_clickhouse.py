@@ -128,17 +128,17 @@ def test_dsn_is_redacted():
 
 
 def test_validators_name_what_is_wrong_with_a_load(store, gfs_shred, tmp_path):
-    from gridflow.pipeline import load_checks as validate
+    from gridflow.pipeline import load_checks
 
     client, _ = store
     clickhouse.load(client, gfs_shred, "gfs", "raw/gfs/a")
     idx = (tmp_path / "g.idx").read_text()
-    good = validate.checks(
+    good = load_checks.run(
         client, "grid_data", "gfs", "raw/gfs/a", idx, {"bounds": {"TMP": [150, 350]}}
     )
     assert good["passed"] and good["fields"] > 50
     extra = idx + "999:99999999:d=2011011012:SNOD:surface:120 hour fcst:\n"
-    bad = validate.checks(
+    bad = load_checks.run(
         client,
         "grid_data",
         "gfs",

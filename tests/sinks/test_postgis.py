@@ -314,7 +314,7 @@ def test_purge_removes_expired_cells_and_catalog_rows(samples, tmp_path, db):
                     ),
                 )
         now = datetime(2024, 5, 17, 0, tzinfo=UTC)  # retention 72 h: the 10th is past it
-        plan = purge.plan(cfg, now, tmp_path, pg=conn)
+        plan = purge.expired(cfg, now, tmp_path, pg=conn)
         assert [i.kind for i in plan.items] == ["pg_rows"]
         report = purge.execute(plan, cfg, tmp_path, pg=conn)
         assert report["failures"] == []

@@ -260,17 +260,19 @@ def cmd_purge(args) -> None:
     try:
         if pg is not None:
             postgis.migrate(pg, Path(args.project) / "migrations" / "postgres")
-        plan = purge.plan(cfg, now, workdir, client, pg, bucket)
+        expired = purge.expired(cfg, now, workdir, client, pg, bucket)
         if args.json and args.dry_run:
-            for item in plan.items:
+            for item in expired.items:
                 emit(purge.record(item, "planned"))
-            emit({"summary": True, "dry_run": True, **purge.plan_summary(plan)})
+            emit({"summary": True, "dry_run": True, **purge.expired_summary(expired)})
             return
-        for line in purge.plan_lines(plan, args.dry_run):
+        for line in purge.expired_lines(expired, args.dry_run):
             print(line, file=sys.stderr if args.json else sys.stdout)
         if args.dry_run:
             return
-        report = purge.execute(plan, cfg, workdir, client, pg, bucket, done if args.json else None)
+        report = purge.execute(
+            expired, cfg, workdir, client, pg, bucket, done if args.json else None
+        )
     finally:
         client.close()
         if pg is not None:

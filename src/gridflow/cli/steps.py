@@ -78,7 +78,7 @@ def cmd_load(args) -> None:
         _load_files(args),
         operating.dsn("clickhouse", args.dsn),
         operating.migrations("clickhouse", args.migrations),
-        operating.validation(sidecar["source"]),
+        operating.load_check_settings(sidecar["source"]),
         args.wait,
     )
 

@@ -109,7 +109,9 @@ def _errors(schema: dict, value, prefix: tuple = ()) -> list:
     return [(prefix + tuple(e.absolute_path), e.message) for e in found]
 
 
-def validate(cfg: dict) -> None:
+def check_schema(cfg: dict) -> None:
+    """The configuration against the schema and each source's family's own; ConfigError lists
+    the first problems, each naming its key."""
     from gridflow import sources
 
     errors = _errors(_schema(), cfg)
@@ -200,7 +202,7 @@ def resolve(raw: dict, project_dir: Path | str = ".", root_below: Path | str | N
         sources[name] = deep_merge(_family_defaults(configured.get("family")), configured)
     cfg["sources"] = sources
     cfg = _normalise(cfg)
-    validate(cfg)
+    check_schema(cfg)
     for name, src in sources.items():
         # one clock: what the schedule still wants must never be past retention
         if src["retention_hours"] < src["window_hours"]:
@@ -223,7 +225,7 @@ def resolve(raw: dict, project_dir: Path | str = ".", root_below: Path | str | N
 
 def _family_defaults(family: str | None) -> dict:
     """A family's defaults in code, under what the source's files set; an unknown family is
-    named by validate()."""
+    named by check_schema()."""
     from gridflow import sources
 
     try:
@@ -285,6 +287,6 @@ def for_workflow(raw: dict, project_dir: Path | str):
         raise SystemExit(USAGE) from None
 
 
-def validation(cfg: dict, source: str) -> dict:
+def load_check_settings(cfg: dict, source: str) -> dict:
     """A source's load checks: the top-level `validate` settings, its own `validate` over them."""
     return deep_merge(cfg.get("validate") or {}, cfg["sources"][source].get("validate") or {})

@@ -54,7 +54,7 @@ def dsn(store: str, given: str | None = None) -> str:
     return found
 
 
-def validation(source: str) -> dict:
+def load_check_settings(source: str) -> dict:
     """A source's load checks (gridflow.pipeline.load_checks): the workflow's `validate`
     settings, with the source's own `validate` over them. Changing them checks new loads, never
     reloads old ones."""
@@ -62,8 +62,11 @@ def validation(source: str) -> dict:
     return json.loads(text).get("validate", {}).get(source, {}) if text else {}
 
 
-def for_workflow(
-    sources: dict, basedir: str, validate: dict | None = None, dsns: dict | None = None
+def for_jobs(
+    sources: dict,
+    basedir: str,
+    load_checks: dict | None = None,
+    dsns: dict | None = None,
 ) -> str:
     """The variable's value for a run: every source's settings, the checkout's migrations and
     the stores' DSNs (clickhouse, postgres; None for a sink that is off)."""
@@ -72,7 +75,7 @@ def for_workflow(
         {
             "sources": sources,
             "migrations": folders,
-            "validate": validate or {},
+            "validate": load_checks or {},
             "dsn": {store: value for store, value in (dsns or {}).items() if value},
         }
     )

@@ -38,7 +38,7 @@ def into_clickhouse(
     parquet: Path, files: LoadFiles, dsn: str, migrations: Path, checks: dict, wait: float
 ) -> dict:
     """Load a shred into its table (once, whatever ran before), check a grid load, and write
-    the marker; `checks` are the source's load checks (its validation settings)."""
+    the marker; `checks` are the source's load-check settings (its `validate`)."""
     from gridflow.sinks import clickhouse
 
     sidecar = json.loads(files.sidecar.read_text())
@@ -51,7 +51,7 @@ def into_clickhouse(
         if sidecar.get("gauge"):  # a gauge's metadata came with its record
             clickhouse.record_gauge(client, sidecar["source"], sidecar["gauge"], sidecar["run_id"])
         if table == clickhouse.TABLE:
-            checked = load_checks.checks(
+            checked = load_checks.run(
                 client, table, sidecar["source"], sidecar["raw_key"], files.inventory_text(), checks
             )
             # for the catalog: the PostGIS step records them (this job needs no database)

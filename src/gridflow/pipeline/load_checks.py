@@ -16,8 +16,9 @@ from gridflow import inventory
 from gridflow.query import readonly
 
 
-def checks(client, table: str, source: str, raw_key: str, idx_text: str, rules: dict) -> dict:
-    """The load's validation: {"passed": bool, "problems": [...], "fields": n}."""
+def run(client, table: str, source: str, raw_key: str, idx_text: str, rules: dict) -> dict:
+    """Run the checks of one raw file's load; the outcome, as the marker's `validation` holds
+    it: {"passed": bool, "problems": [...], "fields": n}."""
     stats = readonly.query(
         client,
         f"SELECT variable, level, count(), countIf(value IS NULL), min(value), max(value) "

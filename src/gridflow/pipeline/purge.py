@@ -1,7 +1,7 @@
 """Remove everything past its retention: cycle folders, store rows, Snakemake's own metadata.
 
-A purge is planned first (what `gridflow purge --dry-run` prints) and then carried out item by
-item; a failed item is reported and retried by the next purge, and never stops the others.
+A purge first finds what has expired (what `gridflow purge --dry-run` prints), then deletes it
+item by item; a failed item is reported and retried by the next purge, and never stops the others.
 Every output of a cycle lives in its folder `cycles/<source>/<cycle>/` (gridflow.paths), so a
 cycle expires by deleting that folder (or that prefix in the storage bucket). Rows expire with
 the cycle that loaded them, whatever their own times say (an analysis of 2011 fetched for
@@ -61,7 +61,9 @@ TOTALS = ("paths", "files", "bytes", "partitions", "rows")
 
 
 @dataclass
-class Plan:
+class Expired:
+    """What is past retention, per item, and each source's cutoff."""
+
     cutoffs: dict[str, str]
     items: list[Item] = field(default_factory=list)
 
@@ -226,12 +228,12 @@ def _old_logs(root: Path, workdir: Path) -> list[Item]:
     return items
 
 
-def plan(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=None) -> Plan:
+def expired(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucket=None) -> Expired:
     """What is past retention: in the data root, the storage bucket (profiles/s3), the stores."""
     root = config.data_root(cfg).resolve()
     if root == Path(root.anchor) or root == Path.home().resolve():
         raise PurgeError(f"refusing to purge: data_root {root} is not a data folder")
-    result = Plan({})
+    result = Expired({})
     cutoffs: dict[str, datetime] = {}
     for name, src in cfg["sources"].items():
         if not src.get("retention_hours"):
@@ -321,7 +323,7 @@ def _first_line(exc: Exception) -> str:
 
 
 def execute(
-    p: Plan,
+    p: Expired,
     cfg: dict,
     workdir: Path,
     client=None,
@@ -329,7 +331,7 @@ def execute(
     bucket=None,
     on_item: Callable[[Item, str | None], None] | None = None,
 ) -> dict:
-    """Carry out the plan, item by item; `on_item` hears of each (with its error, if it failed).
+    """Delete what expired, item by item; `on_item` hears of each (with its error, if it failed).
     Returns the report written to `<data_root>/purge-reports/`, with that file's path."""
     root = config.data_root(cfg).resolve()
     sinks = {"clickhouse": client, "postgis": pg}
@@ -411,7 +413,7 @@ def record(item: Item, status: str, error: str | None = None) -> dict:
     return {**asdict(item), "status": status, **({"error": error} if error else {})}
 
 
-def plan_summary(p: Plan) -> dict:
+def expired_summary(p: Expired) -> dict:
     totals = dict.fromkeys(TOTALS, 0)
     for per_source in p.totals().values():
         for key in totals:
@@ -420,7 +422,7 @@ def plan_summary(p: Plan) -> dict:
     return {"cutoffs": p.cutoffs, **totals, "metadata_records": records, "sources": p.totals()}
 
 
-def plan_lines(p: Plan, dry_run: bool) -> list[str]:
+def expired_lines(p: Expired, dry_run: bool) -> list[str]:
     """Per source what goes; with `dry_run`, every item too."""
     totals = p.totals()
     verb = "would delete" if dry_run else "deleting"
@@ -442,7 +444,7 @@ def plan_lines(p: Plan, dry_run: bool) -> list[str]:
             lines.append(f"  {item.kind:9} {item.target}: {files}  {item.rows:,} rows")
         elif item.kind != "metadata":
             lines.append(f"  {item.kind:9} {item.target}  {item.rows:,} rows")
-    lines.append(f"  and {plan_summary(p)['metadata_records']} Snakemake metadata record(s)")
+    lines.append(f"  and {expired_summary(p)['metadata_records']} Snakemake metadata record(s)")
     return lines
 
 
