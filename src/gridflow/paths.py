@@ -9,7 +9,9 @@ inventory and sidecar are named after it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 SOURCES = "cycles"  # below the data root: one folder per source, one below it per cycle
 CYCLE_DIR = "{root}/" + SOURCES + "/{source}/{cycle}"
@@ -31,6 +33,29 @@ STEP_OUTPUTS = (RAW, RAW_IDX, SIDECAR, SHRED, MARKER, PG_MARKER, ROUTES_MARKER, 
 # Relative to the data root: written by the plan (not a rule) for complete cycles.
 LISTING_CACHE = SOURCES + "/{source}/{cycle}/listing.json"
 CYCLE_NAME = re.compile(r"[0-9]{10}|[0-9]{14}")  # ASCII digits only
+
+
+# The records a run leaves, found on disk (every source's with source="*"), unsorted. Given a
+# cycle's folder instead, the same records of that one cycle.
+def sidecars(root: Path, source: str = "*") -> Iterator[Path]:
+    return Path(root).glob(f"{SOURCES}/{source}/*/raw/*.json")
+
+
+def clickhouse_markers(root: Path, source: str = "*") -> Iterator[Path]:
+    return Path(root).glob(f"{SOURCES}/{source}/*/loaded/clickhouse/*.json")
+
+
+def load_markers(root: Path, source: str = "*") -> Iterator[Path]:
+    """The markers of every sink (ClickHouse, PostGIS, routes)."""
+    return Path(root).glob(f"{SOURCES}/{source}/*/loaded/*/*.json")
+
+
+def cycle_sidecars(cycle_dir: Path) -> Iterator[Path]:
+    return Path(cycle_dir).glob("raw/*.json")
+
+
+def cycle_clickhouse_markers(cycle_dir: Path) -> Iterator[Path]:
+    return Path(cycle_dir).glob("loaded/clickhouse/*.json")
 
 
 def cycle_id(cycle: datetime) -> str:

@@ -180,7 +180,7 @@ def test_the_newest_creation_of_a_scan_is_fetched(samples, tmp_path):
     sidecar = fetch(
         spec, Operating(f"file://{mirror}"), out / "x.nc", out / "x.nc.idx", out / "x.nc.json"
     )
-    assert sidecar["key"].endswith(newer.name) and sidecar["format"] == "abi_netcdf"
+    assert sidecar.key.endswith(newer.name) and sidecar.format == "abi_netcdf"
     assert (out / "x.nc.idx").read_text() == "1:0:d=2025031211:RRQPE:surface:anl:\n"
 
 

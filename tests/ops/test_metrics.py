@@ -75,9 +75,9 @@ def test_a_gzipped_object_counts_its_packed_bytes_over_the_wire(samples, mirror_
     cfg = _config(tmp_path)
     sidecar = _mrms(samples, mirror_dir, Path(cfg["data_root"]))
     packed = (samples / MRMS_SAMPLE).stat().st_size
-    assert sidecar["wire_bytes"] == sidecar["upstream_size"] == packed
-    assert sidecar["size"] == len(gzip.decompress((samples / MRMS_SAMPLE).read_bytes()))
-    assert sidecar["size"] > packed  # the raw file kept is the unpacked GRIB
+    assert sidecar.wire_bytes == sidecar.upstream_size == packed
+    assert sidecar.size == len(gzip.decompress((samples / MRMS_SAMPLE).read_bytes()))
+    assert sidecar.size > packed  # the raw file kept is the unpacked GRIB
     metrics.write(cfg, None, tmp_path)
     got = _samples(cfg)
     assert got[("gridflow_fetched_bytes_total", (("source", "mrms"),))] == packed
@@ -89,13 +89,13 @@ def test_a_gzipped_object_counts_its_packed_bytes_over_the_wire(samples, mirror_
 def test_ranged_gets_count_only_their_ranges(gfs_object, mirror_dir, tmp_path):
     cfg = _config(tmp_path)
     sidecar = _gfs(gfs_object, mirror_dir, Path(cfg["data_root"]))
-    ranges = sum(end - start + 1 for start, end in sidecar["byte_ranges"])
-    assert sidecar["wire_bytes"] == ranges < sidecar["upstream_size"]
+    ranges = sum(end - start + 1 for start, end in sidecar.byte_ranges)
+    assert sidecar.wire_bytes == ranges < sidecar.upstream_size
     metrics.write(cfg, None, tmp_path)
     got = _samples(cfg)
     assert got[("gridflow_fetched_bytes_total", (("source", "gfs"),))] == ranges
     whole = got[("gridflow_upstream_object_bytes_total", (("source", "gfs"),))]
-    assert whole == sidecar["upstream_size"]
+    assert whole == sidecar.upstream_size
 
 
 def test_counters_persist_across_runs_and_count_each_record_once(

@@ -45,14 +45,12 @@ def test_ranged_fetch_takes_only_selected_messages(http_mirror, gfs_object, tmp_
         ("PRMSL", "mean sea level"),
     ]
     ranged = [r for m, p, r in http_mirror.requests if m == "GET" and r]
-    assert len(ranged) == len(sidecar["byte_ranges"]) == 3
-    assert (
-        sidecar["size"] == grib.stat().st_size == sum(e - s + 1 for s, e in sidecar["byte_ranges"])
-    )
-    assert json.loads(side.read_text())["sha256"] == sidecar["sha256"]
+    assert len(ranged) == len(sidecar.byte_ranges) == 3
+    assert sidecar.size == grib.stat().st_size == sum(e - s + 1 for s, e in sidecar.byte_ranges)
+    assert json.loads(side.read_text())["sha256"] == sidecar.sha256
     for key in ("url", "etag", "last_modified", "run_id", "fetched_at", "idx_url"):
-        assert sidecar[key]
-    assert sidecar["run_id"][14] == "7"  # a UUIDv7
+        assert getattr(sidecar, key)
+    assert sidecar.run_id[14] == "7"  # a UUIDv7
 
 
 def test_missing_idx_is_an_error(http_mirror, gfs_object, tmp_path):
@@ -118,6 +116,6 @@ def test_whole_file_without_idx_gets_an_inventory(samples, tmp_path):
     copy_sample(samples, "gfs.t12z.pgrbf120.2p5deg.grib2", mirror / "gfs.grib2")
     grib, idx, side = _outputs(tmp_path)
     sidecar = fetch(*_spec(f"file://{mirror}", "gfs.grib2", None), grib, idx, side)
-    assert sidecar["messages"] == 307 and sidecar["fields"] == 343
+    assert sidecar.messages == 307 and sidecar.fields == 343
     assert grib.read_bytes() == (mirror / "gfs.grib2").read_bytes()  # raw stays source-faithful
     assert len(inventory.parse(idx.read_text())) == 343

@@ -28,6 +28,7 @@ from gridflow.formats.grib.read import build_inventory
 from gridflow.ops import verify
 from gridflow.pipeline import purge
 from gridflow.pipeline.shred import shred
+from gridflow.pipeline.sidecar import Sidecar
 from gridflow.sinks import clickhouse
 
 START = datetime(2025, 3, 10, 0, tzinfo=UTC)
@@ -442,16 +443,16 @@ def _catalogue(conn, samples: Path, cycle: str, url: str) -> str:
     raw = samples / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"
     raw_key = f"cycles/aqm/{cycle}/raw/f000.grib2"
     run_id = str(uuid.uuid4())
-    sidecar = {
-        "source": "aqm",
-        "raw_key": raw_key,
-        "run_id": run_id,
-        "url": url,
-        "key": url.rsplit("/", 1)[-1],
-        "byte_ranges": [[0, 1]],
-        "size": 1,
-        "sha256": "0",
-    }
+    sidecar = Sidecar(
+        source="aqm",
+        raw_key=raw_key,
+        run_id=run_id,
+        url=url,
+        key=url.rsplit("/", 1)[-1],
+        byte_ranges=[[0, 1]],
+        size=1,
+        sha256="0",
+    )
     with conn.transaction():
         postgis.register(conn, sidecar, paths.parse_cycle(cycle))
         made = postgis.load_cells(

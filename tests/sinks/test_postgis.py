@@ -20,6 +20,7 @@ from gridflow import inventory
 from gridflow.formats.grib import cells as grib_cells
 from gridflow.formats.grib.read import build_inventory, iter_fields
 from gridflow.geo import cells
+from gridflow.pipeline.sidecar import Sidecar
 from gridflow.sinks import postgis
 
 pytestmark = [pytest.mark.postgres]
@@ -254,16 +255,16 @@ def test_failed_cell_load_leaves_nothing_half_loaded(samples, tmp_path, db):
     raw = samples / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"
     idx = tmp_path / "a.idx"
     idx.write_text(inventory.format_lines(build_inventory(raw)))
-    sidecar = {
-        "source": "aqm",
-        "raw_key": "raw/aqm/x",
-        "run_id": str(uuid.uuid4()),
-        "url": "file:///m/aqm.grib2",
-        "key": "aqm.grib2",
-        "byte_ranges": [[0, 1]],
-        "size": 1,
-        "sha256": "0",
-    }
+    sidecar = Sidecar(
+        source="aqm",
+        raw_key="raw/aqm/x",
+        run_id=str(uuid.uuid4()),
+        url="file:///m/aqm.grib2",
+        key="aqm.grib2",
+        byte_ranges=[[0, 1]],
+        size=1,
+        sha256="0",
+    )
 
     def batches():
         yield from grib_cells.file_cells(
@@ -294,16 +295,16 @@ def test_purge_removes_expired_cells_and_catalog_rows(samples, tmp_path, db):
     with postgis.connect(db) as conn:
         postgis.migrate(conn, MIGRATIONS)
         for day in (10, 16):
-            sidecar = {
-                "source": "aqm",
-                "raw_key": f"raw/aqm/202405{day}12/f000.grib2",
-                "run_id": str(uuid.uuid4()),
-                "url": f"file:///m/{day}.grib2",
-                "key": f"{day}.grib2",
-                "byte_ranges": [[0, 1]],
-                "size": 1,
-                "sha256": "0",
-            }
+            sidecar = Sidecar(
+                source="aqm",
+                raw_key=f"raw/aqm/202405{day}12/f000.grib2",
+                run_id=str(uuid.uuid4()),
+                url=f"file:///m/{day}.grib2",
+                key=f"{day}.grib2",
+                byte_ranges=[[0, 1]],
+                size=1,
+                sha256="0",
+            )
             with conn.transaction():
                 postgis.register(conn, sidecar, datetime(2024, 5, day, 12, tzinfo=UTC))
                 postgis.load_cells(

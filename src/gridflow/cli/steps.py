@@ -10,6 +10,7 @@ from pathlib import Path
 from gridflow.config import operating
 from gridflow.pipeline import load
 from gridflow.pipeline.load import LoadFiles
+from gridflow.pipeline.sidecar import Sidecar
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,11 @@ def cmd_fetch(args) -> None:
     sidecar = fetch(spec, where, Path(args.raw), Path(args.idx), Path(args.sidecar), results)
     log.info(
         "fetched %s: %s message(s), %s field(s), %s bytes in %d range(s)",
-        sidecar["url"],
-        sidecar["messages"],
-        sidecar["fields"],
-        sidecar["size"],
-        len(sidecar["byte_ranges"]),
+        sidecar.url,
+        sidecar.messages,
+        sidecar.fields,
+        sidecar.size,
+        len(sidecar.byte_ranges),
     )
 
 
@@ -72,13 +73,13 @@ def _load_files(args) -> LoadFiles:
 
 
 def cmd_load(args) -> None:
-    sidecar = json.loads(Path(args.sidecar).read_text())
+    sidecar = Sidecar.read(Path(args.sidecar))
     load.into_clickhouse(
         Path(args.parquet),
         _load_files(args),
         operating.dsn("clickhouse", args.dsn),
         operating.migrations("clickhouse", args.migrations),
-        operating.load_check_settings(sidecar["source"]),
+        operating.load_check_settings(sidecar.source),
         args.wait,
     )
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from gridflow import paths
 from gridflow.pipeline import purge
+from gridflow.pipeline.load_marker import LoadMarker
+from gridflow.pipeline.sidecar import Sidecar
 
 STATE = "metrics-state.json"
 OLD_RUNS = "metrics-runs.json"  # runs by outcome, as releases before the state file kept them
@@ -103,33 +105,33 @@ class Counts:
         )
 
 
-def wire_bytes(sidecar: dict) -> int:
+def wire_bytes(sidecar: Sidecar) -> int:
     """Bytes a fetch received: the sidecar says so; older sidecars' fetches are worked out
     (ranged GETs: their ranges; otherwise the whole object as it travels, gzipped or not)."""
-    if "wire_bytes" in sidecar:
-        return sidecar["wire_bytes"]
-    if sidecar.get("idx_url"):
-        return sum(end - start + 1 for start, end in sidecar.get("byte_ranges", []))
-    return sidecar.get("upstream_size") or sidecar.get("size", 0)
+    if sidecar.wire_bytes is not None:
+        return sidecar.wire_bytes
+    if sidecar.idx_url:
+        return sum(end - start + 1 for start, end in sidecar.byte_ranges)
+    return sidecar.upstream_size or sidecar.size
 
 
 def _fetch(path: Path) -> list[Added]:
-    meta = json.loads(path.read_text())
-    source = (meta.get("source") or path.parts[-4],)
+    meta = Sidecar.read(path)
+    source = (meta.source or path.parts[-4],)
     wire = wire_bytes(meta)
     return [
         Added("fetched_bytes", source, wire),
-        Added("upstream_object_bytes", source, meta.get("upstream_size") or wire),
-        Added("fetch_retries", source, meta.get("retries", 0)),
+        Added("upstream_object_bytes", source, meta.upstream_size or wire),
+        Added("fetch_retries", source, meta.retries),
     ]
 
 
 def _load(path: Path) -> list[Added]:
-    meta = json.loads(path.read_text())
+    meta = LoadMarker.read(path)  # of any sink: the routes marker has neither rows nor table
     source, sink = path.parts[-5], path.parts[-2]
     added = [Added("files_ingested", (source,), 1)] if sink == "clickhouse" else []
-    if "rows" in meta and "table" in meta:
-        added.append(Added("rows_loaded", (source, meta["table"]), meta["rows"]))
+    if meta.rows is not None and meta.table is not None:
+        added.append(Added("rows_loaded", (source, meta.table), meta.rows))
     return added
 
 
@@ -238,10 +240,9 @@ def update(
             counts.last_run[outcome] = time.time()
             if seconds is not None:
                 counts.durations.observe(seconds)
-        cycles = root / paths.SOURCES
         counts_of = (
-            ("fetch", cycles.glob("*/*/raw/*.json"), _fetch),
-            ("load", cycles.glob("*/*/loaded/*/*.json"), _load),
+            ("fetch", paths.sidecars(root), _fetch),
+            ("load", paths.load_markers(root), _load),
             ("purge", (root / purge.REPORTS).glob("*.json"), _purge),
         )
         for kind, files, read in counts_of:

@@ -22,7 +22,9 @@ from gridflow import paths
 from gridflow.ops import human, metric_counts, status
 from gridflow.pictures import maps
 from gridflow.pipeline import purge
+from gridflow.pipeline.load_marker import LoadMarker
 from gridflow.pipeline.plan import Plan
+from gridflow.pipeline.sidecar import Sidecar
 
 STATES = {
     "loaded": "#2a9d8f",
@@ -48,10 +50,9 @@ def _file_states(root: Path, p: Plan, source: str) -> list[tuple[datetime, str, 
     """(cycle, step, state) of the window's files and of every file with a marker."""
     found = {}
     folder = root / paths.SOURCES / source
-    for marker in folder.glob("*/loaded/clickhouse/*.json"):
+    for marker in paths.clickhouse_markers(root, source):
         cycle = paths.cycle_of(marker.parent.parent.parent.name)
-        checked = json.loads(marker.read_text()).get("validation")
-        state = "invalid" if checked and not checked["passed"] else "loaded"
+        state = "invalid" if LoadMarker.read(marker).invalid else "loaded"
         found[(cycle, marker.stem)] = state
     for target in p.ready:
         if target.source == source:
@@ -143,16 +144,15 @@ def _per_source(root: Path, sources: list[str]):
     and load markers."""
     fetched, whole, rows = {}, {}, {}
     for source in sources:
-        folder = root / paths.SOURCES / source
         fetched[source] = whole[source] = 0
-        for sidecar in folder.glob("*/raw/*.json"):
-            meta = json.loads(sidecar.read_text())
-            fetched[source] += metric_counts.wire_bytes(meta)  # as the metrics count it
-            whole[source] += meta.get("upstream_size") or meta.get("size", 0)
-        for marker in folder.glob("*/loaded/clickhouse/*.json"):
-            meta = json.loads(marker.read_text())
-            key = (source, meta.get("table", "grid_data"))
-            rows[key] = rows.get(key, 0) + meta.get("rows", 0)
+        for path in paths.sidecars(root, source):
+            sidecar = Sidecar.read(path)
+            fetched[source] += metric_counts.wire_bytes(sidecar)  # as the metrics count it
+            whole[source] += sidecar.upstream_size or sidecar.size
+        for path in paths.clickhouse_markers(root, source):
+            marker = LoadMarker.read(path)
+            key = (source, marker.table or "grid_data")
+            rows[key] = rows.get(key, 0) + (marker.rows or 0)
     return fetched, whole, rows
 
 

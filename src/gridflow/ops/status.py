@@ -31,7 +31,9 @@ from gridflow.config import loading as config
 from gridflow.net import host_health
 from gridflow.ops import human
 from gridflow.pipeline import purge
+from gridflow.pipeline.load_marker import LoadMarker
 from gridflow.pipeline.plan import Plan
+from gridflow.pipeline.sidecar import Sidecar
 from gridflow.sources import latency
 
 
@@ -79,15 +81,15 @@ def _newest_complete(folder: Path) -> datetime | None:
     return next((paths.cycle_of(c.name) for c in cycles if _has_loads(c)), None)
 
 
-def _latency(folder: Path, now: datetime, limit: int = 200) -> float | None:
+def _latency(root: Path, source: str, now: datetime, limit: int = 200) -> float | None:
     """Median seconds from a cycle's time to its files' first fetch (the newest files), on the
     run's clock."""
     found = []
-    for sidecar in sorted(folder.glob("*/raw/*.json"), reverse=True)[:limit]:
+    for sidecar in sorted(paths.sidecars(root, source), reverse=True)[:limit]:
         cycle = paths.cycle_of(sidecar.parent.parent.name)
         try:
-            fetched = datetime.fromisoformat(json.loads(sidecar.read_text())["fetched_at"])
-        except (OSError, ValueError, KeyError):
+            fetched = datetime.fromisoformat(Sidecar.read(sidecar).fetched_at)
+        except (OSError, ValueError, TypeError):  # TypeError: no fetched_at
             continue
         took = latency.on_the_clock(cycle, fetched, now) if cycle is not None else None
         if took is not None:
@@ -114,13 +116,13 @@ def _markers_in_window(folder: Path, src: dict, now: datetime) -> set[Path]:
     for cycle_dir in folder.iterdir():
         cycle = paths.cycle_of(cycle_dir.name)
         if cycle is not None and start <= cycle <= now:
-            found.update((cycle_dir / "loaded" / "clickhouse").glob("*.json"))
+            found.update(paths.cycle_clickhouse_markers(cycle_dir))
     return found
 
 
 def _validation(marker: Path) -> dict | None:
     try:
-        return json.loads(marker.read_text()).get("validation")
+        return LoadMarker.read(marker).validation
     except (OSError, ValueError, AttributeError):  # gone since it was listed (a purge)
         return None
 
@@ -163,7 +165,7 @@ def of_source(name: str, src: dict, root: Path, p: Plan, now: datetime) -> Sourc
     if status.unreachable:  # no plan: what upstream has published is not known
         status.pending = status.waiting = status.failed = None
     if folder.is_dir():
-        status.latency_seconds = _latency(folder, now)
+        status.latency_seconds = _latency(root, name, now)
         status.last_error = _last_error(folder)
     threshold = status.stale_after_hours
     status.stale = bool(threshold) and (

@@ -15,7 +15,6 @@ days replaces them on purpose (gridflow.sinks.clickhouse).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from gridflow import paths
 from gridflow.config import loading as config
 from gridflow.errors import GridflowError
 from gridflow.pipeline.fetch import sha256_of
+from gridflow.pipeline.load_marker import LoadMarker
+from gridflow.pipeline.sidecar import Sidecar
 from gridflow.sinks import clickhouse
 
 
@@ -51,12 +52,12 @@ class RowCheck:
     not_checked: tuple[str, ...]  # sources with rows in the store but no folder, not enabled
 
 
-def _markers(root: Path, source: str) -> dict[str, tuple[Path, dict]]:
+def _markers(root: Path, source: str) -> dict[str, tuple[Path, LoadMarker]]:
     found = {}
-    for marker in (root / paths.SOURCES / source).glob("*/loaded/clickhouse/*.json"):
-        meta = json.loads(marker.read_text())
-        if meta.get("table", clickhouse.TABLE) == clickhouse.TABLE:
-            found[meta["raw_key"]] = (marker, meta)
+    for marker in paths.clickhouse_markers(root, source):
+        meta = LoadMarker.read(marker)
+        if (meta.table or clickhouse.TABLE) == clickhouse.TABLE:
+            found[meta.raw_key] = (marker, meta)
     return found
 
 
@@ -91,7 +92,7 @@ def check(cfg: dict, client) -> RowCheck:
         markers_seen += len(markers)
         marked |= {source} if markers else set()
         for raw_key, (marker, meta) in sorted(markers.items()):
-            have, want = rows_of.get(raw_key, 0), meta["rows"]
+            have, want = rows_of.get(raw_key, 0), meta.rows
             if have != want:
                 kind = "missing" if have == 0 else "partial" if have < want else "duplicated"
                 findings.append(Finding(kind, source, raw_key, want, have, str(marker)))
@@ -133,12 +134,12 @@ def raw_bytes(cfg: dict) -> list[Finding]:
     root = config.data_root(cfg).resolve()
     findings = []
     for source in sorted(set(cfg["sources_enabled"]) | _sources_on_disk(root)):
-        for sidecar in sorted((root / paths.SOURCES / source).glob("*/raw/*.json")):
+        for sidecar in sorted(paths.sidecars(root, source)):
             raw = sidecar.with_suffix("")
-            meta = json.loads(sidecar.read_text())
-            if not raw.exists() or sha256_of(raw) != meta.get("sha256"):
+            meta = Sidecar.read(sidecar)
+            if not raw.exists() or sha256_of(raw) != meta.sha256:
                 findings.append(
-                    Finding("changed_bytes", source, meta["raw_key"], None, None, str(raw))
+                    Finding("changed_bytes", source, meta.raw_key, None, None, str(raw))
                 )
     return findings
 

@@ -30,6 +30,7 @@ from gridflow import formats, inventory, sources
 from gridflow.errors import FetchError
 from gridflow.jobs import resumable as jobs
 from gridflow.net.transport import NotPublished, ObjectInfo, Remote, Settings
+from gridflow.pipeline.sidecar import Sidecar
 
 __all__ = ["FetchError", "FetchSpec", "Operating", "fetch"]
 
@@ -158,7 +159,6 @@ def fetch(
     out_raw.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_raw.with_name(out_raw.name + ".partial")
     idx_tmp = out_idx.with_name(out_idx.name + ".partial")
-    side_tmp = out_sidecar.with_name(out_sidecar.name + ".partial")
     try:
         if spec.name_pattern:
             spec = replace(spec, key=_resolve_key(remote, spec), name_pattern=None)
@@ -177,42 +177,42 @@ def fetch(
             kept = fmt.fetch(remote, spec, tmp, upstream, family)
             if made is not None:
                 _check_asset(assets[0], upstream.size, fmt, url)
-        sidecar = {
-            "source": spec.source,
-            "raw_key": spec.raw_key,
-            "format": spec.format,
-            "key": spec.key,
-            "url": url,
-            "idx_url": remote.where(spec.idx_key) if spec.idx_key else None,
-            "mirror": remote.url,
-            "etag": upstream.etag,
-            "last_modified": upstream.last_modified.isoformat() if upstream.last_modified else None,
-            "upstream_size": upstream.size,
-            # what came over the wire: the ranges asked for, or the whole object as it travels
-            # (gzipped: packed); `size` below is the raw file kept (unpacked)
-            "wire_bytes": sum(e - s for s, e in kept.ranges) if spec.idx_key else upstream.size,
-            "byte_ranges": [[s, e - 1] for s, e in kept.ranges],
-            "select": spec.select,
-            "messages": kept.messages,
-            "fields": len(kept.entries),
-            "size": tmp.stat().st_size,
-            "sha256": sha256_of(tmp),
-            "retries": remote.retries,
-            "run_id": str(uuid6.uuid7()),
-            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        sidecar.update(kept.about)
-        if made is not None:  # what the service was asked, and the job that made the object
-            job = made["job"]
-            sidecar["job"] = {k: job[k] for k in ("service", "job_id", "submitted_at")}
-            sidecar["request"] = job["request"]
-            sidecar["assets"] = [asset["href"] for asset in assets]
+        job = made["job"] if made is not None else None
+        made_by = (
+            {k: job[k] for k in ("service", "job_id", "submitted_at")} if job is not None else None
+        )
+        sidecar = Sidecar(
+            source=spec.source,
+            raw_key=spec.raw_key,
+            format=spec.format,
+            key=spec.key,
+            url=url,
+            idx_url=remote.where(spec.idx_key) if spec.idx_key else None,
+            mirror=remote.url,
+            etag=upstream.etag,
+            last_modified=upstream.last_modified.isoformat() if upstream.last_modified else None,
+            upstream_size=upstream.size,
+            wire_bytes=sum(e - s for s, e in kept.ranges) if spec.idx_key else upstream.size,
+            byte_ranges=[[s, e - 1] for s, e in kept.ranges],
+            select=spec.select,
+            messages=kept.messages,
+            fields=len(kept.entries),
+            size=tmp.stat().st_size,
+            sha256=sha256_of(tmp),
+            retries=remote.retries,
+            run_id=str(uuid6.uuid7()),
+            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            about=kept.about,
+            # what the service was asked, and the job that made the object
+            job=made_by,
+            request=job["request"] if job is not None else None,
+            assets=[asset["href"] for asset in assets] if job is not None else None,
+        )
         idx_tmp.write_text(inventory.format_lines(kept.entries))
-        side_tmp.write_text(json.dumps(sidecar, indent=1) + "\n")
         os.replace(tmp, out_raw)
         os.replace(idx_tmp, out_idx)
-        os.replace(side_tmp, out_sidecar)
+        sidecar.write(out_sidecar)  # last: its presence means the other two are whole
         return sidecar
     finally:
-        for leftover in (tmp, idx_tmp, side_tmp):
+        for leftover in (tmp, idx_tmp):
             leftover.unlink(missing_ok=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 from gridflow import formats, inventory, paths
 from gridflow.config.dsn import redact, resolve
 from gridflow.pipeline import load_checks, load_marker
+from gridflow.pipeline.load_marker import LoadMarker
+from gridflow.pipeline.sidecar import Sidecar
 
 log = logging.getLogger(__name__)
 
@@ -36,62 +38,60 @@ def _now() -> str:
 
 def into_clickhouse(
     parquet: Path, files: LoadFiles, dsn: str, migrations: Path, checks: dict, wait: float
-) -> dict:
+) -> LoadMarker:
     """Load a shred into its table (once, whatever ran before), check a grid load, and write
     the marker; `checks` are the source's load-check settings (its `validate`)."""
     from gridflow.sinks import clickhouse
 
-    sidecar = json.loads(files.sidecar.read_text())
-    table = formats.get(sidecar["format"]).table.name
+    sidecar = Sidecar.read(files.sidecar)
+    table = formats.get(sidecar.format).table.name
     client = clickhouse.connect(dsn, wait_seconds=wait)
     fields = checked = None
     try:
         clickhouse.migrate(client, migrations)
-        rows = clickhouse.load(client, parquet, sidecar["source"], sidecar["raw_key"], table)
-        if sidecar.get("gauge"):  # a gauge's metadata came with its record
-            clickhouse.record_gauge(client, sidecar["source"], sidecar["gauge"], sidecar["run_id"])
+        rows = clickhouse.load(client, parquet, sidecar.source, sidecar.raw_key, table)
+        if sidecar.gauge:  # a gauge's metadata came with its record
+            clickhouse.record_gauge(client, sidecar.source, sidecar.gauge, sidecar.run_id)
         if table == clickhouse.TABLE:
             checked = load_checks.run(
-                client, table, sidecar["source"], sidecar["raw_key"], files.inventory_text(), checks
+                client, table, sidecar.source, sidecar.raw_key, files.inventory_text(), checks
             )
             # for the catalog: the PostGIS step records them (this job needs no database)
             fields = load_marker.shred_fields(parquet)
     finally:
         client.close()
-    marker = {
-        "table": table,
-        "dsn": redact(resolve(dsn)),
-        "rows": rows,
-        "source": sidecar["source"],
-        "raw_key": sidecar["raw_key"],
-        "raw_file_id": sidecar["run_id"],
-        "run_id": sidecar["run_id"],
-        "parquet": str(parquet),
-        "loaded_at": _now(),
-    }
-    if fields is not None:
-        marker["fields"] = [field.as_json() for field in fields]
-    if checked is not None:
-        marker["validation"] = checked
-        for problem in checked["problems"]:
-            log.warning("validation: %s: %s", sidecar["raw_key"], problem)
-    load_marker.write(files.marker, marker)
-    log.info("loaded %s rows of %s into %s", rows, sidecar["raw_key"], table)
+    marker = LoadMarker(
+        table=table,
+        dsn=redact(resolve(dsn)),
+        rows=rows,
+        source=sidecar.source,
+        raw_key=sidecar.raw_key,
+        raw_file_id=sidecar.run_id,
+        run_id=sidecar.run_id,
+        parquet=str(parquet),
+        loaded_at=_now(),
+        fields=None if fields is None else [field.as_json() for field in fields],
+        validation=checked,
+    )
+    for problem in checked["problems"] if checked is not None else ():
+        log.warning("validation: %s: %s", sidecar.raw_key, problem)
+    marker.write(files.marker)
+    log.info("loaded %s rows of %s into %s", rows, sidecar.raw_key, table)
     return marker
 
 
-def into_postgis(raw: Path, files: LoadFiles, spec: dict, dsn: str, migrations: Path) -> dict:
+def into_postgis(raw: Path, files: LoadFiles, spec: dict, dsn: str, migrations: Path) -> LoadMarker:
     """Catalog a raw file, record its ClickHouse load (whose marker the rule waits for), load
     its cells when `spec` names variables, all in one transaction; then write the marker."""
     from gridflow.sinks import postgis
 
-    sidecar = json.loads(files.sidecar.read_text())
+    sidecar = Sidecar.read(files.sidecar)
     cycle = paths.parse_cycle(raw.parent.parent.name)
     ch_load = load_marker.read_load(load_marker.marker_beside(files.marker))
-    if ch_load is not None and ch_load.raw_file_id != sidecar["run_id"]:
+    if ch_load is not None and ch_load.raw_file_id != sidecar.run_id:
         log.warning(
             "the ClickHouse marker of %s is of another fetch (%s); its load is not recorded",
-            sidecar["raw_key"],
+            sidecar.raw_key,
             ch_load.raw_file_id,
         )
         ch_load = None
@@ -104,26 +104,26 @@ def into_postgis(raw: Path, files: LoadFiles, spec: dict, dsn: str, migrations: 
             rows = 0
             if spec["variables"]:
                 entries = inventory.parse(files.inventory_text(), str(files.idx or files.sidecar))
-                batches = formats.get(sidecar["format"]).cells(raw, entries, spec)
+                batches = formats.get(sidecar.format).cells(raw, entries, spec)
                 # closed here, not at exit: an eccodes handle must not outlive the library
                 with contextlib.closing(batches):
                     rows = postgis.load_cells(conn, sidecar, batches)
                 fields = postgis.cell_fields(conn, sidecar)
-                postgis.record_load(conn, sidecar["run_id"], "postgis.pollution_grid", rows, fields)
+                postgis.record_load(conn, sidecar.run_id, "postgis.pollution_grid", rows, fields)
             postgis.record_update(conn, sidecar, cycle, rows)
-            if sidecar.get("gauge"):  # a gauge's metadata came with its record
-                postgis.record_gauge(conn, sidecar["source"], sidecar["gauge"], sidecar["run_id"])
-    marker = {
-        "table": "pollution_grid",
-        "dsn": redact(resolve(dsn)),
-        "rows": rows,
-        "source": sidecar["source"],
-        "raw_key": sidecar["raw_key"],
-        "raw_file_id": sidecar["run_id"],
-        "loaded_at": _now(),
-    }
-    load_marker.write(files.marker, marker)
-    log.info("registered %s; %s cells into pollution_grid", sidecar["url"], rows)
+            if sidecar.gauge:  # a gauge's metadata came with its record
+                postgis.record_gauge(conn, sidecar.source, sidecar.gauge, sidecar.run_id)
+    marker = LoadMarker(
+        table="pollution_grid",
+        dsn=redact(resolve(dsn)),
+        rows=rows,
+        source=sidecar.source,
+        raw_key=sidecar.raw_key,
+        raw_file_id=sidecar.run_id,
+        loaded_at=_now(),
+    )
+    marker.write(files.marker)
+    log.info("registered %s; %s cells into pollution_grid", sidecar.url, rows)
     return marker
 
 
@@ -144,11 +144,10 @@ def cycle_summary(markers: list[str], out: Path) -> None:
     rows: dict[str, int] = {}
     invalid = []
     for path in markers:
-        marker = json.loads(Path(path).read_text())
-        if "table" in marker:
-            rows[marker["table"]] = rows.get(marker["table"], 0) + marker["rows"]
-        checked = marker.get("validation")
-        if checked and not checked["passed"]:
-            invalid.append({"marker": path, "problems": checked["problems"]})
+        marker = LoadMarker.read(Path(path))  # the routes marker too: it has no table
+        if marker.table is not None:
+            rows[marker.table] = rows.get(marker.table, 0) + marker.rows
+        if marker.invalid:
+            invalid.append({"marker": path, "problems": marker.validation["problems"]})
     summary = {"rows": rows, "markers": sorted(markers), "invalid": invalid}
     out.write_text(json.dumps(summary, indent=1) + "\n")

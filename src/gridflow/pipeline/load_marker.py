@@ -9,7 +9,8 @@ after it for the same raw file, records that load in `catalog.loads` and `catalo
 from __future__ import annotations
 
 import json
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, astuple, dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
 
@@ -113,8 +114,52 @@ def _merged(seen: tuple, these: list) -> tuple:
 
 
 @dataclass(frozen=True)
+class LoadMarker:
+    """A load as its marker tells it: a ClickHouse load (grid points or gauge records) or a
+    PostGIS one. A key the marker lacks (an older or hand-made one) reads as None; a None is
+    not written, so each kind keeps the keys it always had."""
+
+    table: str | None = None
+    dsn: str | None = None  # redacted
+    rows: int | None = None
+    source: str | None = None
+    raw_key: str | None = None
+    raw_file_id: str | None = None  # the fetch's run id: the raw file's id in the catalog
+    run_id: str | None = None  # ClickHouse only: the same run id
+    parquet: str | None = None  # ClickHouse only: the shred loaded
+    loaded_at: str | None = None  # ISO 8601
+    # a ClickHouse grid load's fields, as LoadedField.as_json lists (read: `loaded_fields`)
+    fields: list[list] | None = None
+    validation: dict | None = None  # a ClickHouse grid load's checks: passed, problems, ...
+
+    @property
+    def invalid(self) -> bool:
+        """Its validators found a problem (the rows are kept)."""
+        return bool(self.validation) and not self.validation["passed"]
+
+    @property
+    def loaded_fields(self) -> list[LoadedField] | None:
+        return None if self.fields is None else [LoadedField.from_json(f) for f in self.fields]
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LoadMarker:
+        named = {f.name for f in dataclass_fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in named})
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def read(cls, path: Path) -> LoadMarker:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def write(self, path: Path) -> None:
+        write(path, self.to_dict())
+
+
+@dataclass(frozen=True)
 class ClickhouseLoad:
-    """A ClickHouse load as its marker tells it."""
+    """A ClickHouse load as the PostgreSQL catalog records it."""
 
     raw_file_id: str
     sink: str  # clickhouse.<table>
@@ -137,18 +182,16 @@ def marker_beside(postgis_marker: Path) -> Path:
 def read_load(marker: Path) -> ClickhouseLoad | None:
     """The load a ClickHouse marker records; None when there is no marker."""
     try:
-        content = json.loads(marker.read_text())
+        found = LoadMarker.read(marker)
     except FileNotFoundError:
         return None
-    validation = content.get("validation")
-    fields = content.get("fields")
     return ClickhouseLoad(
-        raw_file_id=content["raw_file_id"],
-        sink=f"clickhouse.{content['table']}",
-        rows=int(content["rows"]),
-        status="invalid" if validation and not validation["passed"] else "loaded",
-        loaded_at=datetime.fromisoformat(content["loaded_at"]),
-        fields=None if fields is None else [LoadedField.from_json(f) for f in fields],
+        raw_file_id=found.raw_file_id,
+        sink=f"clickhouse.{found.table}",
+        rows=int(found.rows),
+        status="invalid" if found.invalid else "loaded",
+        loaded_at=datetime.fromisoformat(found.loaded_at),
+        fields=found.loaded_fields,
     )
 
 

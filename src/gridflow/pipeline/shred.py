@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from gridflow import formats, inventory
 from gridflow.errors import ShredError
+from gridflow.pipeline.sidecar import Sidecar
 from gridflow.rows import (
     FIELDS_KEY,
     LINEAGE_KEY,
@@ -93,10 +94,10 @@ def shred(
     raw: Path, idx: Path, sidecar: Path, out: Path, options: ShredOptions = ShredOptions()
 ) -> ShredStats:
     """Write `out` (Parquet) from `raw`; `out` appears only when every field is written."""
-    meta = json.loads(sidecar.read_text())
+    meta = Sidecar.read(sidecar)
     entries = inventory.parse(idx.read_text(), str(idx))
-    fmt = formats.get(meta["format"])
-    lineage = {"source": meta["source"], "raw_file_id": meta["run_id"], "raw_key": meta["raw_key"]}
+    fmt = formats.get(meta.format)
+    lineage = {"source": meta.source, "raw_file_id": meta.run_id, "raw_key": meta.raw_key}
     schema = fmt.table.schema.with_metadata({LINEAGE_KEY: json.dumps(lineage)})
     rows = 0
     seen: dict[tuple, tuple[int, str]] = {}  # identity -> (field index, label)

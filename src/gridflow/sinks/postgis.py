@@ -18,6 +18,7 @@ import psycopg
 from gridflow.config.dsn import redact, resolve
 from gridflow.errors import UNREACHABLE, GridflowError
 from gridflow.pipeline import load_marker as catalog
+from gridflow.pipeline.sidecar import Sidecar
 
 CELL_COLUMNS = (
     '"timestamp"',
@@ -195,7 +196,7 @@ def reading(conn: psycopg.Connection):
         yield conn
 
 
-def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime) -> None:
+def register(conn: psycopg.Connection, sidecar: Sidecar, cycle: datetime) -> None:
     """The raw file in the catalog; the same object again replaces its row (new run id)."""
     conn.execute(
         """
@@ -213,21 +214,21 @@ def register(conn: psycopg.Connection, sidecar: dict, cycle: datetime) -> None:
         WHERE catalog.raw_files.id <> EXCLUDED.id
         """,
         {
-            "id": sidecar["run_id"],
-            "source": sidecar["source"],
-            "dataset": sidecar["key"],
+            "id": sidecar.run_id,
+            "source": sidecar.source,
+            "dataset": sidecar.key,
             "date": cycle.date(),
             "cycle": cycle,
-            "url": sidecar["url"],
-            "raw_key": sidecar["raw_key"],
-            "etag": sidecar.get("etag"),
-            "last_modified": sidecar.get("last_modified"),
-            "ranges": json.dumps(sidecar["byte_ranges"]),
-            "size": sidecar["size"],
-            "upstream_size": sidecar.get("upstream_size"),
-            "wire_bytes": sidecar.get("wire_bytes"),  # null: a sidecar from before it was kept
-            "fetched_at": sidecar.get("fetched_at"),
-            "sha256": sidecar["sha256"],
+            "url": sidecar.url,
+            "raw_key": sidecar.raw_key,
+            "etag": sidecar.etag,
+            "last_modified": sidecar.last_modified,
+            "ranges": json.dumps(sidecar.byte_ranges),
+            "size": sidecar.size,
+            "upstream_size": sidecar.upstream_size,
+            "wire_bytes": sidecar.wire_bytes,  # null: a sidecar from before it was kept
+            "fetched_at": sidecar.fetched_at,
+            "sha256": sidecar.sha256,
         },
     )
 
@@ -269,16 +270,16 @@ def record_clickhouse_load(conn: psycopg.Connection, load: catalog.ClickhouseLoa
             copy.write_row((load.raw_file_id, *astuple(field)))
 
 
-def cell_fields(conn: psycopg.Connection, sidecar: dict) -> int:
+def cell_fields(conn: psycopg.Connection, sidecar: Sidecar) -> int:
     """How many fields (variable and time) of the raw file are in pollution_grid."""
     return conn.execute(
         'SELECT count(DISTINCT (variable, "timestamp")) FROM pollution_grid '
         "WHERE source = %s AND raw_key = %s",
-        (sidecar["source"], sidecar["raw_key"]),
+        (sidecar.source, sidecar.raw_key),
     ).fetchone()[0]
 
 
-def record_update(conn: psycopg.Connection, sidecar: dict, cycle: datetime, cells: int) -> None:
+def record_update(conn: psycopg.Connection, sidecar: Sidecar, cycle: datetime, cells: int) -> None:
     """The source's newest successful load (catalog.source_updates)."""
     conn.execute(
         """
@@ -288,7 +289,7 @@ def record_update(conn: psycopg.Connection, sidecar: dict, cycle: datetime, cell
             raw_file_id = EXCLUDED.raw_file_id, cells = EXCLUDED.cells, loaded_at = now()
         WHERE catalog.source_updates.cycle <= EXCLUDED.cycle
         """,
-        (sidecar["source"], cycle, sidecar["run_id"], cells),
+        (sidecar.source, cycle, sidecar.run_id, cells),
     )
 
 
@@ -313,14 +314,14 @@ def record_gauge(conn: psycopg.Connection, source: str, gauge: dict, raw_file_id
     )
 
 
-def load_cells(conn: psycopg.Connection, sidecar: dict, cell_batches) -> int:
+def load_cells(conn: psycopg.Connection, sidecar: Sidecar, cell_batches) -> int:
     """Replace the raw file's cells with `cell_batches` (binary COPY); returns rows written."""
     conn.execute(
         "DELETE FROM pollution_grid WHERE source = %s AND raw_key = %s",
-        (sidecar["source"], sidecar["raw_key"]),
+        (sidecar.source, sidecar.raw_key),
     )
     rows = 0
-    raw_file_id = uuid.UUID(sidecar["run_id"])
+    raw_file_id = uuid.UUID(sidecar.run_id)
     with conn.cursor().copy(
         f"COPY pollution_grid ({', '.join(CELL_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     ) as copy:
@@ -336,8 +337,8 @@ def load_cells(conn: psycopg.Connection, sidecar: dict, cell_batches) -> int:
                         wkb,
                         value,
                         sev,
-                        sidecar["source"],
-                        sidecar["raw_key"],
+                        sidecar.source,
+                        sidecar.raw_key,
                         raw_file_id,
                     )
                 )

@@ -10,12 +10,12 @@ with a pinned clock) say nothing about upstream and are left out.
 
 from __future__ import annotations
 
-import json
 import statistics
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from gridflow import paths
+from gridflow.pipeline.sidecar import Sidecar
 from gridflow.sources.targets import Target
 
 SAMPLES = 3  # fewer observations than this: the schedule's delay stands
@@ -38,10 +38,10 @@ def observed(root: Path, source: str, now: datetime) -> dict[str, timedelta]:
     found: dict[str, list[float]] = {}
     for cycle_dir in cycles[:NEWEST]:
         cycle = paths.cycle_of(cycle_dir.name)
-        for sidecar in (cycle_dir / "raw").glob("*.json"):
+        for sidecar in paths.cycle_sidecars(cycle_dir):
             try:
-                fetched = datetime.fromisoformat(json.loads(sidecar.read_text())["fetched_at"])
-            except (OSError, ValueError, KeyError):
+                fetched = datetime.fromisoformat(Sidecar.read(sidecar).fetched_at)
+            except (OSError, ValueError, TypeError):  # TypeError: no fetched_at
                 continue
             if cycle <= fetched <= now:
                 step = sidecar.name.split(".", 1)[0]
