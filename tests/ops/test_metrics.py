@@ -145,7 +145,7 @@ def test_counters_persist_across_runs_and_count_each_record_once(
     assert not (root / "cycles/gfs").exists()
     metrics.write(cfg, None, tmp_path)
     got = _samples(cfg)
-    assert got[("gridflow_fetched_bytes_total", (("source", "gfs"),))] == gfs["wire_bytes"]
+    assert got[("gridflow_fetched_bytes_total", (("source", "gfs"),))] == gfs.wire_bytes
     assert got[("gridflow_files_ingested_total", (("source", "gfs"),))] == 2
     assert got[("gridflow_purge_files_deleted_total", (("source", "gfs"),))] == files
     assert got[("gridflow_purge_bytes_freed_total", (("source", "gfs"),))] == size
