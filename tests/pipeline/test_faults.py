@@ -15,6 +15,7 @@ from devkit.fault_proxy import FAULTS, FaultPlan, FaultProxy
 from gridflow.net import host_health
 from gridflow.net.transport import CircuitOpen, NotPublished, Remote, Settings
 from gridflow.pipeline.fetch import Operating, fetch
+from gridflow.pipeline.sidecar import Sidecar
 
 # a stall lasts past the timeout; eight retries outlast any burst below
 PATIENT = Settings(timeout_seconds=0.5, max_retries=8, breaker_failures=50)
@@ -22,7 +23,7 @@ SELECT = [":TMP:2 m above ground:", ":(UGRD|VGRD):10 m above ground:", ":PRMSL:"
 MISSING = {"404", "403"}
 
 
-def _fetch(url: str, key: str, idx_key: str | None, out: Path, settings=PATIENT) -> dict:
+def _fetch(url: str, key: str, idx_key: str | None, out: Path, settings=PATIENT) -> Sidecar:
     spec = gfs_spec(key, idx_key, SELECT if idx_key else "all")
     raw = out / "f.grib2"
     return fetch(spec, Operating(url, settings), raw, out / "f.grib2.idx", out / "f.json")
@@ -45,9 +46,9 @@ def clean(http_mirror, gfs_object, mrms_object, tmp_path):
     return {"ranged": ranged, "whole": whole}
 
 
-def _compare(got: dict, want: dict) -> None:
+def _compare(got: Sidecar, want: Sidecar) -> None:
     for key in ("sha256", "size", "byte_ranges", "fields", "messages"):
-        assert got[key] == want[key], key
+        assert getattr(got, key) == getattr(want, key), key
 
 
 # a stall waits out the timeout, a 429 at least a second: each retry costs time
@@ -81,10 +82,10 @@ def test_each_fault_is_survived_with_identical_bytes(
         _compare(got, clean[kind])
         transient = fault not in MISSING | {"no_range", "bad_range"}
         if transient:
-            assert got["retries"] == proxy.injected[fault] >= 2, (got["retries"], kind)
+            assert got.retries == proxy.injected[fault] >= 2, (got.retries, kind)
         if fault in ("no_range", "bad_range") and kind == "ranged":
             # the server cannot be trusted with ranges: the object is read whole once
-            assert proxy.injected[fault] == 1 and got["retries"] == 0
+            assert proxy.injected[fault] == 1 and got.retries == 0
 
 
 def test_a_host_that_keeps_failing_is_paused_then_tried_again(
