@@ -231,7 +231,7 @@ def test_a_published_hour_is_planned_fetched_and_shredded_into_grid_rows(project
     spec = family.fetch_spec(HOUR, "obs", paths.raw_key("stations", HOUR, "obs", "csv"))
     where = fetch.Operating.from_dict(family.operating(cfg["fetch"]))
     made = fetch.fetch(fetch.FetchSpec(**spec), where, raw, idx, sidecar)
-    assert (made["format"], made["fields"]) == ("station_csv", 2)
+    assert (made.format, made.fields) == ("station_csv", 2)
 
     out = Path(paths.SHRED.format(**names))
     options = shred.ShredOptions.from_source(family.shred_options("obs"))
