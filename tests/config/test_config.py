@@ -7,7 +7,7 @@ import yaml
 from tests_support import REPO
 
 from gridflow.config import loading as config
-from gridflow.sources import timetable as schedule
+from gridflow.sources import timetable
 
 
 def _base() -> dict:
@@ -82,14 +82,14 @@ def test_dsn_from_environment_wins_and_stays_there(monkeypatch):
 
 def test_hrrr_runs_48_hours_at_synoptic_cycles():
     src = config.resolve(_base(), REPO)["sources"]["hrrr"]
-    assert schedule.forecast_hours(src, datetime(2025, 3, 12, 6, tzinfo=UTC))[-1] == 48
-    assert schedule.forecast_hours(src, datetime(2025, 3, 12, 7, tzinfo=UTC))[-1] == 18
+    assert timetable.forecast_hours(src, datetime(2025, 3, 12, 6, tzinfo=UTC))[-1] == 48
+    assert timetable.forecast_hours(src, datetime(2025, 3, 12, 7, tzinfo=UTC))[-1] == 18
 
 
 def test_window_and_hours():
-    assert schedule.parse_hours("0-6,9-15/3") == [0, 1, 2, 3, 4, 5, 6, 9, 12, 15]
+    assert timetable.parse_hours("0-6,9-15/3") == [0, 1, 2, 3, 4, 5, 6, 9, 12, 15]
     src = {"cycles": [0, 6, 12, 18], "window_hours": 12}
-    cycles = schedule.cycles_in_window(src, datetime(2025, 3, 12, 13, tzinfo=UTC))
+    cycles = timetable.cycles_in_window(src, datetime(2025, 3, 12, 13, tzinfo=UTC))
     assert [c.hour for c in cycles] == [6, 12]
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from gridflow import inventory, paths
 from gridflow.errors import GridflowError
 from gridflow.gauges import readings
-from gridflow.sources import timetable as schedule
+from gridflow.sources import timetable
 
 FAST = settings(max_examples=150, deadline=None)
 text_line = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=80)
@@ -76,10 +76,10 @@ def test_cycle_ids_round_trip(moment):
 @given(st.text(alphabet="0123456789-,/", max_size=20))
 def test_hour_specs_give_hours_or_a_clear_error(spec):
     try:
-        hours = schedule.parse_hours(spec)
+        hours = timetable.parse_hours(spec)
     except GridflowError:
         return
-    assert hours == sorted(set(hours)) and all(0 <= h <= schedule.LAST_HOUR for h in hours)
+    assert hours == sorted(set(hours)) and all(0 <= h <= timetable.LAST_HOUR for h in hours)
 
 
 @FAST
@@ -117,4 +117,4 @@ def test_goes_file_names_give_a_scan_time_or_none(name):
 @pytest.mark.parametrize("spec", ["0-120/0", "10-2", "", "3,,4", "0-99999999999999999"])
 def test_hour_specs_that_name_no_hours_are_refused(spec):
     with pytest.raises(GridflowError):
-        schedule.parse_hours(spec)
+        timetable.parse_hours(spec)

@@ -127,9 +127,9 @@ def _healthy_lag(family) -> timedelta | None:
     gap = max((b - a) % 24 or 24 for a, b in zip(hours, [*hours[1:], hours[0]], strict=True))
     cycle = datetime(2025, 3, 12, hours[0], tzinfo=UTC)
     if isinstance(family, ForecastFamily):
-        from gridflow.sources import timetable as schedule
+        from gridflow.sources import timetable
 
-        delay = max(schedule.expected_at(family.src, cycle, s) for s in family.steps(cycle))
+        delay = max(timetable.expected_at(family.src, cycle, s) for s in family.steps(cycle))
     else:
         delay = family.due(cycle)
     return timedelta(hours=gap) + (delay - cycle)

@@ -153,7 +153,7 @@ def test_jackfruits_point_query_gets_the_newest_runs_value(samples, tmp_path):
 def test_a_loads_marker_lists_the_fields_the_store_holds(samples, tmp_path):
     """What the PostGIS step records of a ClickHouse load comes from the shred, without a
     second pass over the store: the same fields, rows and extents as the store's GROUP BY."""
-    from gridflow.pipeline import load_marker as catalog
+    from gridflow.pipeline import load_marker
 
     shred_file = _gfs_run(samples, tmp_path, datetime(2025, 3, 12, 6, tzinfo=UTC), 3)
     client = clickhouse.connect(f"chdb://{tmp_path}/ch")
@@ -166,12 +166,12 @@ def test_a_loads_marker_lists_the_fields_the_store_holds(samples, tmp_path):
         ).result_rows
     finally:
         client.close()
-    (field,) = catalog.shred_fields(shred_file)
+    (field,) = load_marker.shred_fields(shred_file)
     (row,) = stored
     assert astuple(field)[:4] == row[:4] and field.ref_time == row[4].replace(tzinfo=UTC)
     assert (field.step, field.rows) == (row[5], row[6]) == (180, 10512)
     assert astuple(field)[7:] == pytest.approx(row[7:])
-    assert catalog.LoadedField.from_json(json.loads(json.dumps(field.as_json()))) == field
+    assert load_marker.LoadedField.from_json(json.loads(json.dumps(field.as_json()))) == field
 
 
 # -- the seed systems after a real workflow run (PostgreSQL + PostGIS) ---------------------------

@@ -26,8 +26,8 @@ from pathlib import Path
 from gridflow import paths
 from gridflow.config import loading as config
 from gridflow.errors import UsageError
-from gridflow.pipeline import snakemake_records as snakemake_metadata
-from gridflow.sources import timetable as schedule
+from gridflow.pipeline import snakemake_records
+from gridflow.sources import timetable
 
 REPORTS = "purge-reports"
 # Run logs have no cycle; the newest of each kind are kept, so their folders stop growing too.
@@ -238,7 +238,7 @@ def expired(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucke
     for name, src in cfg["sources"].items():
         if not src.get("retention_hours"):
             raise PurgeError(f"refusing to purge: source {name!r} has no retention_hours")
-        cutoff = cutoffs[name] = schedule.retention_cutoff(src, now)
+        cutoff = cutoffs[name] = timetable.retention_cutoff(src, now)
         result.cutoffs[name] = cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
         for folder in _expired_folders(root, name, cutoff) if root.is_dir() else []:
             files = _files(folder)
@@ -257,7 +257,7 @@ def expired(cfg: dict, now: datetime, workdir: Path, client=None, pg=None, bucke
     if client is not None:
         result.items += clickhouse_items(client, cutoffs)
     keys = [key for item in result.items for key in item.keys]
-    records = snakemake_metadata.recorded(workdir, keys)
+    records = snakemake_records.recorded(workdir, keys)
     if records:
         result.items.append(Item("metadata", "*", f"{len(records)} record(s)", keys=records))
     if root.is_dir():
@@ -293,7 +293,7 @@ def _execute_one(item: Item, root: Path, workdir: Path, sinks: dict, bucket) -> 
         _remove(Path(item.target), root)
         _drop_empty_parents(Path(item.target), root)
     elif item.kind == "metadata":
-        snakemake_metadata.forget(workdir, item.keys)
+        snakemake_records.forget(workdir, item.keys)
     elif item.kind == "log":
         target = Path(item.target)
         _remove(target, root if target.is_relative_to(root) else workdir.resolve())

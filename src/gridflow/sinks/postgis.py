@@ -17,7 +17,7 @@ import psycopg
 
 from gridflow.config.dsn import redact, resolve
 from gridflow.errors import UNREACHABLE, GridflowError
-from gridflow.pipeline import load_marker as catalog
+from gridflow.pipeline import load_marker
 from gridflow.pipeline.sidecar import Sidecar
 
 CELL_COLUMNS = (
@@ -255,7 +255,7 @@ def record_load(
     )
 
 
-def record_clickhouse_load(conn: psycopg.Connection, load: catalog.ClickhouseLoad) -> None:
+def record_clickhouse_load(conn: psycopg.Connection, load: load_marker.ClickhouseLoad) -> None:
     """The ClickHouse load of a raw file (from its marker) and the fields it put in the store."""
     record_load(
         conn, load.raw_file_id, load.sink, load.rows, load.field_count, load.status, load.loaded_at

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gridflow.sources import timetable as schedule
+from gridflow.sources import timetable
 from gridflow.sources.forecast import HOURS
 from gridflow.sources.job_service import JOB_KEYS, JobFamily
 
@@ -76,7 +76,7 @@ class CamsAds(JobFamily):
             "date": [f"{cycle:%Y-%m-%d}/{cycle:%Y-%m-%d}"],
             "type": [step],
             "time": [f"{cycle:%H}:00"],
-            "leadtime_hour": [str(h) for h in schedule.parse_hours(hours)],
+            "leadtime_hour": [str(h) for h in timetable.parse_hours(hours)],
             "data_format": DATA_FORMATS[self.raw_format],
         }
         if self.src.get("model"):  # the European dataset's; the global one has none

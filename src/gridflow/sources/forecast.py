@@ -7,7 +7,7 @@ import posixpath
 from datetime import datetime
 
 from gridflow import paths
-from gridflow.sources import timetable as schedule
+from gridflow.sources import timetable
 from gridflow.sources.base import Family
 from gridflow.sources.targets import Lister, Target
 
@@ -53,11 +53,11 @@ class ForecastFamily(Family):
         return posixpath.dirname(self.key(cycle, 0))
 
     def steps(self, cycle: datetime) -> list[int]:
-        return schedule.forecast_hours(self.src, cycle)
+        return timetable.forecast_hours(self.src, cycle)
 
     def window(self, now: datetime, lister: Lister):
         ready, waiting = [], []
-        for cycle in schedule.cycles_in_window(self.src, now):
+        for cycle in timetable.cycles_in_window(self.src, now):
             r, w = self.cycle(cycle, now, lister)
             ready += r
             waiting += w
@@ -66,7 +66,7 @@ class ForecastFamily(Family):
     def cycle(self, cycle: datetime, now: datetime, lister: Lister):
         due, waiting = [], []
         for step in self.steps(cycle):
-            at = schedule.expected_at(self.src, cycle, step)
+            at = timetable.expected_at(self.src, cycle, step)
             if at <= now:  # due: published or not, the listing below says
                 due.append(Target(self.name, cycle, step, at))
             else:
