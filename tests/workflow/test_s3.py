@@ -108,6 +108,7 @@ def test_faults_in_front_of_the_s3_server_are_survived(s3, gfs_object, mirror_di
     from devkit.fault_proxy import FAULTS, FaultPlan, FaultProxy
     from gridflow.net.transport import NotPublished, Remote, Settings
     from gridflow.pipeline.fetch import FetchSpec, Operating, fetch
+    from gridflow.pipeline.sidecar import Sidecar
 
     client = _client(s3)
     for name in (gfs_object, gfs_object + ".idx"):
@@ -123,7 +124,7 @@ def test_faults_in_front_of_the_s3_server_are_survived(s3, gfs_object, mirror_di
     )
     settings = Settings(timeout_seconds=0.5, max_retries=8, breaker_failures=50)
 
-    def fetched(endpoint: str, out: Path) -> dict:
+    def fetched(endpoint: str, out: Path) -> Sidecar:
         os.environ["GRIDFLOW_S3_ENDPOINT_URL"] = endpoint
         try:
             where = Operating(f"s3://{MIRROR_BUCKET}", settings)
@@ -148,6 +149,6 @@ def test_faults_in_front_of_the_s3_server_are_survived(s3, gfs_object, mirror_di
     assert gfs_object in listed
     for got in runs:
         for key in ("sha256", "size", "byte_ranges", "fields"):
-            assert got[key] == clean[key], key
+            assert getattr(got, key) == getattr(clean, key), key
     assert len(proxy.injected) >= 6, proxy.injected  # most kinds of fault met on the way
-    assert sum(got["retries"] for got in runs) > 0
+    assert sum(got.retries for got in runs) > 0
