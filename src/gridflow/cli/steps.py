@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def cmd_fetch(args) -> None:
-    from gridflow.pipeline.fetch import FetchSpec, Operating, fetch
+    from gridflow.pipeline.fetch import fetch
+    from gridflow.pipeline.fetch_job import FetchSpec, Operating
 
     spec = FetchSpec.from_json(args.spec)
     where = Operating.from_dict(operating.of_source(spec.source, args.settings))

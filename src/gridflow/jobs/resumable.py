@@ -160,19 +160,6 @@ def job_file_of(results_path: Path) -> Path:
     return results_path.with_name(results_path.name.replace(".results.", ".submitted."))
 
 
-def results_expired(results_path: Path, made: dict, why: str) -> JobFailed:
-    """The service's results are kept for a while only (about a day on the ADS, 30 days on
-    Harmony): when an asset is gone, both job files go, so the next run submits it again."""
-    job_file_of(results_path).unlink(missing_ok=True)
-    results_path.unlink(missing_ok=True)
-    job = made["job"]
-    return JobFailed(
-        f"{why}: the results of {job['service']} job {job['job_id']} (finished "
-        f"{made.get('finished') or '?'}) have expired upstream; it is submitted again by the "
-        "next run"
-    )
-
-
 def in_flight(job_folder: Path) -> int:
     """How many jobs of a source's cycle folders are submitted and not yet collected."""
     return sum(

@@ -1,0 +1,78 @@
+"""Move one fetch's bytes: find the object, ask upstream what it is, and let the format
+download and check it into the temporary raw file. What a job service made is checked
+against what it advertised; its several outputs come as one zip, which the format inspects.
+Nothing here writes an output: a failure leaves only the temporary file, which the fetch
+removes.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gridflow.errors import FetchError
+from gridflow.formats.base import Fetched
+from gridflow.jobs import outputs as job_outputs
+from gridflow.net.transport import ObjectInfo, Remote
+from gridflow.pipeline.fetch_job import FetchJob, FetchSpec
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What arrived in the temporary raw file, and where it came from."""
+
+    spec: FetchSpec  # with the object's key found (name_pattern resolved)
+    url: str | None  # the object's URL; a job's several outputs: the first (None: none)
+    upstream: ObjectInfo  # what upstream said of it (a job's several outputs: their bytes)
+    kept: Fetched  # what the format checked and kept
+
+
+def _found(remote: Remote, spec: FetchSpec) -> FetchSpec:
+    """The spec naming the object in folder `spec.key` whose name matches `spec.name_pattern`;
+    of several (a reprocessed scan) the newest creation time, which ends the name."""
+    if not spec.name_pattern:
+        return spec
+    listed = remote.list(spec.key)
+    matches = {
+        key: found.groupdict().get("created", key)
+        for key in listed
+        if (found := re.fullmatch(spec.name_pattern, posixpath.basename(key)))
+    }
+    if not matches:
+        raise FetchError(
+            f"{remote.where(spec.key)}: no object named like {spec.name_pattern} "
+            f"among {len(listed)} listed"
+        )
+    return replace(spec, key=max(matches, key=matches.get), name_pattern=None)
+
+
+def _one_object(job: FetchJob, spec: FetchSpec, tmp: Path) -> Taken:
+    """The object (a job's one output too) as the format fetches it: whole, or in ranges."""
+    url = job.remote.where(spec.key)
+    if job.outputs is None:
+        upstream = job.remote.head(spec.key)
+    else:
+        upstream = job.outputs.head(job.remote, spec.key)
+    kept = job.fmt.fetch(job.remote, spec, tmp, upstream, job.family)
+    if job.outputs is not None:
+        job_outputs.check(job.outputs.one, upstream.size, job.fmt, url)
+    return Taken(spec, url, upstream, kept)
+
+
+def _several_outputs(job: FetchJob, spec: FetchSpec, tmp: Path) -> Taken:
+    """A job's outputs (none, or more than one) as one zip, each checked, then inspected."""
+    outputs = job.outputs
+    upstream, first = outputs.download_all(tmp, job.where.settings, job.headers, job.fmt)
+    asked = job.family.asked(spec.request)
+    kept = job.fmt.inspect_output(tmp, first or str(outputs.path), asked)
+    return Taken(spec, first, upstream, kept)
+
+
+def take(job: FetchJob, tmp: Path) -> Taken:
+    """The object's bytes into `tmp`, verified by its format; raise FetchError naming the URL."""
+    spec = _found(job.remote, job.spec)
+    if job.outputs is not None and job.outputs.one is None:
+        return _several_outputs(job, spec, tmp)
+    return _one_object(job, spec, tmp)
