@@ -28,7 +28,7 @@ def place(href: str) -> tuple[str, str]:
     return origin, posixpath.basename(parts.path) + (f"?{parts.query}" if parts.query else "")
 
 
-def check(asset: Asset, size: int, fmt, origin: str) -> None:
+def _check(asset: Asset, size: int, fmt, origin: str) -> None:
     """What arrived is what the service advertised: its size, and a type the format takes."""
     if asset.size is not None and asset.size != size:
         raise FetchError(f"{origin}: the service advertised {asset.size} bytes and sent {size}")
@@ -73,18 +73,23 @@ class JobOutputs:
             "next run"
         )
 
-    def head(self, remote: Remote, key: str) -> ObjectInfo:
-        """The one output's HEAD; gone upstream, the job is submitted again."""
+    def take_one(self, remote: Remote, spec, tmp: Path, fmt, family) -> tuple:
+        """The job's one output, fetched by `fmt` from `remote` (where the service keeps it)
+        into `tmp`, then checked against what the service advertised: (its URL, its HEAD,
+        what the format kept). Gone upstream, the job is submitted again."""
+        url = remote.where(spec.key)
         try:
-            return remote.head(key)
+            upstream = remote.head(spec.key)
         except NotPublished as exc:
             raise self.expired(str(exc)) from None
+        kept = fmt.fetch(remote, spec, tmp, upstream, family)
+        _check(self.assets[0], upstream.size, fmt, url)
+        return url, upstream, kept
 
-    def download_all(
-        self, tmp: Path, settings: Settings, headers: dict | None, fmt
-    ) -> tuple[ObjectInfo, str | None]:
-        """Every output into one zip at `tmp`, each checked as it arrived: what came (the
-        bytes of all of them) and the first output's URL (None when the job made none)."""
+    def take_all(self, tmp: Path, settings: Settings, headers: dict | None, fmt, asked) -> tuple:
+        """The job's outputs (none, or more than one) as one zip at `tmp`, each checked as it
+        arrived, then the zip inspected by `fmt` with what the job was `asked`: (the first
+        output's URL, None when there is none; their bytes; what the format kept)."""
         total = 0
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
             for asset in self.assets:
@@ -96,9 +101,10 @@ class JobOutputs:
                         info = remote.download(key, fh)
                 except NotPublished as exc:
                     raise self.expired(str(exc)) from None
-                check(asset, info.size, fmt, remote.where(key))
+                _check(asset, info.size, fmt, remote.where(key))
                 archive.write(part, posixpath.basename(urlsplit(asset.href).path))
                 part.unlink()
                 total += info.size
         first = self.assets[0].href if self.assets else None
-        return ObjectInfo("", total, None, None), first
+        kept = fmt.inspect_output(tmp, first or str(self.path), asked)
+        return first, ObjectInfo("", total, None, None), kept

@@ -7,6 +7,8 @@ killed at any point resumes where it was, and a request is never submitted twice
 - the results file (`job/<step>.results.json`): once the job succeeded, its assets (URL, size,
   type of each; a job may make none, one or several) and the job it came from.
 
+The fetch reads the results file and takes the outputs through gridflow.jobs.outputs.
+
 A service that answers some requests at once (Harmony's synchronous replies) returns the
 assets with the submission; the wait step then writes the results file without polling.
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from gridflow.errors import FetchError
 from gridflow.formats.base import Fetched
-from gridflow.jobs import outputs as job_outputs
 from gridflow.net.transport import ObjectInfo, Remote
 from gridflow.pipeline.fetch_job import FetchJob, FetchSpec
 
@@ -48,31 +47,17 @@ def _found(remote: Remote, spec: FetchSpec) -> FetchSpec:
     return replace(spec, key=max(matches, key=matches.get), name_pattern=None)
 
 
-def _one_object(job: FetchJob, spec: FetchSpec, tmp: Path) -> Taken:
-    """The object (a job's one output too) as the format fetches it: whole, or in ranges."""
-    url = job.remote.where(spec.key)
-    if job.outputs is None:
-        upstream = job.remote.head(spec.key)
-    else:
-        upstream = job.outputs.head(job.remote, spec.key)
-    kept = job.fmt.fetch(job.remote, spec, tmp, upstream, job.family)
-    if job.outputs is not None:
-        job_outputs.check(job.outputs.one, upstream.size, job.fmt, url)
-    return Taken(spec, url, upstream, kept)
-
-
-def _several_outputs(job: FetchJob, spec: FetchSpec, tmp: Path) -> Taken:
-    """A job's outputs (none, or more than one) as one zip, each checked, then inspected."""
-    outputs = job.outputs
-    upstream, first = outputs.download_all(tmp, job.where.settings, job.headers, job.fmt)
-    asked = job.family.asked(spec.request)
-    kept = job.fmt.inspect_output(tmp, first or str(outputs.path), asked)
-    return Taken(spec, first, upstream, kept)
-
-
 def take(job: FetchJob, tmp: Path) -> Taken:
     """The object's bytes into `tmp`, verified by its format; raise FetchError naming the URL."""
     spec = _found(job.remote, job.spec)
-    if job.outputs is not None and job.outputs.one is None:
-        return _several_outputs(job, spec, tmp)
-    return _one_object(job, spec, tmp)
+    outputs = job.outputs
+    if outputs is None:  # an object at the source's location: whole, or in ranges
+        upstream = job.remote.head(spec.key)
+        kept = job.fmt.fetch(job.remote, spec, tmp, upstream, job.family)
+        return Taken(spec, job.remote.where(spec.key), upstream, kept)
+    if outputs.one is not None:  # a job's one output, where the service keeps it
+        url, upstream, kept = outputs.take_one(job.remote, spec, tmp, job.fmt, job.family)
+    else:
+        asked = job.family.asked(spec.request)
+        url, upstream, kept = outputs.take_all(tmp, job.where.settings, job.headers, job.fmt, asked)
+    return Taken(spec, url, upstream, kept)
