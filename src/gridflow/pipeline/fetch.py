@@ -38,16 +38,15 @@ def sha256_of(path: Path) -> str:
 
 def _lineage(job: FetchJob, taken: Taken, tmp: Path) -> Sidecar:
     """The sidecar of the raw file now in `tmp`."""
-    spec, upstream, kept = taken.spec, taken.upstream, taken.kept
-    remote, outputs = job.remote, job.outputs
+    spec, upstream, kept, outputs = taken.spec, taken.upstream, taken.kept, job.outputs
     return Sidecar(
         source=spec.source,
         raw_key=spec.raw_key,
         format=spec.format,
         key=spec.key,
         url=taken.url,
-        idx_url=remote.where(spec.idx_key) if spec.idx_key else None,
-        mirror=remote.url,
+        idx_url=taken.idx_url,
+        mirror=taken.mirror,
         etag=upstream.etag,
         last_modified=upstream.last_modified.isoformat() if upstream.last_modified else None,
         upstream_size=upstream.size,
@@ -58,7 +57,7 @@ def _lineage(job: FetchJob, taken: Taken, tmp: Path) -> Sidecar:
         fields=len(kept.entries),
         size=tmp.stat().st_size,
         sha256=sha256_of(tmp),
-        retries=remote.retries,
+        retries=taken.retries,
         run_id=str(uuid6.uuid7()),
         fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
         about=kept.about,

@@ -26,6 +26,9 @@ class Taken:
     url: str | None  # the object's URL; a job's several outputs: the first (None: none)
     upstream: ObjectInfo  # what upstream said of it (a job's several outputs: their bytes)
     kept: Fetched  # what the format checked and kept
+    idx_url: str | None  # its upstream index, when only the messages asked for were read
+    mirror: str  # the location it was read from
+    retries: int  # requests to that location tried again
 
 
 def _found(remote: Remote, spec: FetchSpec) -> FetchSpec:
@@ -49,15 +52,16 @@ def _found(remote: Remote, spec: FetchSpec) -> FetchSpec:
 
 def take(job: FetchJob, tmp: Path) -> Taken:
     """The object's bytes into `tmp`, verified by its format; raise FetchError naming the URL."""
-    spec = _found(job.remote, job.spec)
-    outputs = job.outputs
+    remote, outputs = job.remote, job.outputs
+    spec = _found(remote, job.spec)
     if outputs is None:  # an object at the source's location: whole, or in ranges
-        upstream = job.remote.head(spec.key)
-        kept = job.fmt.fetch(job.remote, spec, tmp, upstream, job.family)
-        return Taken(spec, job.remote.where(spec.key), upstream, kept)
-    if outputs.one is not None:  # a job's one output, where the service keeps it
-        url, upstream, kept = outputs.take_one(job.remote, spec, tmp, job.fmt, job.family)
+        url = remote.where(spec.key)
+        upstream = remote.head(spec.key)
+        kept = job.fmt.fetch(remote, spec, tmp, upstream, job.family)
+    elif outputs.one is not None:  # a job's one output, where the service keeps it
+        url, upstream, kept = outputs.take_one(remote, spec, tmp, job.fmt, job.family)
     else:
         asked = job.family.asked(spec.request)
         url, upstream, kept = outputs.take_all(tmp, job.where.settings, job.headers, job.fmt, asked)
-    return Taken(spec, url, upstream, kept)
+    idx_url = remote.where(spec.idx_key) if spec.idx_key else None
+    return Taken(spec, url, upstream, kept, idx_url, remote.url, remote.retries)
