@@ -16,13 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def cmd_fetch(args) -> None:
-    from gridflow.pipeline.fetch import fetch
-    from gridflow.pipeline.fetch_job import FetchSpec, Operating
+    from gridflow.pipeline import fetch, fetch_job
 
-    spec = FetchSpec.from_json(args.spec)
-    where = Operating.from_dict(operating.of_source(spec.source, args.settings))
     results = Path(args.results) if args.results else None
-    sidecar = fetch(spec, where, Path(args.raw), Path(args.idx), Path(args.sidecar), results)
+    job = fetch_job.from_step(args.spec, args.settings, results)
+    sidecar = fetch.run(job, Path(args.raw), Path(args.idx), Path(args.sidecar))
     log.info(
         "fetched %s: %s message(s), %s field(s), %s bytes in %d range(s)",
         sidecar.url,

@@ -86,15 +86,16 @@ class JobOutputs:
         _check(self.assets[0], upstream.size, fmt, url)
         return url, upstream, kept
 
-    def take_all(self, tmp: Path, settings: Settings, headers: dict | None, fmt, asked) -> tuple:
-        """The job's outputs (none, or more than one) as one zip at `tmp`, each checked as it
+    def take_all(self, tmp: Path, settings: Settings, family, operating: dict, fmt, asked) -> tuple:
+        """The job's outputs (none, or more than one) as one zip at `tmp`, each downloaded with
+        the headers `family` gives for the source's `operating` settings and checked as it
         arrived, then the zip inspected by `fmt` with what the job was `asked`: (the first
         output's URL, None when there is none; their bytes; what the format kept)."""
         total = 0
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
             for asset in self.assets:
                 origin, key = place(asset.href)
-                remote = Remote(origin, settings, headers)
+                remote = Remote(origin, settings, family.asset_headers(operating))
                 part = tmp.with_name(tmp.name + ".asset")
                 try:
                     with open(part, "wb") as fh:

@@ -1,10 +1,11 @@
 """Fetch one raw file, verified, whatever its format.
 
-The route is a chain: `fetch_job.resolve` settles everything the fetch needs (the format, the
-family's hooks, a job's outputs, the remote), `fetch_bytes.take` moves the bytes through the
-transport and the format's check, and only then are the outputs written: the raw file
-(source-faithful bytes), the inventory of what was kept, and the sidecar JSON with the
-lineage. The sidecar is written last, so its presence means the other two are whole.
+The route is a chain: `fetch_job` settles everything the fetch needs in one record (the spec,
+the operating settings, the format, the family's hooks, a job's outputs, the remote); `run`
+has `fetch_bytes.take` move the bytes through the transport and the format's check, and only
+then writes the outputs: the raw file (source-faithful bytes), the inventory of what was kept,
+and the sidecar JSON with the lineage. The sidecar is written last, so its presence means the
+other two are whole.
 
 What a fetch takes (`FetchSpec`, `Operating`) is described in gridflow.pipeline.fetch_job.
 """
@@ -25,7 +26,7 @@ from gridflow.pipeline.fetch_bytes import Taken
 from gridflow.pipeline.fetch_job import FetchJob, FetchSpec, Operating
 from gridflow.pipeline.sidecar import Sidecar
 
-__all__ = ["FetchError", "FetchSpec", "Operating", "fetch"]
+__all__ = ["FetchError", "FetchSpec", "Operating", "fetch", "run"]
 
 
 def sha256_of(path: Path) -> str:
@@ -68,17 +69,9 @@ def _lineage(job: FetchJob, taken: Taken, tmp: Path) -> Sidecar:
     )
 
 
-def fetch(
-    spec: FetchSpec,
-    where: Operating,
-    out_raw: Path,
-    out_idx: Path,
-    out_sidecar: Path,
-    results: Path | None = None,
-) -> Sidecar:
-    """`spec`'s object, from `where` (or from what the job of `results` made), kept as
-    `out_raw` with its inventory `out_idx` and its sidecar `out_sidecar`."""
-    job = fetch_job.resolve(spec, where, results)
+def run(job: FetchJob, out_raw: Path, out_idx: Path, out_sidecar: Path) -> Sidecar:
+    """The resolved `job`'s object kept as `out_raw`, with its inventory `out_idx` and its
+    sidecar `out_sidecar`; nothing is written unless every check passed."""
     out_raw.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_raw.with_name(out_raw.name + ".partial")
     idx_tmp = out_idx.with_name(out_idx.name + ".partial")
@@ -93,3 +86,16 @@ def fetch(
     finally:
         for leftover in (tmp, idx_tmp):
             leftover.unlink(missing_ok=True)
+
+
+def fetch(
+    spec: FetchSpec,
+    where: Operating,
+    out_raw: Path,
+    out_idx: Path,
+    out_sidecar: Path,
+    results: Path | None = None,
+) -> Sidecar:
+    """`spec`'s object from `where` (or from what the job of `results` made), kept: `run` of
+    what `fetch_job.resolve` settles."""
+    return run(fetch_job.resolve(spec, where, results), out_raw, out_idx, out_sidecar)

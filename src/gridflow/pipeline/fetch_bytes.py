@@ -54,6 +54,7 @@ def take(job: FetchJob, tmp: Path) -> Taken:
     """The object's bytes into `tmp`, verified by its format; raise FetchError naming the URL."""
     remote, outputs = job.remote, job.outputs
     spec = _found(remote, job.spec)
+    idx_url = remote.where(spec.idx_key) if spec.idx_key else None
     if outputs is None:  # an object at the source's location: whole, or in ranges
         url = remote.where(spec.key)
         upstream = remote.head(spec.key)
@@ -62,6 +63,7 @@ def take(job: FetchJob, tmp: Path) -> Taken:
         url, upstream, kept = outputs.take_one(remote, spec, tmp, job.fmt, job.family)
     else:
         asked = job.family.asked(spec.request)
-        url, upstream, kept = outputs.take_all(tmp, job.where.settings, job.headers, job.fmt, asked)
-    idx_url = remote.where(spec.idx_key) if spec.idx_key else None
+        url, upstream, kept = outputs.take_all(
+            tmp, job.where.settings, job.family, job.where.source, job.fmt, asked
+        )
     return Taken(spec, url, upstream, kept, idx_url, remote.url, remote.retries)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from gridflow import formats, sources
+from gridflow.config import operating
 from gridflow.formats.base import Format
 from gridflow.jobs.outputs import JobOutputs, place
 from gridflow.net.transport import Remote, Settings
@@ -62,13 +63,13 @@ class FetchJob:
     spec: FetchSpec  # a job's one output: its key at `where.url`
     where: Operating  # a job's one output: its location as `url`
     fmt: Format  # downloads and checks the bytes
-    family: type  # the source's family class: its hooks (parse_index, asked)
-    headers: dict | None  # what a job's outputs are downloaded with (the family's)
-    remote: Remote  # where the object is read from
+    family: type  # the source's family class: its hooks (parse_index, asset_headers, asked)
+    remote: Remote  # where the object is read from (a job's: with the family's headers)
     outputs: JobOutputs | None  # the job's results, when a job service made the object
 
 
 def resolve(spec: FetchSpec, where: Operating, results: Path | None = None) -> FetchJob:
+    """`spec` fetched from `where`, or from what the job of the `results` file made."""
     fmt = formats.get(spec.format)
     family = sources.family_class(spec.family)
     outputs = JobOutputs.read(results) if results is not None else None
@@ -77,4 +78,12 @@ def resolve(spec: FetchSpec, where: Operating, results: Path | None = None) -> F
         spec, where = replace(spec, key=key), replace(where, url=origin)
     headers = family.asset_headers(where.source) if outputs is not None else None
     remote = Remote(where.url, where.settings, headers)
-    return FetchJob(spec, where, fmt, family, headers, remote, outputs)
+    return FetchJob(spec, where, fmt, family, remote, outputs)
+
+
+def from_step(spec_json: str, settings_json: str | None, results: Path | None) -> FetchJob:
+    """The fetch step's FetchJob: its spec as JSON, with the operating settings given on the
+    command line (JSON) or else the workflow's for the spec's source."""
+    spec = FetchSpec.from_json(spec_json)
+    where = Operating.from_dict(operating.of_source(spec.source, settings_json))
+    return resolve(spec, where, results)
