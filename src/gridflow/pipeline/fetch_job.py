@@ -58,7 +58,8 @@ class Operating:
 
 @dataclass(frozen=True)
 class FetchJob:
-    """Everything one fetch needs: nothing is looked up once bytes move."""
+    """Everything one fetch needs, settled before a byte moves (only a job's several outputs
+    ask the family for their download headers again, one by one)."""
 
     spec: FetchSpec  # a job's one output: its key at `where.url`
     where: Operating  # a job's one output: its location as `url`
