@@ -13,7 +13,8 @@ from test_netcdf_cf import _monthly, _rotated_pm10
 from test_tempo_formats import _bare_geotiff
 
 from gridflow.errors import GridflowError
-from gridflow.pipeline.fetch import FetchSpec, Operating, fetch
+from gridflow.pipeline.fetch import fetch
+from gridflow.pipeline.fetch_job import FetchSpec, Operating
 from gridflow.pipeline.shred import ShredOptions, shred
 
 MRMS = "MRMS_ReflectivityAtLowestAltitude_00.50_20230406-120039.grib2.gz"

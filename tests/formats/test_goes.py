@@ -20,7 +20,8 @@ from devkit.simulate import run_snakemake
 from gridflow.formats.abi import read as abi_read
 from gridflow.formats.abi.geostationary import lat_lon
 from gridflow.net.transport import Remote, Settings
-from gridflow.pipeline.fetch import FetchError, FetchSpec, Operating, fetch
+from gridflow.pipeline.fetch import FetchError, fetch
+from gridflow.pipeline.fetch_job import FetchSpec, Operating
 from gridflow.pipeline.shred import ShredOptions, read_rows, shred
 from gridflow.sinks import clickhouse
 from gridflow.sources.goes_abi import GoesAbi

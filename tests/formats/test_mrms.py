@@ -16,7 +16,8 @@ from tests_support import REPO, configured_source
 
 from devkit.simulate import run_snakemake
 from gridflow.net.transport import Settings
-from gridflow.pipeline.fetch import FetchError, FetchSpec, Operating, fetch
+from gridflow.pipeline.fetch import FetchError, fetch
+from gridflow.pipeline.fetch_job import FetchSpec, Operating
 from gridflow.sinks import clickhouse
 
 SAMPLE = "MRMS_ReflectivityAtLowestAltitude_00.50_20230406-120039.grib2.gz"

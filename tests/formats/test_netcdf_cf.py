@@ -13,7 +13,8 @@ import netCDF4
 import numpy as np
 import pytest
 
-from gridflow.pipeline.fetch import FetchError, FetchSpec, Operating, fetch
+from gridflow.pipeline.fetch import FetchError, fetch
+from gridflow.pipeline.fetch_job import FetchSpec, Operating
 from gridflow.pipeline.shred import read_rows, shred
 
 REGIONAL = "test_adaptor.cams_regional_fc.nc"

@@ -17,7 +17,8 @@ from pyproj import Transformer
 from tests_support import configured_source
 
 from gridflow.inventory import parse
-from gridflow.pipeline.fetch import FetchError, FetchSpec, Operating, fetch
+from gridflow.pipeline.fetch import FetchError, fetch
+from gridflow.pipeline.fetch_job import FetchSpec, Operating
 from gridflow.pipeline.shred import ShredOptions, read_rows, shred
 
 UTM = "tempo_vcd_troposphere_utm11_clipped.tif"

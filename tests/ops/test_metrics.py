@@ -20,7 +20,8 @@ from gridflow import paths
 from gridflow.net.transport import Settings
 from gridflow.ops import metrics, report
 from gridflow.pipeline import purge
-from gridflow.pipeline.fetch import FetchSpec, Operating, fetch
+from gridflow.pipeline.fetch import fetch
+from gridflow.pipeline.fetch_job import FetchSpec, Operating
 
 MRMS_SAMPLE = "MRMS_ReflectivityAtLowestAltitude_00.50_20230406-120039.grib2.gz"
 MRMS_KEY = f"CONUS/ReflectivityAtLowestAltitude_00.50/20230406/{MRMS_SAMPLE}"

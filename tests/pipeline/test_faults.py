@@ -14,7 +14,8 @@ from tests_support import gfs_spec
 from devkit.fault_proxy import FAULTS, FaultPlan, FaultProxy
 from gridflow.net import host_health
 from gridflow.net.transport import CircuitOpen, NotPublished, Remote, Settings
-from gridflow.pipeline.fetch import Operating, fetch
+from gridflow.pipeline.fetch import fetch
+from gridflow.pipeline.fetch_job import Operating
 from gridflow.pipeline.sidecar import Sidecar
 
 # a stall lasts past the timeout; eight retries outlast any burst below

@@ -12,7 +12,8 @@ from tests_support import gfs_spec
 
 from gridflow import inventory
 from gridflow.net.transport import NotPublished, Settings, TransportError
-from gridflow.pipeline.fetch import FetchError, FetchSpec, Operating, fetch
+from gridflow.pipeline.fetch import FetchError, fetch
+from gridflow.pipeline.fetch_job import FetchSpec, Operating
 
 FAST = Settings(timeout_seconds=5, max_retries=1)
 

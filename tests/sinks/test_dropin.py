@@ -65,7 +65,8 @@ def _exteriors_ccw(wkb) -> bool:
 
 def test_cells_turn_counter_clockwise_on_rasters_and_projected_grids(samples, tmp_path):
     from gridflow.formats.geotiff import GeoTiff
-    from gridflow.pipeline.fetch import FetchSpec, Operating, fetch
+    from gridflow.pipeline.fetch import fetch
+    from gridflow.pipeline.fetch_job import FetchSpec, Operating
 
     # a raster's rows run north to south: its corners, walked in index order, turn clockwise
     mirror = tmp_path / "m"

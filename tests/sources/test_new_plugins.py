@@ -17,7 +17,7 @@ import gridflow
 from gridflow import formats, paths, sources
 from gridflow.config import loading as config
 from gridflow.errors import FetchError
-from gridflow.pipeline import fetch, shred, wildcards
+from gridflow.pipeline import fetch, fetch_job, shred, wildcards
 from gridflow.pipeline import plan as gfplan
 
 FORMAT_MODULE = '''
@@ -229,8 +229,8 @@ def test_a_published_hour_is_planned_fetched_and_shredded_into_grid_rows(project
     names = dict(root=cfg["data_root"], source="stations", cycle="2025031206", step="obs")
     raw, idx, sidecar = (Path(p.format(**names, fmt="csv")) for p in paths.STEP_OUTPUTS[:3])
     spec = family.fetch_spec(HOUR, "obs", paths.raw_key("stations", HOUR, "obs", "csv"))
-    where = fetch.Operating.from_dict(family.operating(cfg["fetch"]))
-    made = fetch.fetch(fetch.FetchSpec(**spec), where, raw, idx, sidecar)
+    where = fetch_job.Operating.from_dict(family.operating(cfg["fetch"]))
+    made = fetch.fetch(fetch_job.FetchSpec(**spec), where, raw, idx, sidecar)
     assert (made.format, made.fields) == ("station_csv", 2)
 
     out = Path(paths.SHRED.format(**names))
@@ -250,8 +250,8 @@ def test_a_page_that_is_not_station_csv_is_refused_at_fetch(project):
     (project / "bucket/20250312/06.csv").write_text("<html>503 Service Unavailable</html>")
     cfg = resolved(project)
     family = sources.source("stations", cfg)
-    spec = fetch.FetchSpec(**family.fetch_spec(HOUR, "obs", "r.csv"))
-    where = fetch.Operating.from_dict(family.operating(cfg["fetch"]))
+    spec = fetch_job.FetchSpec(**family.fetch_spec(HOUR, "obs", "r.csv"))
+    where = fetch_job.Operating.from_dict(family.operating(cfg["fetch"]))
     raw = project / "raw.csv"
     with pytest.raises(FetchError, match="not a station CSV: an HTML page"):
         fetch.fetch(spec, where, raw, project / "raw.csv.idx", project / "raw.csv.json")

@@ -77,8 +77,8 @@ def configured_source(name: str):
 
 
 def gfs_spec(key: str, idx_key: str | None, select="all"):
-    """The fetch spec of a GFS object on a test mirror (gridflow.pipeline.fetch.FetchSpec)."""
-    from gridflow.pipeline.fetch import FetchSpec
+    """The fetch spec of a GFS object on a test mirror (gridflow.pipeline.fetch_job.FetchSpec)."""
+    from gridflow.pipeline.fetch_job import FetchSpec
 
     return FetchSpec(
         source="gfs",

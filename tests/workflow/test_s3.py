@@ -107,7 +107,8 @@ def test_faults_in_front_of_the_s3_server_are_survived(s3, gfs_object, mirror_di
     """The S3 API behind devkit.fault_proxy: listing and ranged GETs through every fault."""
     from devkit.fault_proxy import FAULTS, FaultPlan, FaultProxy
     from gridflow.net.transport import NotPublished, Remote, Settings
-    from gridflow.pipeline.fetch import FetchSpec, Operating, fetch
+    from gridflow.pipeline.fetch import fetch
+    from gridflow.pipeline.fetch_job import FetchSpec, Operating
     from gridflow.pipeline.sidecar import Sidecar
 
     client = _client(s3)

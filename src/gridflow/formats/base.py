@@ -13,11 +13,11 @@ What a format implements, in the order a raw file meets it (who calls, in parent
 
  1. `name`, `extension`, `table`: the raw file's extension is in its path (the workflow's
     `fmt` wildcard takes every registered extension); `table` is where its rows go.
- 2. Fetch time (pipeline/fetch.py, one job per raw file): `fetch(remote, spec, tmp, upstream,
-    family)` downloads and checks; the default downloads the whole object and calls
-    `inspect(path, origin)`, or `inspect_output(path, origin, asked)` for a job's output (also
-    called directly on the zip of a job's several outputs, each checked against
-    `media_types`). A format that reads only part of an object (GRIB's ranged GET through the
+ 2. Fetch time (pipeline/fetch_bytes.py and jobs/outputs.py, one job per raw file):
+    `fetch(remote, spec, tmp, upstream, family)` downloads and checks; the default downloads the
+    whole object and calls `inspect(path, origin)`, or `inspect_output(path, origin, asked)`
+    for a job's output (also called directly on the zip of a job's several outputs, each
+    checked against `media_types`). A format that reads only part of an object (GRIB's ranged GET through the
     family's `parse_index`) overrides `fetch`. Any of them raises FetchError naming the URL:
     nothing is kept.
  3. Inventory: what `Fetched` returns is written by the fetch, `entries` as the raw file's

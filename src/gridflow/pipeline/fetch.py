@@ -26,7 +26,7 @@ from gridflow.pipeline.fetch_bytes import Taken
 from gridflow.pipeline.fetch_job import FetchJob, FetchSpec, Operating
 from gridflow.pipeline.sidecar import Sidecar
 
-__all__ = ["FetchError", "FetchSpec", "Operating", "fetch", "run"]
+__all__ = ["FetchError", "fetch", "run"]
 
 
 def sha256_of(path: Path) -> str:

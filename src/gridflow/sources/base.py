@@ -23,9 +23,10 @@ What a family may set or override, in the order a run reaches it (who asks, in p
     and the plan, for a job still running upstream: sources/job_service.py).
  6. `fetch_spec(cycle, step, raw_key)`, built from `locate`, `key`, `idx_key`, `select` and
     `format_of`: the fetch rule's tracked input (common.smk `fetch_spec`).
- 7. In the fetch job, on the class, not an instance (pipeline/fetch.py and the format): so
-    static methods that read only their arguments. `parse_index(text, size, origin)` (the GRIB
-    format's ranged fetch), `asset_headers(operating)` and `asked(request)` (a job's outputs).
+ 7. In the fetch job, on the class, not an instance (pipeline/fetch_job.py,
+    pipeline/fetch_bytes.py, jobs/outputs.py): so static methods that read only their
+    arguments. `parse_index(text, size, origin)` (the GRIB format's ranged fetch),
+    `asset_headers(operating)` and `asked(request)` (a job's outputs).
  8. `shred_options(step)`: the shred rule's options (common.smk `shred_options`).
  9. Outside a run: `backfill_cycles(first, last)` (`gridflow backfill`, ops/backfill.py);
     `raw_format` tells gauge sources from grids (ops/backfill.py, query/options.py).
@@ -115,7 +116,7 @@ class Family:
         return inventory.messages(inventory.parse(text, origin), size, origin)
 
     def fetch_spec(self, cycle: datetime, step, raw_key: str) -> dict:
-        """(6) What decides the bytes of one raw file (gridflow.pipeline.fetch.FetchSpec as a
+        """(6) What decides the bytes of one raw file (gridflow.pipeline.fetch_job.FetchSpec as a
         dict); Snakemake tracks it, so a change refetches. Override the parts, not this."""
         return {
             "source": self.name,
@@ -128,7 +129,7 @@ class Family:
         }
 
     def operating(self, fetch_cfg: dict) -> dict:
-        """(2) Where and how to fetch (gridflow.pipeline.fetch.Operating as a dict): never
+        """(2) Where and how to fetch (gridflow.pipeline.fetch_job.Operating as a dict): never
         tracked, so a new mirror or timeout refetches nothing. A family adds what its jobs
         need (a service's URL, its waits); jobs read it back with config.operating."""
         return {
