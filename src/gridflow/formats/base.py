@@ -17,9 +17,9 @@ What a format implements, in the order a raw file meets it (who calls, in parent
     `fetch(remote, spec, tmp, upstream, family)` downloads and checks; the default downloads the
     whole object and calls `inspect(path, origin)`, or `inspect_output(path, origin, asked)`
     for a job's output (also called directly on the zip of a job's several outputs, each
-    checked against `media_types`). A format that reads only part of an object (GRIB's ranged GET through the
-    family's `parse_index`) overrides `fetch`. Any of them raises FetchError naming the URL:
-    nothing is kept.
+    checked against `media_types`). A format that reads only part of an object (GRIB's ranged
+    GET through the family's `parse_index`) overrides `fetch`. Any of them raises FetchError
+    naming the URL: nothing is kept.
  3. Inventory: what `Fetched` returns is written by the fetch, `entries` as the raw file's
     `.idx` (gridflow.inventory lines) and `about` into the sidecar; a format chooses the
     entry fields, and reads them back in 4 and 5.
