@@ -20,7 +20,7 @@ DEMO_MCFCD_PORT ?= 18767
 # so that the SLURM plugin's scontrol at each Snakemake start fails at once (README, profiles)
 LOCAL_EXECUTOR := SLURM_CONF=/dev/null
 
-.PHONY: setup demo test lint bench bench-purge clean
+.PHONY: setup demo test lint bench bench-purge bench-layouts clean
 
 setup: $(VENV)/.installed
 
@@ -108,6 +108,9 @@ bench: setup
 
 bench-purge: setup
 	$(BIN)/python -m bench.purge_simulation 30
+
+bench-layouts: setup
+	$(BIN)/python -m bench.grid_layouts
 
 clean:
 	rm -rf $(DEMO_DIR) .snakemake

@@ -75,9 +75,12 @@ ALL_SAMPLES = (
 WANTED = os.environ.get("GRID_LAYOUTS_SOURCES")
 SAMPLES_USED = tuple(s for s in ALL_SAMPLES if not WANTED or s.source in WANTED.split(","))
 SERIES_SOURCE = "gfs-runs"  # the GFS field re-stamped RUNS times
-SERIES_FIELD = ("HGT", "500 mb")
+SERIES_FIELD = ("HGT", "500 mb", "24 hour fcst")  # the GFS sample's one field
 
-FIELD_COLUMNS = "source, variable, level, forecast, descriptor"
+# half the box searched for the nearest point: two spacings of the GFS 0.25 degree grid (the
+# registry knows each grid's spacing)
+NEAREST_BOX_DEGREES = 0.5
+REGISTRY_GRANULARITY = int(os.environ.get("GRID_LAYOUTS_REGISTRY_GRANULARITY", "8192"))
 IDENTITY_COLUMNS = ("source", "variable", "level", "forecast", "descriptor", "ref_time", "step")
 COMMON = (*IDENTITY_COLUMNS, "grid")
 
@@ -99,7 +102,11 @@ PACKED_CODECS = {
     "x_delta": ("UInt32", "Delta, ZSTD(3)"),
     "x_zstd": ("UInt32", "ZSTD(3)"),
     "x_dd": ("UInt32", "DoubleDelta, ZSTD(3)"),
-    "x16": ("UInt16", "T64, ZSTD(3)"),  # 0 where X needs more than 16 bits (reported)
+    "x_dd9": ("UInt32", "DoubleDelta, ZSTD(9)"),
+    # 0 where X needs more than 16 bits (the report says where it does)
+    "x16": ("UInt16", "T64, ZSTD(3)"),
+    "x16_delta": ("UInt16", "Delta, ZSTD(3)"),
+    "x16_dd": ("UInt16", "DoubleDelta, ZSTD(3)"),
 }
 FIELD_KEY = "source, variable, level, forecast, descriptor"
 SORT_KEYS = {
@@ -113,6 +120,7 @@ LAYOUT_TABLES = {
     "b_point_day": (False, "point", "day"),
     "b_run_month": (False, "run", "month"),
     "c_point_month": (True, "point", "month"),
+    "c_run_month": (True, "run", "month"),
 }
 
 
@@ -135,10 +143,16 @@ class SampleData:
     fields: list[FieldData]
     points: int = 0  # grid point values (A's rows)
     valued: int = 0  # of them with a value (B's rows)
+    packed_bits: int = 0  # the widest packed integer X
 
     def __post_init__(self) -> None:
         self.points = sum(len(f.lat) for f in self.fields)
         self.valued = sum(int(f.valid.sum()) for f in self.fields)
+        self.packed_bits = max(
+            int(f.packed.max()).bit_length()
+            for f in self.fields
+            if f.packed is not None and len(f.packed)
+        )
 
 
 def _shred(sample: Sample, tmp: Path) -> tuple[Path, Path]:
@@ -300,7 +314,8 @@ def _create_tables(client) -> None:
         "lat_zstd Float32 CODEC(ZSTD(3)), lon_zstd Float32 CODEC(ZSTD(3)), "
         "INDEX lat_minmax lat TYPE minmax GRANULARITY 1, "
         "INDEX lon_minmax lon TYPE minmax GRANULARITY 1) "
-        f"ENGINE = MergeTree PARTITION BY grid ORDER BY (grid, point) {wide}"
+        f"ENGINE = MergeTree PARTITION BY grid ORDER BY (grid, point) {wide}, "
+        f"index_granularity = {REGISTRY_GRANULARITY}"
     )
     identity = (
         "source LowCardinality(String), variable LowCardinality(String), "
@@ -330,8 +345,11 @@ def _insert_values(client, table: str, parquet: Path) -> None:
     select = [*COMMON, *("point" for _ in POINT_CODECS)]
     if is_packed:
         columns += ["r", "s", "d", *PACKED_CODECS]
-        select += ["r", "s", "d", *("x" for _ in PACKED_CODECS)]
-        select[-1] = "if(x < 65536, toUInt16(x), 0)"
+        select += ["r", "s", "d"]
+        select += [
+            "if(x < 65536, toUInt16(x), 0)" if kind == "UInt16" else "x"
+            for kind, _ in PACKED_CODECS.values()
+        ]
     else:
         columns += list(VALUE_CODECS)
         select += ["value" for _ in VALUE_CODECS]
@@ -388,18 +406,23 @@ def _p50(fn, places) -> float:
 
 
 def _field_where(source: str) -> str:
-    variable, level = SERIES_FIELD
-    return f"source = '{source}' AND variable = '{variable}' AND level = '{level}'"
+    variable, level, forecast = SERIES_FIELD
+    return (
+        f"source = '{source}' AND variable = '{variable}' AND level = '{level}' "
+        f"AND forecast = '{forecast}' AND descriptor = ''"
+    )
 
 
 def _nearest_sql(lat: float, lon: float, table: str) -> str:
-    """The field's grid from its first row, the nearest point from the registry (a box of one
-    degree around the place, through the registry's min-max indexes, then the distance)."""
+    """The field's grid from its first row, the nearest point from the registry (a box of two
+    grid spacings around the place, through the registry's min-max indexes, then the distance)."""
     where = _field_where(SERIES_SOURCE)
-    half_lon = min(180.0, 1.0 / max(0.02, np.cos(np.radians(lat))))
+    half = NEAREST_BOX_DEGREES
+    half_lon = min(180.0, half / max(0.02, np.cos(np.radians(lat))))
     return (
         f"(SELECT grid FROM {table} WHERE {where} LIMIT 1) AS g, "
-        f"(SELECT point FROM grid_points WHERE grid = g AND lat BETWEEN {lat - 1} AND {lat + 1} "
+        f"(SELECT point FROM grid_points WHERE grid = g "
+        f"AND lat BETWEEN {lat - half} AND {lat + half} "
         f"AND lon BETWEEN {lon - half_lon} AND {lon + half_lon} "
         f"ORDER BY greatCircleDistance(lon, lat, {lon}, {lat}) LIMIT 1) AS p"
     )
@@ -550,23 +573,22 @@ def _report_sizes(client, data, grids, sizes, wrong, checked, differ, loading) -
         f"eccodes' / netCDF's float32 bit for bit; in the store C = B at {checked - differ:,} "
         f"of {checked:,} rows"
     )
-    series = [s for s in data if s.sample.source == "gfs"]
-    runs = [(s.sample.source, s.points, s.valued, s.raw_bytes, len(s.fields)) for s in data]
-    if series:
-        one = series[0]
-        runs.append(
-            (SERIES_SOURCE, one.points * RUNS, one.valued * RUNS, one.raw_bytes * RUNS, RUNS)
-        )
+    # not the re-stamped GFS copies: identical runs would flatter every codec along a series
+    runs = [
+        (s.sample.source, s.points, s.valued, s.raw_bytes, len(s.fields), s.packed_bits)
+        for s in data
+    ]
     grid_of = {}
     for sample in data:
         grid_of[sample.sample.source] = {f.grid for f in sample.fields}
-    for source, points, valued, raw_bytes, nfields in runs:
+    for source, points, valued, raw_bytes, nfields, bits in runs:
         raw = raw_bytes / points
         a = _table_bytes(client, "grid_data", source) / points
         line = []
         best = {}
+        packed = [c for c, (kind, _) in PACKED_CODECS.items() if bits <= 16 or kind != "UInt16"]
         for table, (is_packed, _, _) in LAYOUT_TABLES.items():
-            codecs = PACKED_CODECS if is_packed else VALUE_CODECS
+            codecs = packed if is_packed else VALUE_CODECS
             p_name, p_bytes = _best(sizes, table, source, POINT_CODECS)
             v_name, v_bytes = _best(sizes, table, source, codecs)
             common = _bytes(sizes, table, source, COMMON + (("r", "s", "d") if is_packed else ()))
@@ -578,10 +600,10 @@ def _report_sizes(client, data, grids, sizes, wrong, checked, differ, loading) -
             f"{nfields} field(s), {points:,} grid point values, {valued:,} valued; raw "
             f"{raw:.3f} B/value, A grid_data {a:.3f} ({a / raw:.2f}x raw), "
             + ", ".join(line)
-            + f"; C/raw {best['c_point_month'] / raw:.2f}",
+            + f"; C/raw {best['c_point_month'] / raw:.2f}; X up to {bits} bits",
         )
-        for table in ("b_point_month", "c_point_month"):
-            codecs = PACKED_CODECS if LAYOUT_TABLES[table][0] else VALUE_CODECS
+        for table in ("b_point_month", "b_run_month", "c_point_month", "c_run_month"):
+            codecs = packed if LAYOUT_TABLES[table][0] else VALUE_CODECS
             each = ", ".join(
                 f"{c} {_bytes(sizes, table, source, [c]) / max(valued, 1):.3f}"
                 for c in (*POINT_CODECS, *codecs)
@@ -614,7 +636,7 @@ def _report_sizes(client, data, grids, sizes, wrong, checked, differ, loading) -
 
 
 def _report_series(client, places) -> None:
-    field = query.Field(SERIES_SOURCE, *SERIES_FIELD)
+    field = query.Field(SERIES_SOURCE, *SERIES_FIELD[:2])
     rows_a = int(client.command("SELECT count() FROM grid_data"))
 
     def ours(lat, lon):
@@ -626,51 +648,102 @@ def _report_series(client, places) -> None:
 
         return run
 
-    known = {}
-    for lat, lon in places:
-        known[(lat, lon)] = int(
-            client.command(f"WITH {_nearest_sql(lat, lon, 'b_point_month')} SELECT p")
-        )
+    def nearest(lat, lon):
+        return client.query(
+            f"WITH {_nearest_sql(lat, lon, 'b_point_month')} SELECT g, p"
+        ).result_rows[0]
+
+    known = {place: nearest(*place) for place in places}
 
     def known_point(lat, lon):
+        grid, point = known[(lat, lon)]
         found = client.query(
             f"SELECT ref_time, step, value FROM b_point_month WHERE "
-            f"{_field_where(SERIES_SOURCE)} AND point = {known[(lat, lon)]} ORDER BY ref_time"
+            f"{_field_where(SERIES_SOURCE)} AND grid = {grid} AND point = {point} "
+            "ORDER BY ref_time, step"
         ).result_rows
         assert len(found) == RUNS
 
+    floor = _p50(lambda la, lo: client.query("SELECT 1"), places)
     ours(*places[0])
     t_a = _p50(ours, places)
     times = {}
     for table in LAYOUT_TABLES:
         layout(table)(*places[0])
         times[table] = _p50(layout(table), places)
+    t_nearest = _p50(nearest, places)
     t_known = _p50(known_point, places)
     detail = ", ".join(f"{t} {s * 1000:.1f} ms" for t, s in times.items())
     report(
         "point series B / A",
         times["b_point_month"] / t_a,
-        f"{RUNS} runs of the GFS 0.25 field ({rows_a:,} rows in A); p50 over {len(places)} "
-        f"places: A gridflow point {t_a * 1000:.1f} ms, {detail}; series read alone "
-        f"(point known) {t_known * 1000:.1f} ms",
+        f"{RUNS} runs of the GFS 0.25 field ({rows_a:,} rows in A, {RUNS // 4} days); p50 over "
+        f"{len(places)} places: A gridflow point {t_a * 1000:.1f} ms, {detail}; of B: the "
+        f"nearest point from the registry {t_nearest * 1000:.1f} ms, the series of a known "
+        f"point {t_known * 1000:.1f} ms; a query's floor (SELECT 1) {floor * 1000:.1f} ms",
     )
+    _report_views(client, places[:5])
+    _report_purge(client)
+
+
+def _report_views(client, places) -> None:
     error = _create_views(client)
-    few = places[:5]
-    box = {"grid_data": _p50(lambda la, lo: client.query(_box_sql("grid_data", la, lo)), few)}
+    box = {"grid_data": _p50(lambda la, lo: client.query(_box_sql("grid_data", la, lo)), places)}
     box["view joining grid_points"] = _p50(
-        lambda la, lo: client.query(_box_sql("grid_data_join", la, lo)), few
+        lambda la, lo: client.query(_box_sql("grid_data_join", la, lo)), places
     )
     if error is None:
-        client.query(_box_sql("grid_data_dict", *few[0]))  # loads the dictionary
+        client.query(_box_sql("grid_data_dict", *places[0]))  # loads the dictionary
         box["view with dictGet"] = _p50(
-            lambda la, lo: client.query(_box_sql("grid_data_dict", la, lo)), few
+            lambda la, lo: client.query(_box_sql("grid_data_dict", la, lo)), places
         )
     detail = ", ".join(f"{name} {s * 1000:.0f} ms" for name, s in box.items())
     report(
         "grid_data view over B / A, lat-lon box of one field",
         box["view joining grid_points"] / box["grid_data"],
-        f"p50 over {len(few)} places: {detail}"
+        f"p50 over {len(places)} places: {detail}"
         + (f"; dictionary not available: {error}" if error else ""),
+    )
+
+
+def _report_purge(client) -> None:
+    """Purging the oldest days of the series: a dropped day partition against a delete inside
+    the month partition (lightweight, as gridflow's load deletes, and as a rewriting
+    mutation); the faster of two days, as a merge still running slows the first."""
+    days = [
+        int(day)
+        for (day,) in client.query(
+            f"SELECT DISTINCT toYYYYMMDD(ref_time) AS day FROM b_point_day "
+            f"WHERE source = '{SERIES_SOURCE}' ORDER BY day LIMIT 2"
+        ).result_rows
+    ]
+    ways = {
+        "drop day partition": ("ALTER TABLE b_point_day DROP PARTITION ('{s}', {d})", {}),
+        "lightweight delete in the month": (
+            "DELETE FROM b_point_month WHERE {where}",
+            {"lightweight_deletes_sync": 2},
+        ),
+        "rewriting delete in the month (C)": (
+            "ALTER TABLE c_point_month DELETE WHERE {where}",
+            {"mutations_sync": 2},
+        ),
+    }
+    timed = {}
+    for name, (sql, settings) in ways.items():
+        times = []
+        for day in days:
+            where = f"source = '{SERIES_SOURCE}' AND toYYYYMMDD(ref_time) = {day}"
+            start = time.perf_counter()
+            client.command(sql.format(s=SERIES_SOURCE, d=day, where=where), settings=settings)
+            times.append(time.perf_counter() - start)
+        timed[name] = min(times)
+    purged = f"source = '{SERIES_SOURCE}' AND toYYYYMMDD(ref_time) IN ({days[0]}, {days[-1]})"
+    assert int(client.command(f"SELECT count() FROM b_point_month WHERE {purged}")) == 0
+    detail = ", ".join(f"{name} {s * 1000:.0f} ms" for name, s in timed.items())
+    report(
+        "purge of one day: month-partition lightweight delete / day-partition drop",
+        timed["lightweight delete in the month"] / timed["drop day partition"],
+        detail,
     )
 
 
