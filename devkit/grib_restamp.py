@@ -40,3 +40,31 @@ def restamp(message: bytes, ref: datetime, step_hours: int) -> bytes:
             buf[pos + 18 : pos + 22] = start.to_bytes(4, "big")
         pos += length
     return bytes(buf)
+
+
+def reidentify(
+    message: bytes,
+    category: int,
+    number: int,
+    surface: tuple[int, int] | None = None,
+) -> bytes:
+    """A copy of one GRIB2 message filed as another parameter (section 4's category and number)
+    and, with `surface` (type, value), at another first fixed surface: to stand one real field in
+    for a field of the same grid that the samples do not hold (templates 4.0 and 4.8)."""
+    buf = bytearray(message)
+    if buf[:4] != b"GRIB" or buf[7] != 2:
+        raise ValueError("reidentify handles GRIB2 messages only")
+    pos = 16
+    while pos < len(buf) - 4:
+        length = int.from_bytes(buf[pos : pos + 4], "big")
+        if buf[pos + 4] == 4:
+            template = int.from_bytes(buf[pos + 7 : pos + 9], "big")
+            if template not in (0, 8):
+                raise ValueError(f"product template 4.{template} is not handled")
+            buf[pos + 9], buf[pos + 10] = category, number
+            if surface is not None:
+                buf[pos + 22], buf[pos + 23] = surface[0], 0
+                buf[pos + 24 : pos + 28] = surface[1].to_bytes(4, "big")
+                buf[pos + 28 : pos + 34] = bytes([255, 0, 0, 0, 0, 0])
+        pos += length
+    return bytes(buf)
