@@ -66,6 +66,7 @@ GOES_SAMPLE = "OR_ABI-L2-CMIPM1-M3C01_G16_s20171931811268_e20171931811326_c20171
 class Publication:
     at: datetime  # when the object appears upstream
     source: str
+    stream: str  # the source's product or band: thinning keeps each stream's share
     write: Callable[[], None]
 
 
@@ -99,7 +100,7 @@ def _forecast_publications(
                     def write(key=key, cycle=cycle, step=step):
                         demo.write_object(bucket, key, messages, cycle, step)
 
-                    found.append(Publication(at, name, write))
+                    found.append(Publication(at, name, name, write))
         cycle += timedelta(hours=1)
     return found
 
@@ -143,7 +144,7 @@ def _mrms_publications(bucket: Path, start: datetime, end: datetime) -> list[Pub
                     target.with_name(target.name + ".partial").write_bytes(data)
                     target.with_name(target.name + ".partial").replace(target)
 
-                found.append(Publication(at, "mrms", write))
+                found.append(Publication(at, "mrms", product, write))
         scan += timedelta(minutes=2)
     return found
 
@@ -169,17 +170,17 @@ def _goes_publications(bucket: Path, tmp: Path, start: datetime, end: datetime):
                 def write(folder=alias.parent, name=name, scan=scan):
                     demo.write_abi(folder, name, bucket, scan, minutes=2)
 
-                found.append(Publication(at, "goes19", write))
+                found.append(Publication(at, "goes19", f"C{band:02d}", write))
         scan += timedelta(minutes=5)
     return found
 
 
 def _thinned(publications: list[Publication], thin: int) -> list[Publication]:
-    """Every `thin`-th publication of each source, in time order."""
+    """Every `thin`-th publication of each stream, in time order."""
     kept, seen = [], {}
     for pub in sorted(publications, key=lambda p: p.at):
-        seen[pub.source] = seen.get(pub.source, -1) + 1
-        if seen[pub.source] % thin == 0:
+        seen[pub.stream] = seen.get(pub.stream, -1) + 1
+        if seen[pub.stream] % thin == 0:
             kept.append(pub)
     return kept
 
@@ -231,6 +232,21 @@ def _gridflow_run(work: Path, config: Path, now: datetime) -> float:
     if done.returncode:
         raise SystemExit(f"gridflow run at {now} failed:\n{done.stderr[-4000:]}")
     return seconds
+
+
+def _process_start() -> float:
+    """A job's process before its work: the median of 3 `gridflow shred --help` (Python, the
+    package's imports, the command line)."""
+    walls = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run(
+            [str(Path(sys.executable).parent / "gridflow"), "shred", "--help"],
+            capture_output=True,
+            check=True,
+        )
+        walls.append(time.perf_counter() - start)
+    return sorted(walls)[1]
 
 
 _STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
@@ -344,6 +360,15 @@ def _summarise(work: Path, runs: list[Run], idle: float, thin: int, hours: float
             f"median {ordered[len(ordered) // 2]:.0f} s",
             flush=True,
         )
+    jobs = sum(len(s) for rule, s in per_rule.items() if rule != "all")
+    job_seconds = sum(sum(s) for s in per_rule.values())
+    started = _process_start()
+    print(
+        f"  a job's process start (imports, command line): {started:.2f} s, x {jobs} jobs = "
+        f"{started * jobs:.0f} of {job_seconds:.0f} job-seconds; runs' fixed cost "
+        f"{len(runs)} x {idle:.1f} s of {total:.0f} s",
+        flush=True,
+    )
     print(
         f"  store {size / 1e6:.1f} MB for {hours:g} simulated hour(s) of 1/{thin} of the files: "
         f"{per_day / 1e9:.1f} GB per simulated day (extrapolated), data root "
