@@ -20,11 +20,17 @@ What stands in for what (the samples hold one or two fields of each system):
 - MRMS: the whole-CONUS reflectivity scan (7000 x 3500, 24.5 M points, the default stride 4), as
   itself filed as MergedReflectivityQCComposite and again as PrecipRate.
 
-The hour replayed, 02:53-03:53, holds what an average hour of the day holds (GFS 37 files, the
-day 34.8 an hour; HRRR 19, the day 24; GOES 36; MRMS 60). `--thin K` publishes every K-th file
-of each source (one K-th of the work) and scales: an hour's figure is the runs' fixed cost (the
-wall of a run with nothing new, measured first) times the runs, plus K times the rest. The
+The hour replayed, 02:53-03:53, holds about what an average hour of the day holds: GFS 40 files
+(the day 34.8 an hour), HRRR 19 (24), GOES 36, MRMS 60; 155 files (154.8). `--thin K`
+publishes every K-th file of each product (one K-th of the work) and scales: an hour's figure
+is the runs' fixed cost (the wall of a run with nothing new, measured first) times the runs,
+plus K times the rest. The
 default (K 6) takes a few minutes; `--thin 1` replays the whole hour.
+
+The store is young after an hour: queries that name a raw file (three in each load, and the
+verify's count per raw file before each run) read the `raw_key` column of every row of the
+source, so they grow with the store. Each is timed on the hour's store and extrapolated
+linearly to the rows the shipped retentions keep (GFS 7 days, HRRR 3, scans 1), labelled so.
 
 `python -m bench.keep_up [--thin K] [--hours H] [--keep DIR]`.
 """
@@ -78,7 +84,10 @@ class Run:
 
 
 def _schedule(name: str) -> dict:
-    return yaml.safe_load((REPO / "config" / "sources" / f"{name}.yaml").read_text())
+    src = yaml.safe_load((REPO / "config" / "sources" / f"{name}.yaml").read_text())
+    by_cycle = src.get("forecast_hours_by_cycle") or {}
+    src["forecast_hours_by_cycle"] = {str(h): spec for h, spec in by_cycle.items()}  # as loaded
+    return src
 
 
 def _forecast_publications(
@@ -294,6 +303,62 @@ def _store(work: Path) -> tuple[int, dict[str, tuple[int, int]]]:
     return int(size), {source: (int(n), int(files)) for source, n, files in rows}
 
 
+@dataclass(frozen=True)
+class StoreScan:
+    """What a query that filters on a raw file costs: the store's order and partitions do not
+    include `raw_key`, so it reads the column for every row of the source (all of them for the
+    verify before each run)."""
+
+    source: str
+    rows: int  # the source's rows now
+    retained: float  # its rows once retention is reached (this hour's rate x retention hours)
+    lookup: float  # seconds of one `WHERE source AND raw_key` count now
+
+
+def _median_seconds(client, sql: str, parameters: dict | None = None) -> float:
+    walls = []
+    for _ in range(3):
+        start = time.perf_counter()
+        client.query(sql, parameters=parameters or {})
+        walls.append(time.perf_counter() - start)
+    return sorted(walls)[1]
+
+
+def _store_scans(
+    work: Path, config: Path, files_an_hour: dict[str, float]
+) -> tuple[list[StoreScan], float]:
+    """Each source's raw-file lookup (a load runs three: the count before, the count after,
+    the checks) and the verify's GROUP BY, timed on the store as it is, less a query's own
+    cost (`SELECT 1`); the rows retained are the day's files an hour x the rows a file x the
+    retention hours."""
+    from gridflow.config import loading
+    from gridflow.sinks import clickhouse
+
+    cfg = loading.load_files([str(config)], str(REPO))
+    client = clickhouse.connect(f"chdb://{work / 'data' / 'clickhouse'}", create=False)
+    try:
+        scans, fixed = [], _median_seconds(client, "SELECT 1")
+        for source, rows, files, key in client.query(
+            "SELECT source, count(), uniqExact(raw_key), any(raw_key) FROM grid_data "
+            "GROUP BY source ORDER BY source"
+        ).result_rows:
+            lookup = _median_seconds(
+                client,
+                "SELECT count() FROM grid_data WHERE source = %(s)s AND raw_key = %(k)s",
+                {"s": source, "k": key},
+            )
+            retention = cfg["sources"][source]["retention_hours"]
+            retained = rows / files * files_an_hour[source] * retention
+            scans.append(StoreScan(source, int(rows), retained, max(lookup - fixed, 0.0)))
+        verify = _median_seconds(
+            client, "SELECT source, raw_key, count() FROM grid_data GROUP BY source, raw_key"
+        )
+        verify = max(verify - fixed, 0.0)
+    finally:
+        client.close()
+    return scans, verify
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.keep_up", description=__doc__.split("\n")[0])
     p.add_argument("--thin", type=int, default=6, help="publish every K-th file (default 6)")
@@ -305,18 +370,30 @@ def main(argv: list[str] | None = None) -> None:
         _measure(tmp, args.thin, args.hours)
 
 
+def _publications(tmp: Path, start: datetime, end: datetime) -> list[Publication]:
+    mirror = tmp / "mirror"
+    return (
+        _forecast_publications("gfs", mirror / "noaa-gfs-bdp-pds", _gfs_messages(), start, end)
+        + _forecast_publications("hrrr", mirror / "noaa-hrrr-bdp-pds", _hrrr_messages(), start, end)
+        + _goes_publications(mirror / "noaa-goes19", tmp, start, end)
+        + _mrms_publications(mirror / "noaa-mrms-pds", start, end)
+    )
+
+
+def _files_an_hour(tmp: Path) -> dict[str, float]:
+    """Each source's files an hour over a whole day of its schedule."""
+    day: dict[str, float] = {}
+    for pub in _publications(tmp, START, START + timedelta(days=1)):
+        day[pub.source] = day.get(pub.source, 0) + 1 / 24
+    return day
+
+
 def _measure(tmp: Path, thin: int, hours: float) -> None:
-    work, mirror = tmp / "work", tmp / "mirror"
+    work = tmp / "work"
     work.mkdir(parents=True)
     end = START + timedelta(hours=hours)
-    publications = _thinned(
-        _forecast_publications("gfs", mirror / "noaa-gfs-bdp-pds", _gfs_messages(), START, end)
-        + _forecast_publications("hrrr", mirror / "noaa-hrrr-bdp-pds", _hrrr_messages(), START, end)
-        + _goes_publications(mirror / "noaa-goes19", tmp, START, end)
-        + _mrms_publications(mirror / "noaa-mrms-pds", START, end),
-        thin,
-    )
-    config = _config(work, mirror)
+    publications = _thinned(_publications(tmp, START, end), thin)
+    config = _config(work, tmp / "mirror")
     # the store and Snakemake's folder made, then a run with nothing new: the fixed cost
     _gridflow_run(work, config, START)
     idle = _gridflow_run(work, config, START)
@@ -333,10 +410,18 @@ def _measure(tmp: Path, thin: int, hours: float) -> None:
         seconds = _gridflow_run(work, config, now)
         runs.append(Run(now, seconds, published))
         print(f"  run at {now:%H:%M}: {seconds:6.1f} s for {published}", flush=True)
-    _summarise(work, runs, idle, thin, hours)
+    _summarise(work, config, runs, idle, thin, hours, _files_an_hour(tmp))
 
 
-def _summarise(work: Path, runs: list[Run], idle: float, thin: int, hours: float) -> None:
+def _summarise(
+    work: Path,
+    config: Path,
+    runs: list[Run],
+    idle: float,
+    thin: int,
+    hours: float,
+    files_an_hour: dict[str, float],
+) -> None:
     total = sum(r.seconds for r in runs)
     scaled = len(runs) * idle + thin * (total - len(runs) * idle)
     per_hour = scaled / hours
@@ -373,6 +458,28 @@ def _summarise(work: Path, runs: list[Run], idle: float, thin: int, hours: float
         f"  store {size / 1e6:.1f} MB for {hours:g} simulated hour(s) of 1/{thin} of the files: "
         f"{per_day / 1e9:.1f} GB per simulated day (extrapolated), data root "
         f"{folder_bytes(work / 'data') / 1e6:.1f} MB",
+        flush=True,
+    )
+    scans, verify = _store_scans(work, config, files_an_hour)
+    stored = sum(scan.rows for scan in scans)
+    retained = sum(scan.retained for scan in scans)
+    at_retention = len(runs) / hours * verify * (retained / stored - 1)
+    for scan in scans:
+        growth = scan.retained / scan.rows
+        published = files_an_hour[scan.source]
+        added = published * 3 * scan.lookup * (growth - 1)
+        at_retention += added
+        print(
+            f"  {scan.source}: a raw-file lookup {scan.lookup * 1e3:.0f} ms at "
+            f"{scan.rows / 1e6:.0f} M rows; at retention {scan.retained / 1e9:.1f} G rows "
+            f"(extrapolated, linear): 3 lookups x {published:.0f} files an hour = "
+            f"+{added:.0f} s an hour",
+            flush=True,
+        )
+    print(
+        f"  the verify before each run: {verify:.1f} s at {stored / 1e6:.0f} M rows; at "
+        f"retention {retained / 1e9:.1f} G rows (extrapolated, linear) the hour would take "
+        f"{per_hour + at_retention:.0f} s, not {per_hour:.0f}",
         flush=True,
     )
     report(
