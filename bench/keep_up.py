@@ -24,8 +24,8 @@ The hour replayed, 02:53-03:53, holds about what an average hour of the day hold
 (the day 34.8 an hour), HRRR 19 (24), GOES 36, MRMS 60; 155 files (154.8). `--thin K`
 publishes every K-th file of each product (one K-th of the work) and scales: an hour's figure
 is the runs' fixed cost (the wall of a run with nothing new, measured first) times the runs,
-plus K times the rest. The
-default (K 6) takes a few minutes; `--thin 1` replays the whole hour.
+plus K times the rest. The default (K 6) takes a few minutes; `--thin 1` replays the whole
+hour.
 
 The store is young after an hour: queries that name a raw file (three in each load, and the
 verify's count per raw file before each run) read the `raw_key` column of every row of the
