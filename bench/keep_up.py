@@ -260,28 +260,33 @@ def _process_start() -> float:
 
 _STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _STARTED = re.compile(r"^(?:local)?rule (\w+):$")
+_SOURCE = re.compile(r"^\s+wildcards: source=(\w+)")
 _JOBID = re.compile(r"^\s+jobid: (\d+)$")
 _FINISHED = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
 
 
-def _job_seconds(work: Path) -> dict[str, list[float]]:
-    """Each finished job's wall seconds by rule, from Snakemake's logs of every run (to the
-    second: the logs' stamps)."""
-    per_rule: dict[str, list[float]] = {}
+def _job_seconds(work: Path) -> dict[tuple[str, str], list[float]]:
+    """Each finished job's wall seconds by rule and source, from Snakemake's logs of every run
+    (to the second: the logs' stamps)."""
+    per_rule: dict[tuple[str, str], list[float]] = {}
     for log in sorted((work / ".snakemake" / "log").glob("*.snakemake.log")):
-        started: dict[str, datetime] = {}
-        stamp, rule = None, None
+        started: dict[str, tuple[datetime, str]] = {}
+        sources: dict[str, str] = {}
+        stamp, rule, job = None, None, None
         for line in log.read_text().splitlines():
             if m := _STAMP.match(line):
                 stamp = datetime.strptime(m[1], "%a %b %d %H:%M:%S %Y")
             elif m := _STARTED.match(line):
-                rule = m[1]
+                rule, job = m[1], None
             elif (m := _JOBID.match(line)) and rule and stamp:
-                started[m[1]] = stamp
-                rule = None
+                job = m[1]
+                started[job] = (stamp, rule)
+            elif (m := _SOURCE.match(line)) and job:
+                sources[job] = m[1]
             elif (m := _FINISHED.match(line)) and m[1] in started and stamp:
-                seconds = (stamp - started.pop(m[1])).total_seconds()
-                per_rule.setdefault(m[2], []).append(seconds)
+                began, rule = started.pop(m[1])
+                seconds = (stamp - began).total_seconds()
+                per_rule.setdefault((rule, sources.get(m[1], "-")), []).append(seconds)
     return per_rule
 
 
@@ -438,14 +443,14 @@ def _summarise(
             flush=True,
         )
     per_rule = _job_seconds(work)
-    for rule, seconds in sorted(per_rule.items(), key=lambda kv: -sum(kv[1])):
+    for (rule, source), seconds in sorted(per_rule.items(), key=lambda kv: -sum(kv[1])):
         ordered = sorted(seconds)
         print(
-            f"  rule {rule}: {len(seconds)} jobs, {sum(seconds):.0f} job-seconds, "
+            f"  rule {rule} ({source}): {len(seconds)} jobs, {sum(seconds):.0f} job-seconds, "
             f"median {ordered[len(ordered) // 2]:.0f} s",
             flush=True,
         )
-    jobs = sum(len(s) for rule, s in per_rule.items() if rule != "all")
+    jobs = sum(len(s) for (rule, _), s in per_rule.items() if rule != "all")
     job_seconds = sum(sum(s) for s in per_rule.values())
     started = _process_start()
     print(
