@@ -138,3 +138,15 @@ def test_the_clock_in_its_form_is_the_same_time_everywhere(given):
     value = yaml.safe_load(given)["now"] if given.startswith("now:") else given
     assert config.parse_clock(value) == datetime(2025, 3, 12, 6, tzinfo=UTC)
     assert config.resolve({**_base(), "now": value}, REPO)["now"] == "2025-03-12T06:00:00Z"
+
+
+def test_a_sources_own_load_checks_are_checked_against_the_shared_schema():
+    """A source's `validate` block refers to the schema's shared definition: a right one loads,
+    a wrong one is named (it once failed as an internal error, the reference left dangling)."""
+    right = {"sources": {"gfs": {"validate": {"bounds": {"PRMSL": [1, 2000000]}}}}}
+    cfg = config.resolve(config.deep_merge(_base(), right), REPO)
+    assert cfg["sources"]["gfs"]["validate"]["bounds"]["PRMSL"] == [1, 2000000]
+    wrong = {"sources": {"gfs": {"validate": {"PRMSL": {"min": 1}}}}}
+    with pytest.raises(config.ConfigError) as err:
+        config.resolve(config.deep_merge(_base(), wrong), REPO)
+    assert "config.sources.gfs.validate" in str(err.value) and "PRMSL" in str(err.value)

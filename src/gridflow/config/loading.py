@@ -93,9 +93,11 @@ def _normalise(cfg: dict) -> dict:
 
 def source_schema(family) -> dict:
     """The schema of one source: the keys every source has and its family's own."""
-    common = _schema()["$defs"]["source"]
+    definitions = _schema()["$defs"]
+    common = definitions["source"]
     own = family.schema
     schema = {
+        "$defs": definitions,  # the keys every source has refer to them (validate)
         "type": "object",
         "properties": {**common["properties"], **own.get("properties", {})},
         "required": sorted({*common["required"], *own.get("required", [])}),
