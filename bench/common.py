@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -19,3 +20,13 @@ def best_of(fn, repeat: int = 5) -> float:
 
 def report(name: str, ratio: float, detail: str) -> None:
     print(f"{name}: {ratio:.3f}  ({detail})", flush=True)
+
+
+def p50(fn, places) -> float:
+    """The median time of `fn(lat, lon)` over `places`, in seconds."""
+    times = []
+    for lat, lon in places:
+        start = time.perf_counter()
+        fn(lat, lon)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

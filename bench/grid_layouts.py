@@ -33,7 +33,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.common import REPO, SAMPLES, report
+from bench.common import REPO, SAMPLES, p50, report
 from gridflow import inventory, rows
 from gridflow.formats.abi import read as abi_read
 from gridflow.formats.grib.read import build_inventory
@@ -397,15 +396,6 @@ def _table_bytes(client, table: str, source: str) -> int:
     )
 
 
-def _p50(fn, places) -> float:
-    times = []
-    for lat, lon in places:
-        start = time.perf_counter()
-        fn(lat, lon)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _field_where(source: str) -> str:
     variable, level, forecast = SERIES_FIELD
     return (
@@ -674,15 +664,15 @@ def _report_series(client, places) -> None:
         ).result_rows
         assert len(found) == RUNS
 
-    floor = _p50(lambda la, lo: client.query("SELECT 1"), places)
+    floor = p50(lambda la, lo: client.query("SELECT 1"), places)
     ours(*places[0])
-    t_a = _p50(ours, places)
+    t_a = p50(ours, places)
     times = {}
     for table in LAYOUT_TABLES:
         layout(table)(*places[0])
-        times[table] = _p50(layout(table), places)
-    t_nearest = _p50(nearest, places)
-    t_known = _p50(known_point, places)
+        times[table] = p50(layout(table), places)
+    t_nearest = p50(nearest, places)
+    t_known = p50(known_point, places)
     detail = ", ".join(f"{t} {s * 1000:.1f} ms" for t, s in times.items())
     report(
         "point series B / A",
@@ -698,16 +688,16 @@ def _report_series(client, places) -> None:
 
 def _report_views(client, places) -> None:
     error = _create_views(client)
-    box = {"grid_data": _p50(lambda la, lo: client.query(_box_sql("grid_data", la, lo)), places)}
-    box["view joining grid_points"] = _p50(
+    box = {"grid_data": p50(lambda la, lo: client.query(_box_sql("grid_data", la, lo)), places)}
+    box["view joining grid_points"] = p50(
         lambda la, lo: client.query(_box_sql("grid_data_join", la, lo)), places
     )
     if error is None:
         client.query(_box_sql("grid_data_dict", *places[0]))  # loads the dictionary
-        box["view with dictGet"] = _p50(
+        box["view with dictGet"] = p50(
             lambda la, lo: client.query(_box_sql("grid_data_dict", la, lo)), places
         )
-    box["B by (grid, point) IN the registry's box"] = _p50(
+    box["B by (grid, point) IN the registry's box"] = p50(
         lambda la, lo: client.query(_box_in_sql(la, lo)), places
     )
     detail = ", ".join(f"{name} {s * 1000:.0f} ms" for name, s in box.items())

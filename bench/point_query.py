@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from bench.common import REPO, SAMPLES, report
+from bench.common import REPO, SAMPLES, p50, report
 from gridflow import inventory, rows
 from gridflow.formats.grib.read import build_inventory
 from gridflow.pipeline.shred import shred
@@ -74,15 +73,6 @@ def build_store(tmp: Path):
 _SIX_HOURS = datetime(2025, 1, 1, 6) - datetime(2025, 1, 1, 0)
 
 
-def _p50(fn, places) -> float:
-    times = []
-    for lat, lon in places:
-        start = time.perf_counter()
-        fn(lat, lon)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     rng = random.Random(17)
     places = [(rng.uniform(-80, 80), rng.uniform(-180, 180)) for _ in range(41)]
@@ -101,8 +91,8 @@ def main() -> None:
             )
 
         ours(*places[0])  # the first query loads the primary index
-        t_ours = _p50(ours, places)
-        t_scan = _p50(scan, places[:3])
+        t_ours = p50(ours, places)
+        t_scan = p50(scan, places[:3])
         client.close()
     report(
         "point series time / greatCircleDistance LIMIT 1 time",

@@ -10,6 +10,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 
+def _sections(buf: bytearray, what: str):
+    """(offset, number) of each section of a GRIB2 message after its indicator section."""
+    if buf[:4] != b"GRIB" or buf[7] != 2:
+        raise ValueError(f"{what} handles GRIB2 messages only")
+    pos = 16
+    while pos < len(buf) - 4:
+        yield pos, buf[pos + 4]
+        pos += int.from_bytes(buf[pos : pos + 4], "big")
+
+
 def _put_time(buf: bytearray, at: int, when: datetime) -> None:
     buf[at : at + 2] = when.year.to_bytes(2, "big")
     buf[at + 2 : at + 7] = bytes([when.month, when.day, when.hour, when.minute, when.second])
@@ -18,15 +28,10 @@ def _put_time(buf: bytearray, at: int, when: datetime) -> None:
 def restamp(message: bytes, ref: datetime, step_hours: int) -> bytes:
     """A copy of one GRIB2 message dated `ref` + `step_hours` (hourly templates 4.0 and 4.8)."""
     buf = bytearray(message)
-    if buf[:4] != b"GRIB" or buf[7] != 2:
-        raise ValueError("restamp handles GRIB2 messages only")
-    pos = 16
-    while pos < len(buf) - 4:
-        length = int.from_bytes(buf[pos : pos + 4], "big")
-        number = buf[pos + 4]
-        if number == 1:
+    for pos, section in _sections(buf, "restamp"):
+        if section == 1:
             _put_time(buf, pos + 12, ref)
-        elif number == 4:
+        elif section == 4:
             template = int.from_bytes(buf[pos + 7 : pos + 9], "big")
             hours = buf[pos + 17] == 1  # a lead of 0 is 0 in any unit (MRMS counts minutes)
             if template not in (0, 8) or (not hours and step_hours):
@@ -38,7 +43,6 @@ def restamp(message: bytes, ref: datetime, step_hours: int) -> bytes:
                 buf[pos + 49 : pos + 53] = span.to_bytes(4, "big")
                 _put_time(buf, pos + 34, ref + timedelta(hours=step_hours))
             buf[pos + 18 : pos + 22] = start.to_bytes(4, "big")
-        pos += length
     return bytes(buf)
 
 
@@ -52,12 +56,8 @@ def reidentify(
     and, with `surface` (type, value), at another first fixed surface: to stand one real field in
     for a field of the same grid that the samples do not hold (templates 4.0 and 4.8)."""
     buf = bytearray(message)
-    if buf[:4] != b"GRIB" or buf[7] != 2:
-        raise ValueError("reidentify handles GRIB2 messages only")
-    pos = 16
-    while pos < len(buf) - 4:
-        length = int.from_bytes(buf[pos : pos + 4], "big")
-        if buf[pos + 4] == 4:
+    for pos, section in _sections(buf, "reidentify"):
+        if section == 4:
             template = int.from_bytes(buf[pos + 7 : pos + 9], "big")
             if template not in (0, 8):
                 raise ValueError(f"product template 4.{template} is not handled")
@@ -66,5 +66,4 @@ def reidentify(
                 buf[pos + 22], buf[pos + 23] = surface[0], 0
                 buf[pos + 24 : pos + 28] = surface[1].to_bytes(4, "big")
                 buf[pos + 28 : pos + 34] = bytes([255, 0, 0, 0, 0, 0])
-        pos += length
     return bytes(buf)
