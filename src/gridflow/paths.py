@@ -115,3 +115,15 @@ def raw_key(source: str, cycle: datetime, step: int | str, fmt: str) -> str:
     """The raw file's key relative to the data root (its identity in lineage and in grid_data)."""
     path = RAW.format(root="", source=source, cycle=cycle_id(cycle), step=step_id(step), fmt=fmt)
     return path.lstrip("/")
+
+
+def write_whole(path: Path, text: str) -> None:
+    """`text` into `path`, whole or not at all: written beside, then renamed into place, so a
+    reader (or Snakemake) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(text)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

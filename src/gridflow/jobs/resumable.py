@@ -20,12 +20,12 @@ queued when this run's wait ends is left to a later run, which polls it again.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gridflow import paths
 from gridflow.errors import Busy, GridflowError
 
 
@@ -66,10 +66,7 @@ DONE = "successful"
 
 
 def _write(path: Path, content: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(content, indent=1) + "\n")
-    os.replace(tmp, path)
+    paths.write_whole(path, json.dumps(content, indent=1) + "\n")
 
 
 def submit(service, request: dict, out: Path) -> dict:

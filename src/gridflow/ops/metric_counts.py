@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -248,9 +247,7 @@ def update(
         for kind, files, read in counts_of:
             _count_records(counts, kind, files, root, read)
         _count_jobs(counts, workdir)
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_text(counts.to_json())
-        os.replace(tmp, path)
+        paths.write_whole(path, counts.to_json())
         return counts
 
 

@@ -463,8 +463,5 @@ def build(
         status=status_html(shown),
         sections="\n".join(sections),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    tmp.write_text(page)
-    tmp.replace(out)
+    paths.write_whole(out, page)
     return [title for title, _ in mapped] + [title for title, _ in charts]

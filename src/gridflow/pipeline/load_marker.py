@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gridflow import rows
+from gridflow import paths, rows
 
 
 @dataclass(frozen=True)
@@ -196,8 +196,5 @@ def read_load(marker: Path) -> ClickhouseLoad | None:
 
 
 def write(path: Path, content: dict) -> None:
-    """A marker, whole or not at all: written beside, then renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(content, indent=1) + "\n")
-    partial.replace(path)
+    """A marker, whole or not at all."""
+    paths.write_whole(path, json.dumps(content, indent=1) + "\n")

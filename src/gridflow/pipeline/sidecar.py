@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
+from gridflow import paths
+
 # Written after the format's own notes (`about`), when the object came from a job service
 _JOB_KEYS = ("job", "request", "assets")
 
@@ -76,10 +78,5 @@ class Sidecar:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def write(self, path: Path) -> None:
-        """Written beside, then renamed into place: a sidecar that exists is whole."""
-        partial = path.with_name(path.name + ".partial")
-        try:
-            partial.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
+        """Whole or not at all: a sidecar that exists is whole."""
+        paths.write_whole(path, json.dumps(self.to_dict(), indent=1) + "\n")
