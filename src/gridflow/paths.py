@@ -19,6 +19,7 @@ RAW = CYCLE_DIR + "/raw/{step}.{fmt}"
 RAW_IDX = RAW + ".idx"
 SIDECAR = RAW + ".json"
 SHRED = CYCLE_DIR + "/shred/{step}.parquet"
+SHRED_GRIDS = CYCLE_DIR + "/shred/{step}-grids.parquet"  # the places of the shred's grids
 MARKER = CYCLE_DIR + "/loaded/clickhouse/{step}.json"
 PG_MARKER = CYCLE_DIR + "/loaded/postgis/{step}.json"
 ROUTES_MARKER = CYCLE_DIR + "/loaded/routes/{step}.json"
@@ -29,7 +30,18 @@ LOG = CYCLE_DIR + "/logs/{rule}/{step}.log"
 FETCH_LOG = CYCLE_DIR + "/logs/fetch/{step}.{fmt}.log"  # its output's wildcards, fmt too
 CYCLE_LOG = CYCLE_DIR + "/logs/cycle.log"
 # Every rule output of one step (Snakemake keeps a record of each, even of a deleted shred)
-STEP_OUTPUTS = (RAW, RAW_IDX, SIDECAR, SHRED, MARKER, PG_MARKER, ROUTES_MARKER, JOB, JOB_RESULTS)
+STEP_OUTPUTS = (
+    RAW,
+    RAW_IDX,
+    SIDECAR,
+    SHRED,
+    SHRED_GRIDS,
+    MARKER,
+    PG_MARKER,
+    ROUTES_MARKER,
+    JOB,
+    JOB_RESULTS,
+)
 # Relative to the data root: written by the plan (not a rule) for complete cycles.
 LISTING_CACHE = SOURCES + "/{source}/{cycle}/listing.json"
 CYCLE_NAME = re.compile(r"[0-9]{10}|[0-9]{14}")  # ASCII digits only
@@ -115,6 +127,17 @@ def raw_key(source: str, cycle: datetime, step: int | str, fmt: str) -> str:
     """The raw file's key relative to the data root (its identity in lineage and in grid_data)."""
     path = RAW.format(root="", source=source, cycle=cycle_id(cycle), step=step_id(step), fmt=fmt)
     return path.lstrip("/")
+
+
+def migration_files(folder: Path) -> list[Path]:
+    """A store's migrations in the order they apply: SQL files and Python modules by name."""
+    return sorted([*folder.glob("*.sql"), *folder.glob("*.py")], key=lambda p: p.name)
+
+
+def grids_beside(shred: Path) -> Path:
+    """Where a shred's grids file lies: beside it, `<step>-grids.parquet` (SHRED_GRIDS; a step
+    has no hyphen, so no path is both)."""
+    return shred.with_name(shred.stem + "-grids.parquet")
 
 
 def write_whole(path: Path, text: str) -> None:

@@ -5,11 +5,12 @@ so the shred, the loads and the purge never ask what kind of file a row came fro
 table its format fills. A field's identity is (variable, level, forecast, descriptor, ref_time,
 step): two fields of one file never share it.
 
-A shred holds only what varies from row to row. A grid row names its field by its index in the
-shred's field list (`FIELDS_KEY` metadata, one identity per field), the raw file's lineage
-(`LINEAGE`) rides in the metadata too, and the load expands both; what the store can derive
-(`valid_time`, the `cell` key) the store computes. Each constant column cost a shred as much to
-write as the values: six identity columns were two thirds of a GOES full-disk shred's write.
+A grid is stored once (gridflow.geo.grids): a grid shred's rows are (field, point, value) for
+the points that have a value, and the places of its grids' points go beside it
+(`GRID_SCHEMA`, one file per shred). A row names its field by its index in the shred's field
+list (`FIELDS_KEY` metadata: each field's identity, grid, size and extent), the raw file's
+lineage (`LINEAGE`) rides in the metadata too, and the load expands both; what the store can
+derive (`valid_time`) the store computes.
 """
 
 from __future__ import annotations
@@ -26,15 +27,22 @@ _dict = pa.dictionary(pa.int32(), pa.string())
 LINEAGE = ("source", "raw_file_id", "raw_key")  # the load adds these from the shred's metadata
 LINEAGE_KEY = b"gridflow.lineage"
 IDENTITY = ("variable", "level", "forecast", "descriptor", "ref_time", "step")
-FIELDS_KEY = b"gridflow.fields"  # JSON: one IDENTITY list per field, ref_time as ISO 8601
+FIELDS_KEY = b"gridflow.fields"  # JSON: one ShredField.as_json per field, in index order
 MAX_FIELDS = 2**16  # the `field` column is uint16
 
 SCHEMA = pa.schema(
     [
         ("field", pa.uint16()),  # index into the shred's field list
+        ("point", pa.uint32()),  # the point's number in its field's grid
+        ("value", pa.float32()),  # never null: a point without a value is not a row
+    ]
+)
+GRID_SCHEMA = pa.schema(
+    [
+        ("grid", pa.uint64()),
+        ("point", pa.uint32()),
         ("lat", pa.float32()),
-        ("lon", pa.float32()),
-        ("value", pa.float32()),
+        ("lon", pa.float32()),  # degrees east in [-180, 180)
     ]
 )
 
@@ -51,7 +59,9 @@ def constant(value: str, n: int) -> pa.DictionaryArray:
 def points(
     lat: np.ndarray, lon: np.ndarray, values: np.ndarray, missing: np.ndarray | None = None
 ) -> pa.Table:
-    """The points of one field (or a block of it), without the `field` index the shred adds."""
+    """The points of one field (or a block of it) as a format decodes them: every point of its
+    grid in order, `missing` where it has no value. The shred keeps the grid's places once and
+    the valued points as rows."""
     return pa.table(
         {
             "lat": pa.array(lat.astype(np.float32, copy=False)),
@@ -61,35 +71,62 @@ def points(
     )
 
 
-def indexed(table: pa.Table, index: int) -> pa.Table:
-    """A field's points with their `field` index: the shred's row layout (SCHEMA)."""
-    column = pa.array(np.full(table.num_rows, index, dtype=np.uint16))
-    return table.add_column(0, "field", column)
+@dataclass(frozen=True)
+class ShredField:
+    """What a shred says of one of its fields: who it is, its grid, how many of the grid's
+    points have a value, and where those lie (None when none has)."""
+
+    identity: tuple  # (variable, level, forecast, descriptor, ref_time, step)
+    grid: int  # gridflow.geo.grids id
+    points: int  # the grid's points
+    rows: int  # points with a value
+    extent: tuple[float, float, float, float] | None  # west, south, east, north
+
+    def as_json(self) -> list:
+        variable, level, forecast, descriptor, ref, step = self.identity
+        return [
+            variable,
+            level,
+            forecast,
+            descriptor,
+            f"{ref:%Y-%m-%dT%H:%M:%SZ}",
+            step,
+            str(self.grid),  # a UInt64: JSON readers other than Python's round it
+            self.points,
+            self.rows,
+            *(self.extent or ()),
+        ]
+
+    @classmethod
+    def from_json(cls, item: list) -> ShredField:
+        variable, level, forecast, descriptor, ref, step, grid, n, rows, *extent = item
+        when = datetime.strptime(ref, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return cls(
+            (variable, level, forecast, descriptor, when, step),
+            int(grid),
+            n,
+            rows,
+            tuple(extent) if extent else None,
+        )
 
 
-def fields_metadata(identities: list[tuple]) -> bytes:
-    """The FIELDS_KEY value for a shred's identities, in `field` index order."""
-    return json.dumps(
-        [[*i[:4], f"{i[4]:%Y-%m-%dT%H:%M:%SZ}", i[5]] for i in identities],
-        separators=(",", ":"),
-    ).encode()
+def fields_metadata(fields: list[ShredField]) -> bytes:
+    """The FIELDS_KEY value for a shred's fields, in `field` index order."""
+    return json.dumps([f.as_json() for f in fields], separators=(",", ":")).encode()
 
 
-def identities_of(metadata: dict) -> list[tuple]:
-    """The identities in a shred's metadata, ref_time as an aware datetime."""
-    return [
-        (*i[:4], datetime.strptime(i[4], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC), i[5])
-        for i in json.loads(metadata[FIELDS_KEY])
-    ]
+def fields_of(metadata: dict) -> list[ShredField]:
+    """The fields in a shred's metadata, in `field` index order."""
+    return [ShredField.from_json(item) for item in json.loads(metadata[FIELDS_KEY])]
 
 
-def as_stored(shred: pa.Table, identities: list[tuple], lineage: dict) -> pa.Table:
-    """A grid shred's rows as the store holds them: identity columns from the field index,
-    lineage columns as constants."""
+def as_stored(shred: pa.Table, fields: list[ShredField], lineage: dict) -> pa.Table:
+    """A grid shred's rows as `grid_values` holds them: identity and grid columns from the
+    field index, lineage columns as constants."""
     index = shred.column("field").combine_chunks().cast(pa.int32())
     columns = {}
     for n, name in enumerate(IDENTITY):
-        values = [i[n] for i in identities]
+        values = [f.identity[n] for f in fields]
         if name == "ref_time":
             times = pa.array([t.replace(tzinfo=None) for t in values], pa.timestamp("s", tz="UTC"))
             columns[name] = times.take(index)
@@ -100,7 +137,8 @@ def as_stored(shred: pa.Table, identities: list[tuple], lineage: dict) -> pa.Tab
             columns[name] = pa.DictionaryArray.from_arrays(
                 per_field.indices.take(index), per_field.dictionary
             )
-    for name in ("lat", "lon", "value"):
+    columns["grid"] = pa.array([f.grid for f in fields], pa.uint64()).take(index)
+    for name in ("point", "value"):
         columns[name] = shred.column(name)
     for name in LINEAGE:
         columns[name] = constant(lineage[name], shred.num_rows)
@@ -145,7 +183,7 @@ class Table:
     name: str
     schema: pa.Schema
     time_column: str
-    indexed: bool = False  # rows carry a `field` index (SCHEMA), identities in the metadata
+    indexed: bool = False  # rows carry a `field` index (SCHEMA), fields in the metadata
 
 
 GRID = Table("grid_data", SCHEMA, "ref_time", indexed=True)

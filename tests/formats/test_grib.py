@@ -74,7 +74,7 @@ def test_regular_grid_subsets_keep_the_points_a_full_decode_keeps(samples, tmp_p
     name = "gfs.complex.grib2"  # 0.25 degree, 1440 x 721
     options = ShredOptions(bbox=(-20.0, 30.0, 40.5, 60.0), stride=3)
     _, out = _shred(samples, tmp_path, name, options)
-    fast = pq.read_table(out, columns=["lat", "lon", "value"]).to_pandas()
+    fast = read_rows(out, with_missing=True).select(["lat", "lon", "value"]).to_pandas()
     with open(samples / name, "rb") as fh:
         handle = eccodes.codes_grib_new_from_file(fh)
     lat, lon = coordinates(handle)
@@ -90,7 +90,7 @@ def test_regular_grid_subsets_keep_the_points_a_full_decode_keeps(samples, tmp_p
 
 def test_shred_writes_every_field(samples, tmp_path):
     stats, out = _shred(samples, tmp_path, "gfs.t12z.pgrbf120.2p5deg.grib2")
-    table = read_rows(out)
+    table = read_rows(out, with_missing=True)
     assert stats.fields == 343
     assert table.num_rows == 343 * 144 * 73
     fields = set(zip(table["variable"].to_pylist(), table["level"].to_pylist(), strict=True))
@@ -100,14 +100,14 @@ def test_shred_writes_every_field(samples, tmp_path):
 
 def test_in_band_missing_values_become_null(samples, tmp_path):
     _, out = _shred(samples, tmp_path, "gfs.t12z.pgrb2.0p25.f023-PV-TMP-missing.grib2")
-    values = pq.read_table(out, columns=["value"]).column("value")
+    values = read_rows(out, with_missing=True).column("value")
     assert 0 < values.null_count < len(values)
     assert np.nanmax(values.to_numpy(zero_copy_only=False)) < 400  # no 9999 left in the data
 
 
 def test_lambert_grid_gets_real_coordinates(samples, tmp_path):
     _, out = _shred(samples, tmp_path, "hrrr.t06z.wrfsfcf01-TMP.grib2")
-    t = pq.read_table(out, columns=["lat", "lon"])
+    t = read_rows(out, with_missing=True)
     lat, lon = t.column("lat").to_numpy(), t.column("lon").to_numpy()
     # HRRR's first point (south-west corner) is 21.138N 122.72W
     assert abs(lat[0] - 21.138123) < 1e-4 and abs(lon[0] + 122.719528) < 1e-4

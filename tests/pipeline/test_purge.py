@@ -350,9 +350,9 @@ def test_rows_expire_with_their_cycle_whatever_their_own_times(gfs_fields, tmp_p
         plan = purge.expired(cfg, now, tmp_path, client)
         store = [i for i in plan.items if i.sink == "clickhouse"]
         assert sorted((i.kind, i.target) for i in store) == [
-            ("partition", "grid_data ('gfs', 20250310)"),
-            ("rows", "grid_data ('gfs', 20110929)"),
-            ("rows", "grid_data ('gfs', 20250312)"),
+            ("partition", "grid_values ('gfs', 20250310)"),
+            ("rows", "grid_values ('gfs', 20110929)"),
+            ("rows", "grid_values ('gfs', 20250312)"),
         ]
         assert sorted(k for i in store for k in i.keys) == sorted(gone)
         assert sum(i.rows for i in store) == sum(before[k] for k in gone)

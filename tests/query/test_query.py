@@ -125,7 +125,7 @@ def _main(capsys, *args) -> tuple[int, str, str]:
 
 def _reach(client, field: query.Field, lat: float, lon: float):
     point = query.nearest_point(client, field, lat, lon)
-    return query.reach(client, field, lat, lon, point)
+    return query.reach(client, lat, lon, point)
 
 
 def _one_line(result: subprocess.CompletedProcess, command: str) -> str:

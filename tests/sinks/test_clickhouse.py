@@ -12,10 +12,11 @@ import pytest
 from tests_support import REPO
 
 from gridflow import inventory
+from gridflow import rows as rows_
 from gridflow.config.dsn import redact
 from gridflow.formats.grib.frames import frames
 from gridflow.formats.grib.read import build_inventory
-from gridflow.pipeline.shred import read_rows, shred
+from gridflow.pipeline.shred import shred
 from gridflow.query import grids as query
 from gridflow.sinks import clickhouse
 
@@ -65,8 +66,10 @@ def test_loading_twice_leaves_one_copy(store, gfs_shred):
 def test_reload_after_a_crash_half_way_converges(store, gfs_shred):
     client, _ = store
     reader = pq.ParquetFile(gfs_shred)
-    every = read_rows(gfs_shred)
-    client.insert_arrow("grid_data", every.slice(0, reader.metadata.row_group(0).num_rows))
+    fields = rows_.fields_of(reader.metadata.metadata)
+    lineage = {"source": "gfs", "raw_file_id": "r1", "raw_key": "raw/gfs/a"}
+    first_group = rows_.as_stored(reader.read_row_group(0), fields, lineage)
+    client.insert_arrow("grid_values", first_group)
     # the crash
     rows = clickhouse.load(client, gfs_shred, "gfs", "raw/gfs/a")
     assert int(client.command("SELECT count() FROM grid_data")) == rows == reader.metadata.num_rows
@@ -133,14 +136,11 @@ def test_validators_name_what_is_wrong_with_a_load(store, gfs_shred, tmp_path):
     client, _ = store
     clickhouse.load(client, gfs_shred, "gfs", "raw/gfs/a")
     idx = (tmp_path / "g.idx").read_text()
-    good = load_checks.run(
-        client, "grid_data", "gfs", "raw/gfs/a", idx, {"bounds": {"TMP": [150, 350]}}
-    )
+    good = load_checks.run(client, "gfs", "raw/gfs/a", idx, {"bounds": {"TMP": [150, 350]}})
     assert good["passed"] and good["fields"] > 50
     extra = idx + "999:99999999:d=2011011012:SNOD:surface:120 hour fcst:\n"
     bad = load_checks.run(
         client,
-        "grid_data",
         "gfs",
         "raw/gfs/a",
         extra,

@@ -13,9 +13,10 @@ import uuid
 import pytest
 from tests_support import REPO
 
+from gridflow import paths
 from gridflow.sinks import clickhouse
 
-NAMES = sorted(p.name for p in (REPO / "migrations" / "clickhouse").glob("*.sql"))
+NAMES = [p.name for p in paths.migration_files(REPO / "migrations" / "clickhouse")]
 PG_NAMES = sorted(p.name for p in (REPO / "migrations" / "postgres").glob("*.sql"))
 
 
@@ -48,7 +49,7 @@ def test_a_store_migrated_before_the_record_is_not_migrated_again(tmp_path):
     is in place, and only a migration that changes a table counts as applied."""
     client = clickhouse.connect(f"chdb://{tmp_path}/store")
     try:
-        for path in sorted((REPO / "migrations" / "clickhouse").glob("*.sql"))[:-1]:
+        for path in sorted((REPO / "migrations" / "clickhouse").glob("*.sql")):
             for statement in clickhouse._statements(path):
                 client.command(statement)
     finally:
@@ -66,7 +67,7 @@ def test_a_new_migration_is_applied_once(tmp_path):
     shutil.copytree(REPO / "migrations", project / "migrations")
     _line(_migrate(tmp_path, project), "ClickHouse")
     new = project / "migrations" / "clickhouse" / "999_note.sql"
-    new.write_text("ALTER TABLE grid_data ADD COLUMN IF NOT EXISTS note String DEFAULT ''\n")
+    new.write_text("ALTER TABLE grid_values ADD COLUMN IF NOT EXISTS note String DEFAULT ''\n")
     said = _line(_migrate(tmp_path, project), "ClickHouse")
     assert said.endswith(f": applied 999_note.sql; already in place: {', '.join(NAMES)}")
     again = _line(_migrate(tmp_path, project), "ClickHouse")

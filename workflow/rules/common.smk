@@ -44,10 +44,10 @@ def pattern(template, stage=""):
     return template.format(root=ROOT, rule=stage, **wildcards)
 
 
-def shred_output():
-    """Shreds are deleted once loaded (the load marker stands for them in the DAG), unless
-    `keep_shreds` asks to keep them."""
-    path = pattern(paths.SHRED)
+def shred_output(template):
+    """Shreds and their grids files are deleted once loaded (the load marker stands for them
+    in the DAG), unless `keep_shreds` asks to keep them."""
+    path = pattern(template)
     return path if CFG["keep_shreds"] else temp(path)
 
 

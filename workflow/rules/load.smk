@@ -1,7 +1,8 @@
 rule load_clickhouse:
-    """Load one shred into grid_data (idempotent) and leave a marker."""
+    """Load one shred into grid_values, its grids where new (idempotent); leave a marker."""
     input:
-        parquet=rules.shred.output[0],
+        parquet=rules.shred.output.rows,
+        grids=rules.shred.output.grids,
         sidecar=lambda wildcards: raw_files(wildcards)["sidecar"],
         idx=lambda wildcards: raw_files(wildcards)["idx"],  # the validators read it
     output:
@@ -15,7 +16,7 @@ rule load_clickhouse:
         chdb_store=1,
     shell:
         # the store's DSN comes untracked (gridflow.config.operating): where it lives decides no output
-        "gridflow load --parquet {input.parquet:q} --sidecar {input.sidecar:q} --idx {input.idx:q}"
+        "gridflow load --parquet {input.parquet:q} --grids {input.grids:q} --sidecar {input.sidecar:q} --idx {input.idx:q}"
         " --marker {output:q} 2>&1 | tee {log:q}"
 
 

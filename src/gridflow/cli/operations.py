@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gridflow import errors, logs
+from gridflow import errors, logs, paths
 from gridflow.cli.args import UserError, configuration, store_client
 from gridflow.config import loading as gfconfig
 from gridflow.config.dsn import redact, resolve
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 def cmd_plan(args) -> None:
     """The plan for people on stderr; with --json, a record per file and a summary on stdout.
     Only a run that fetches remembers listings: a plan writes nothing."""
-    from gridflow import paths
     from gridflow.pipeline import plan
 
     cfg = configuration(args)
@@ -311,6 +310,6 @@ def cmd_migrate(args) -> None:
 
 def _migrated(store: str, folder: Path, applied: list[str]) -> str:
     """One line: what this run applied, and what the store already had."""
-    had = [p.name for p in sorted(folder.glob("*.sql")) if p.name not in applied]
+    had = [p.name for p in paths.migration_files(folder) if p.name not in applied]
     done = f"applied {', '.join(applied)}" if applied else "nothing to apply"
     return f"{store}: {done}" + (f"; already in place: {', '.join(had)}" if had else "")

@@ -260,9 +260,13 @@ def parser() -> argparse.ArgumentParser:
     sp = step("shred", steps.cmd_shred)
     _file_arguments(sp, "raw", "idx", "sidecar")
     sp.add_argument("--out", required=True, help="the Parquet file written")
+    sp.add_argument(
+        "--grids", help="the places of its grids, written (default: beside --out, -grids.parquet)"
+    )
     sp.add_argument("--options", help="JSON: missing_values, bbox, stride, dqf_keep")
     sp = step("load", steps.cmd_load)
     sp.add_argument("--parquet", required=True, help="the shred to load")
+    sp.add_argument("--grids", help="its grids file (default: beside --parquet)")
     _file_arguments(sp, "sidecar")
     sp.add_argument("--dsn", help=f"the store (default: the workflow's, from ${operating.ENV})")
     sp.add_argument("--marker", required=True, help="the marker written once the rows are in")

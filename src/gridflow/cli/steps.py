@@ -63,12 +63,20 @@ def cmd_shred(args) -> None:
     from gridflow.pipeline.shred import ShredOptions, shred
 
     options = ShredOptions.from_source(json.loads(args.options)) if args.options else ShredOptions()
-    stats = shred(Path(args.raw), Path(args.idx), Path(args.sidecar), Path(args.out), options)
+    grids = Path(args.grids) if args.grids else None
+    stats = shred(
+        Path(args.raw), Path(args.idx), Path(args.sidecar), Path(args.out), options, grids
+    )
     log.info("shredded %s: %s field(s), %s rows", args.raw, stats.fields, stats.rows)
 
 
 def _load_files(args) -> LoadFiles:
-    return LoadFiles(Path(args.sidecar), Path(args.marker), Path(args.idx) if args.idx else None)
+    return LoadFiles(
+        Path(args.sidecar),
+        Path(args.marker),
+        Path(args.idx) if args.idx else None,
+        Path(args.grids) if getattr(args, "grids", None) else None,
+    )
 
 
 def cmd_load(args) -> None:

@@ -11,10 +11,11 @@ data's: the granule's `time_coverage_start` tag, else the date and time in the f
 `YYYYMMDD`), else the start of the period the service was asked for. `TIFFTAG_DATETIME` is when
 the file was written, never the data's time; a file with no time of its own, outside a job, is
 refused. The time found at fetch is kept in the inventory (`time=`), so the shred reads it
-there. Pixels equal to the band's nodata, or not finite, are dropped. A
+there. Pixels equal to the band's nodata, or not finite, are missing. A
 `main_data_quality_flag` raster (a band of the file, or a companion file of the same grid in
-the zip of a job's outputs) keeps only pixels whose flag is in `dqf_keep` (default 0, good);
-the flag raster itself is not loaded. A raster with no valid pixel loads zero rows.
+the zip of a job's outputs) keeps only pixels whose flag is in `dqf_keep` (default 0, good),
+the others missing; the flag raster itself is not loaded. A raster with no valid pixel loads
+zero rows.
 """
 
 from __future__ import annotations
@@ -243,15 +244,17 @@ class GeoTiff(Format):
         for found, flags in self._chosen(raw, entries):
             for entry, ds, band in found:
                 values, valid = _valid(ds, band, flags, options.dqf_keep)
-                r, c = np.nonzero(valid)
+                # the grid is every pixel (in the bbox); one without a valid value is missing
+                r, c = np.indices(valid.shape).reshape(2, -1)
                 lat, lon = _lat_lon(ds, r + 0.5, c + 0.5)
-                keep = np.ones(len(lat), bool)
+                keep = np.isfinite(lat) & np.isfinite(lon)  # a pixel with no place on Earth
                 if options.bbox is not None:
                     west, south, east, north = options.bbox
-                    keep = (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
+                    keep &= (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
                 lat, lon = lat[keep], lon[keep]
+                missing = ~valid.ravel()[keep]
                 field = (entry.variable, entry.level, entry.forecast, "")
-                table = rows.points(lat, lon, values[r, c][keep])
+                table = rows.points(lat, lon, values.ravel()[keep], missing)
                 yield FieldRows(entry.line(), (*field, _kept_time(entry), 0), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:

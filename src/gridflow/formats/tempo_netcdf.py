@@ -120,14 +120,17 @@ class TempoNetcdf(Format):
 
         for entry, ds, lat, lon, when, where in self._each(raw, entries):
             values, valid = _values(ds, entry.variable, lat, options.dqf_keep, where)
-            plat, plon = lat[valid], normalise_lon(lon[valid])
-            kept = values[valid]
+            # the grid: every pixel with a place (in the bbox); the rest of `valid` is missing
+            placed = np.isfinite(lat)
+            plat, plon = lat[placed], normalise_lon(lon[placed])
+            kept, missing = values[placed], ~valid[placed]
             if options.bbox is not None:
                 west, south, east, north = options.bbox
                 inside = (plat >= south) & (plat <= north) & (plon >= west) & (plon <= east)
-                plat, plon, kept = plat[inside], plon[inside], kept[inside]
+                plat, plon = plat[inside], plon[inside]
+                kept, missing = kept[inside], missing[inside]
             field = (entry.variable, entry.level, entry.forecast, "")
-            table = rows.points(plat, plon, kept)
+            table = rows.points(plat, plon, kept, missing)
             yield FieldRows(entry.line(), (*field, when, 0), table)
 
     def cells(self, raw: Path, entries, spec: dict) -> Iterator:

@@ -176,11 +176,12 @@ def accept(plan: RepairPlan) -> None:
 def delete_unmarked(plan: RepairPlan, client) -> None:
     """Rows that no load marker stands for: no rule makes them, so they go."""
     for finding in plan.unmarked:
-        client.command(
-            f"DELETE FROM {clickhouse.TABLE} WHERE source = %(s)s AND raw_key = %(k)s",
-            parameters={"s": finding.source, "k": finding.raw_key},
-            settings={"lightweight_deletes_sync": 2},
-        )
+        for table in (clickhouse.VALUES, clickhouse.FIELDS):
+            client.command(
+                f"DELETE FROM {table} WHERE source = %(s)s AND raw_key = %(k)s",
+                parameters={"s": finding.source, "k": finding.raw_key},
+                settings={"lightweight_deletes_sync": 2},
+            )
 
 
 @contextlib.contextmanager

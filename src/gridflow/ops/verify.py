@@ -1,6 +1,6 @@
 """`gridflow verify`: the markers, the raw files and the stores told apart where they disagree.
 
-Every ClickHouse load marker says how many rows of its raw file `grid_data` holds; verify counts
+Every ClickHouse load marker says how many rows of its raw file `grid_values` holds; verify counts
 them (one GROUP BY per source) and names each file whose rows are missing, partial or
 duplicated, and rows whose raw file has no marker. With `--sha256` it also checks each raw file
 against the sha256 its sidecar recorded. `--repair` is gridflow.ops.repair: it plans the rebuild
@@ -66,16 +66,39 @@ def _sources_on_disk(root: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
 
 
-def _counts(client) -> dict[str, dict[str, int]]:
-    """Rows per source and raw file in grid_data (one GROUP BY)."""
-    if not int(client.command(f"EXISTS TABLE {clickhouse.TABLE}")):
+@dataclass(frozen=True)
+class Stored:
+    """What the store holds of one raw file: its rows (points with a value) and the points of
+    its fields without one (counted in grid_fields)."""
+
+    rows: int
+    missing: int = 0
+
+    def against(self, marker: LoadMarker) -> int:
+        """The count its marker's `rows` stands for: a marker from before grids were stored
+        once (no `points`) counted the points without a value as rows too."""
+        return self.rows if marker.points is not None else self.rows + self.missing
+
+
+def _counts(client) -> dict[str, dict[str, Stored]]:
+    """Rows per source and raw file in grid_values (one GROUP BY), with the points without a
+    value its fields say they had."""
+    if not int(client.command(f"EXISTS TABLE {clickhouse.VALUES}")):
         return {}
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, dict[str, Stored]] = {}
     found = client.query(
-        f"SELECT source, raw_key, count() FROM {clickhouse.TABLE} GROUP BY source, raw_key"
+        f"SELECT source, raw_key, count() FROM {clickhouse.VALUES} GROUP BY source, raw_key"
+    ).result_rows
+    missing = client.query(
+        f"SELECT source, raw_key, sum(points) - sum(rows) FROM {clickhouse.FIELDS} "
+        "GROUP BY source, raw_key"
     ).result_rows
     for source, raw_key, n in found:
-        counts.setdefault(source, {})[raw_key] = n
+        counts.setdefault(source, {})[raw_key] = Stored(n)
+    for source, raw_key, n in missing:
+        had = counts.get(source, {}).get(raw_key)
+        if had is not None:
+            counts[source][raw_key] = Stored(had.rows, n)
     return counts
 
 
@@ -92,12 +115,13 @@ def check(cfg: dict, client) -> RowCheck:
         markers_seen += len(markers)
         marked |= {source} if markers else set()
         for raw_key, (marker, meta) in sorted(markers.items()):
-            have, want = rows_of.get(raw_key, 0), meta.rows
+            have, want = rows_of.get(raw_key, Stored(0)).against(meta), meta.rows
             if have != want:
                 kind = "missing" if have == 0 else "partial" if have < want else "duplicated"
                 findings.append(Finding(kind, source, raw_key, want, have, str(marker)))
         for raw_key in sorted(set(rows_of) - set(markers)):
-            findings.append(Finding("unmarked", source, raw_key, None, rows_of[raw_key], None))
+            found = rows_of[raw_key].rows
+            findings.append(Finding("unmarked", source, raw_key, None, found, None))
     return RowCheck(
         root,
         markers_seen,

@@ -1,6 +1,6 @@
 """Maps of one stored field: every point of it, as an image on the grid it was published on.
 
-The field's points are read from `grid_data` (each with its latitude and longitude), projected
+The field's points are read from `grid_values` with their places from `grid_points`, projected
 into the grid's own projection (read from its raw file: `gridflow.pictures.raw_grid`), put back
 on their lattice (`gridflow.pictures.grid_image`) and drawn with Natural Earth's coastlines and
 borders projected the same way (`gridflow.pictures.coastlines`). The title says what the field
@@ -22,7 +22,7 @@ import numpy as np
 
 from gridflow.pictures import coastlines, grid_image, raw_grid
 from gridflow.query import readonly
-from gridflow.sinks.clickhouse import TABLE
+from gridflow.sinks.clickhouse import FIELDS, POINTS, VALUES
 
 DPI = 100
 BACKGROUND = "#ffffff"  # where the grid has no point (off the disk, outside the domain)
@@ -55,6 +55,7 @@ class MapField:
     step_minutes: int
     points: int
     raw_key: str
+    grid: int  # the grid its points lie on (grid_points)
 
     @property
     def valid_time(self) -> datetime:
@@ -123,20 +124,20 @@ def choose(client, choice: FieldChoice) -> MapField | None:
         where.append("ref_time = %(ref_time)s")
         params["ref_time"] = _utc(choice.ref_time).replace(tzinfo=None)
     else:
-        where.append(f"ref_time = (SELECT max(ref_time) FROM {TABLE} WHERE {' AND '.join(where)})")
+        where.append(f"ref_time = (SELECT max(ref_time) FROM {FIELDS} WHERE {' AND '.join(where)})")
     found = readonly.query(
         client,
-        "SELECT variable, level, forecast, descriptor, ref_time, step, count() AS n, "
-        f"any(raw_key) FROM {TABLE} WHERE {' AND '.join(where)} "
+        "SELECT variable, level, forecast, descriptor, ref_time, step, sum(points) AS n, "
+        f"any(raw_key), any(grid) FROM {FIELDS} WHERE {' AND '.join(where)} "
         "GROUP BY variable, level, forecast, descriptor, ref_time, step "
         "ORDER BY step, n DESC, variable, level, descriptor, forecast LIMIT 1",
         parameters=params,
     ).result_rows
     if not found:
         return None
-    variable, level, forecast, descriptor, ref, step, points, raw_key = found[0]
+    variable, level, forecast, descriptor, ref, step, points, raw_key, grid = found[0]
     return MapField(
-        choice.source, variable, level, forecast, descriptor, _utc(ref), step, points, raw_key
+        choice.source, variable, level, forecast, descriptor, _utc(ref), step, points, raw_key, grid
     )
 
 
@@ -144,11 +145,14 @@ def points(client, field: MapField) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     """(lat, lon, value) of the field's points, NaN where a point has no value. Of a field of
     more than ALL_POINTS_UP_TO points, only those with a value (MRMS keeps 24.5 M points, of
     which a few thousand may have one)."""
-    valued = " AND value IS NOT NULL" if field.points > ALL_POINTS_UP_TO else ""
+    join = "INNER" if field.points > ALL_POINTS_UP_TO else "LEFT"
     table = client.query_arrow(
-        f"SELECT lat, lon, value FROM {TABLE} WHERE source = %(s)s AND variable = %(v)s "
-        "AND level = %(l)s AND forecast = %(f)s AND descriptor = %(d)s "
-        f"AND ref_time = %(r)s AND step = %(t)s{valued}",
+        # an unmatched point reads v.valued as 0 (no join_use_nulls under readonly)
+        f"SELECT p.lat AS lat, p.lon AS lon, if(v.valued = 1, v.value, NULL) AS value FROM "
+        f"(SELECT point, lat, lon FROM {POINTS} WHERE grid = %(g)s) AS p {join} JOIN "
+        f"(SELECT point, value, 1 AS valued FROM {VALUES} WHERE source = %(s)s "
+        "AND variable = %(v)s AND level = %(l)s AND forecast = %(f)s AND descriptor = %(d)s "
+        "AND ref_time = %(r)s AND step = %(t)s AND grid = %(g)s) AS v ON v.point = p.point",
         parameters={
             "s": field.source,
             "v": field.variable,
@@ -157,6 +161,7 @@ def points(client, field: MapField) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             "d": field.descriptor,
             "r": field.ref_time.replace(tzinfo=None),
             "t": field.step_minutes,
+            "g": field.grid,
         },
         settings=readonly.SETTINGS,
     )

@@ -27,6 +27,7 @@ class LoadFiles:
     sidecar: Path
     marker: Path
     idx: Path | None = None  # the raw file's inventory (default: beside the sidecar)
+    grids: Path | None = None  # a grid shred's grids file (default: beside the shred)
 
     def inventory_text(self) -> str:
         return (self.idx or self.sidecar.with_suffix(".idx")).read_text()
@@ -46,24 +47,27 @@ def into_clickhouse(
     sidecar = Sidecar.read(files.sidecar)
     table = formats.get(sidecar.format).table.name
     client = clickhouse.connect(dsn, wait_seconds=wait)
-    fields = checked = None
+    fields = checked = points = None
+    grids = files.grids or paths.grids_beside(parquet)
     try:
         clickhouse.migrate(client, migrations)
-        rows = clickhouse.load(client, parquet, sidecar.source, sidecar.raw_key, table)
+        rows = clickhouse.load(client, parquet, sidecar.source, sidecar.raw_key, table, grids)
         if sidecar.gauge:  # a gauge's metadata came with its record
             clickhouse.record_gauge(client, sidecar.source, sidecar.gauge, sidecar.run_id)
         if table == clickhouse.TABLE:
             checked = load_checks.run(
-                client, table, sidecar.source, sidecar.raw_key, files.inventory_text(), checks
+                client, sidecar.source, sidecar.raw_key, files.inventory_text(), checks
             )
             # for the catalog: the PostGIS step records them (this job needs no database)
             fields = load_marker.shred_fields(parquet)
+            points = load_marker.shred_points(parquet)
     finally:
         client.close()
     marker = LoadMarker(
         table=table,
         dsn=redact(resolve(dsn)),
         rows=rows,
+        points=points,
         source=sidecar.source,
         raw_key=sidecar.raw_key,
         raw_file_id=sidecar.run_id,

@@ -1,4 +1,5 @@
-"""Checks of each grid load, run by the load step on the rows it just wrote (one GROUP BY):
+"""Checks of each grid load, run by the load step on the rows it just wrote (a GROUP BY of its
+values, and of its fields' points in `grid_fields`: a point without a value is not a row):
 - the fields in the store are the fields of the file's inventory (none lost, none extra);
 - each of the source's `validate.expected` fields (`VARIABLE:level`) is there;
 - the share of missing values of a field is at most its `max_missing_share` (by variable, or
@@ -16,15 +17,28 @@ from gridflow import inventory
 from gridflow.query import readonly
 
 
-def run(client, table: str, source: str, raw_key: str, idx_text: str, rules: dict) -> dict:
+def run(client, source: str, raw_key: str, idx_text: str, rules: dict) -> dict:
     """Run the checks of one raw file's load; the outcome, as the marker's `validation` holds
     it: {"passed": bool, "problems": [...], "fields": n}."""
-    stats = readonly.query(
+    from gridflow.sinks.clickhouse import FIELDS, VALUES
+
+    where = {"s": source, "k": raw_key}
+    points = readonly.query(
         client,
-        f"SELECT variable, level, count(), countIf(value IS NULL), min(value), max(value) "
-        f"FROM {table} WHERE source = %(s)s AND raw_key = %(k)s GROUP BY variable, level",
-        parameters={"s": source, "k": raw_key},
+        f"SELECT variable, level, sum(points), sum(rows) FROM {FIELDS} "
+        "WHERE source = %(s)s AND raw_key = %(k)s GROUP BY variable, level",
+        parameters=where,
     ).result_rows
+    values = readonly.query(
+        client,
+        f"SELECT variable, level, min(value), max(value) FROM {VALUES} "
+        "WHERE source = %(s)s AND raw_key = %(k)s GROUP BY variable, level",
+        parameters=where,
+    ).result_rows
+    ranges = {(v, lvl): (low, high) for v, lvl, low, high in values}
+    stats = [
+        (v, lvl, n, n - valued, *ranges.get((v, lvl), (None, None))) for v, lvl, n, valued in points
+    ]
     problems = []
     stored = {(v, lvl) for v, lvl, *_ in stats}
     listed = {(e.variable, e.level) for e in inventory.parse(idx_text, raw_key)}

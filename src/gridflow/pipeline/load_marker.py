@@ -14,8 +14,6 @@ from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridflow import paths, rows
@@ -60,57 +58,19 @@ class LoadedField:
 
 def shred_fields(parquet: Path) -> list[LoadedField]:
     """The fields a grid shred holds rows of (a field without a valid point has none), each
-    with its rows and extent: what its load puts in the store. Each run of one `field` index is
-    reduced at once, a row group at a time (a shred writes a field's rows together, so runs are
-    few); about a sixth of the CPU of a GROUP BY over the loaded rows."""
+    with its rows and its grid's extent, from the shred's field list: what its load puts in
+    the store."""
     file = pq.ParquetFile(parquet)
-    identities = rows.identities_of(file.metadata.metadata or {})
-    found: dict[int, tuple] = {}  # field index -> (rows, west, south, east, north)
-    for batch in file.iter_batches(columns=["field", "lat", "lon"]):
-        field, lat, lon = (_numbers(batch.column(name)) for name in ("field", "lat", "lon"))
-        if not len(field):
-            continue
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(field)) + 1))
-        runs = zip(
-            field[starts].tolist(),
-            np.diff(np.append(starts, len(field))).tolist(),
-            np.minimum.reduceat(lon, starts).tolist(),
-            np.minimum.reduceat(lat, starts).tolist(),
-            np.maximum.reduceat(lon, starts).tolist(),
-            np.maximum.reduceat(lat, starts).tolist(),
-            strict=True,
-        )
-        for index, *these in runs:
-            found[index] = _merged(found[index], these) if index in found else tuple(these)
+    listed = rows.fields_of(file.metadata.metadata or {})
     return sorted(
-        (LoadedField(*identities[index], *stats) for index, stats in found.items()),
+        (LoadedField(*f.identity, f.rows, *f.extent) for f in listed if f.rows and f.extent),
         key=lambda field: astuple(field)[:6],
     )
 
 
-_NUMPY_TYPES = {pa.uint16(): np.uint16, pa.float32(): np.float32}  # the shred's columns
-
-
-def _numbers(array: pa.Array) -> np.ndarray:
-    """A shred's column (gridflow.rows.SCHEMA: no nulls) as numpy, read in place: pyarrow's
-    own conversion imports pandas, a second of a load job's start."""
-    if array.null_count:
-        raise ValueError(f"a shred column of {array.type} has nulls")
-    dtype = np.dtype(_NUMPY_TYPES[array.type])
-    return np.frombuffer(
-        array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize
-    )
-
-
-def _merged(seen: tuple, these: list) -> tuple:
-    n, west, south, east, north = seen
-    return (
-        n + these[0],
-        min(west, these[1]),
-        min(south, these[2]),
-        max(east, these[3]),
-        max(north, these[4]),
-    )
+def shred_points(parquet: Path) -> int:
+    """The grid points a grid shred's fields cover, with a value or without."""
+    return sum(f.points for f in rows.fields_of(pq.ParquetFile(parquet).metadata.metadata or {}))
 
 
 @dataclass(frozen=True)
@@ -122,6 +82,9 @@ class LoadMarker:
     table: str | None = None
     dsn: str | None = None  # redacted
     rows: int | None = None
+    # a grid load's points, valued or not (rows are the valued ones); None in markers of
+    # stores before grids were stored once, whose rows counted every point
+    points: int | None = None
     source: str | None = None
     raw_key: str | None = None
     raw_file_id: str | None = None  # the fetch's run id: the raw file's id in the catalog

@@ -1,38 +1,50 @@
-"""Decode a raw file field by field into a long Parquet table (one row per grid point).
+"""Decode a raw file field by field into a long Parquet table (one row per valued point).
 
-The raw file's format (named in its sidecar) does the decoding; this module only streams the
-tables into Parquet in row groups of about a million rows, so peak memory is a few fields
-whatever the file size. A grid row names its field by index; the identities and the raw file's
-lineage are the file's metadata (gridflow.rows), and `read_rows` gives the rows as stored.
-Every field the inventory lists is written, or the shred fails: nothing is dropped silently,
-and no two fields of one file may share an identity.
+The raw file's format (named in its sidecar) does the decoding; this module streams the tables
+into Parquet in row groups of about a million rows, so peak memory is a few fields whatever
+the file size. A grid row is (field, point, value); the places of each grid the file's fields
+lie on go once into the grids file beside it (`paths.grids_beside`), the fields' identities, grids
+and the raw file's lineage into the shred's metadata (gridflow.rows), and `read_rows` gives
+every point back with its place. Every field the inventory lists is written, or the shred
+fails: nothing is dropped silently, and no two fields of one file may share an identity.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridflow import formats, inventory
 from gridflow.errors import ShredError
+from gridflow.geo.grids import GridBuilder
+from gridflow.paths import grids_beside
 from gridflow.pipeline.sidecar import Sidecar
 from gridflow.rows import (
     FIELDS_KEY,
+    GRID_SCHEMA,
     LINEAGE_KEY,
     MAX_FIELDS,
     SCHEMA,
+    ShredField,
     as_stored,
     fields_metadata,
-    identities_of,
-    indexed,
+    fields_of,
 )
 
-__all__ = ["SCHEMA", "ShredError", "ShredOptions", "ShredStats", "read_rows", "shred"]
+__all__ = [
+    "SCHEMA",
+    "ShredError",
+    "ShredOptions",
+    "ShredStats",
+    "read_rows",
+    "shred",
+]
 
 
 @dataclass(frozen=True)
@@ -75,25 +87,108 @@ ROW_GROUP_ROWS = 1_000_000
 def _indexed(fields, raw: Path, seen: dict[tuple, tuple[int, str]]):
     """(index, field) of each field, its index the order its identity was first `seen` in,
     refusing a second field with the identity of an earlier, different one."""
-    for field in fields:
-        index, first = seen.setdefault(field.identity, (len(seen), field.label))
-        if first != field.label:
-            variable, level, forecast, descriptor, ref, step = field.identity
+    for decoded in fields:
+        index, first = seen.setdefault(decoded.identity, (len(seen), decoded.label))
+        if first != decoded.label:
+            variable, level, forecast, descriptor, ref, step = decoded.identity
             raise ShredError(
-                f"{raw}: fields {first!r} and {field.label!r} share one identity (variable "
+                f"{raw}: fields {first!r} and {decoded.label!r} share one identity (variable "
                 f"{variable}, level {level!r}, forecast {forecast!r}, descriptor "
                 f"{descriptor!r}, reference {ref:%Y-%m-%dT%H:%M:%SZ}, step {step} min): "
                 "their rows could not be told apart"
             )
         if index >= MAX_FIELDS:
             raise ShredError(f"{raw}: more than {MAX_FIELDS} fields in one file")
-        yield index, field
+        yield index, decoded
+
+
+@dataclass
+class _FieldGrid:
+    """One field as its blocks arrive: its grid's places, its valued points, its extent."""
+
+    identity: tuple
+    grid: GridBuilder = field(default_factory=GridBuilder)
+    rows: int = 0
+    extent: list[float] = field(default_factory=lambda: [180.0, 90.0, -180.0, -90.0])
+
+    def add(self, index: int, table: pa.Table) -> pa.Table:
+        """A block of the field's points (`rows.points`) as shred rows: its valued points."""
+        lat = table.column("lat").to_numpy()
+        lon = table.column("lon").to_numpy()
+        first = self.grid.add(lat, lon)
+        if len(lat):
+            finite = np.isfinite(lat)
+            if finite.any():
+                la, lo = lat[finite], lon[finite]
+                self.extent = [
+                    min(self.extent[0], float(lo.min())),
+                    min(self.extent[1], float(la.min())),
+                    max(self.extent[2], float(lo.max())),
+                    max(self.extent[3], float(la.max())),
+                ]
+        value = table.column("value").combine_chunks()
+        if value.null_count:
+            valued = np.flatnonzero(np.asarray(value.is_valid()))
+            value = value.take(pa.array(valued))
+            point = (valued + first).astype(np.uint32)
+        else:
+            point = np.arange(first, first + len(value), dtype=np.uint32)
+        self.rows += len(point)
+        return pa.table(
+            {
+                "field": pa.array(np.full(len(point), index, dtype=np.uint16)),
+                "point": pa.array(point),
+                "value": value,
+            },
+            schema=SCHEMA,
+        )
+
+    def finished(self) -> ShredField:
+        extent = tuple(self.extent) if self.extent[0] <= self.extent[2] else None
+        return ShredField(self.identity, self.grid.grid_id(), self.grid.points, self.rows, extent)
+
+
+def _grid_table(grid: int, first: int, lat: np.ndarray, lon: np.ndarray) -> pa.Table:
+    return pa.table(
+        {
+            "grid": pa.array(np.full(len(lat), grid, dtype=np.uint64)),
+            "point": pa.array(np.arange(first, first + len(lat), dtype=np.uint32)),
+            "lat": pa.array(lat),
+            "lon": pa.array(lon),
+        },
+        schema=GRID_SCHEMA,
+    )
+
+
+class _Grids:
+    """The grids file being written: each grid once, however many fields lie on it."""
+
+    def __init__(self, writer: pq.ParquetWriter):
+        self.writer, self.written = writer, set()
+
+    def finish(self, building: _FieldGrid) -> ShredField:
+        done = building.finished()
+        if done.grid not in self.written:
+            self.written.add(done.grid)
+            start = 0
+            for lat, lon in building.grid.blocks:
+                self.writer.write_table(_grid_table(done.grid, start, lat, lon))
+                start += len(lat)
+        building.grid.blocks.clear()  # the places are written: keep no field's but one
+        return done
 
 
 def shred(
-    raw: Path, idx: Path, sidecar: Path, out: Path, options: ShredOptions = ShredOptions()
+    raw: Path,
+    idx: Path,
+    sidecar: Path,
+    out: Path,
+    options: ShredOptions = ShredOptions(),
+    grids: Path | None = None,
 ) -> ShredStats:
-    """Write `out` (Parquet) from `raw`; `out` appears only when every field is written."""
+    """Write `out` (Parquet) from `raw`, and the places of its grids into `grids` (default
+    `grids_beside(out)`); `out` appears only when every field is written."""
+    grids = grids or grids_beside(out)
     meta = Sidecar.read(sidecar)
     entries = inventory.parse(idx.read_text(), str(idx))
     fmt = formats.get(meta.format)
@@ -101,33 +196,106 @@ def shred(
     schema = fmt.table.schema.with_metadata({LINEAGE_KEY: json.dumps(lineage)})
     rows = 0
     seen: dict[tuple, tuple[int, str]] = {}  # identity -> (field index, label)
+    done: dict[int, ShredField] = {}  # field index -> what its rows came to
+    building: _FieldGrid | None = None
+    building_index = -1
     pending: list[pa.Table] = []
     tmp = out.with_name(out.name + ".partial")
+    grids_tmp = grids.with_name(grids.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
+    grids.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer:
-            for index, field in _indexed(fmt.fields(raw, entries, options), raw, seen):
-                table = indexed(field.table, index) if fmt.table.indexed else field.table
+        with (
+            pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer,
+            pq.ParquetWriter(grids_tmp, GRID_SCHEMA, **PARQUET_OPTIONS) as grid_writer,
+        ):
+            written = _Grids(grid_writer)
+            for index, field_rows in _indexed(fmt.fields(raw, entries, options), raw, seen):
+                table = field_rows.table
+                if fmt.table.indexed:
+                    if index != building_index:
+                        if building is not None:
+                            done[building_index] = written.finish(building)
+                        if index in done:
+                            raise ShredError(
+                                f"{raw}: the blocks of field {field_rows.label!r} came apart"
+                            )
+                        building, building_index = _FieldGrid(field_rows.identity), index
+                    table = building.add(index, table)
                 pending.append(table)
                 rows += table.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
                     writer.write_table(pa.concat_tables(pending).unify_dictionaries())
                     pending = []
+            if building is not None:
+                done[building_index] = written.finish(building)
             if pending:
                 writer.write_table(pa.concat_tables(pending).unify_dictionaries())
             if fmt.table.indexed:
-                writer.add_key_value_metadata({FIELDS_KEY: fields_metadata(list(seen))})
+                listed = [done[i] for i in range(len(done))]
+                writer.add_key_value_metadata({FIELDS_KEY: fields_metadata(listed)})
+        os.replace(grids_tmp, grids)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+        grids_tmp.unlink(missing_ok=True)
     return ShredStats(fields=len(entries), rows=rows)
 
 
-def read_rows(path: Path) -> pa.Table:
-    """A grid shred's rows as the store holds them: identity and lineage columns expanded."""
+def read_grids(path: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The places of each grid in a grids file: grid id -> (lat, lon) in point order."""
+    table = pq.read_table(path)
+    found = {}
+    grid = table.column("grid").to_numpy()
+    for gid in np.unique(grid):
+        mine = table.filter(pa.array(grid == gid))
+        order = np.argsort(mine.column("point").to_numpy())
+        found[int(gid)] = tuple(mine.column(c).to_numpy()[order] for c in ("lat", "lon"))
+    return found
+
+
+def read_rows(path: Path, with_missing: bool = False) -> pa.Table:
+    """A grid shred's rows as people read `grid_data`: each valued point with its place,
+    identity and lineage; `with_missing` adds the points of each field's grid without a
+    value (value null), so a field reads as its whole grid."""
     file = pq.ParquetFile(path)
     metadata = file.metadata.metadata or {}  # the footer's: the field list is written last
     if FIELDS_KEY not in metadata or LINEAGE_KEY not in metadata:
         raise ShredError(f"{path}: not a gridflow grid shred (no field list or lineage)")
     lineage = json.loads(metadata[LINEAGE_KEY])
-    return as_stored(file.read(), identities_of(metadata), lineage)
+    fields = fields_of(metadata)
+    places = read_grids(grids_beside(path))
+    stored = file.read()
+    field_index = stored.column("field").to_numpy()
+    parts = []
+    nowhere = (np.empty(0, np.float32), np.empty(0, np.float32))
+    for index, described in enumerate(fields):
+        lat, lon = places.get(described.grid, nowhere)  # a grid of no point is not written
+        mine = stored.filter(pa.array(field_index == index))
+        point = mine.column("point").to_numpy()
+        if with_missing:
+            values = np.full(len(lat), np.nan, dtype=np.float32)
+            valued = np.zeros(len(lat), dtype=bool)
+            values[point], valued[point] = mine.column("value").to_numpy(), True
+            point = np.arange(len(lat), dtype=np.uint32)
+            value = pa.array(values, mask=~valued)
+        else:
+            value = mine.column("value")
+        whole = pa.table(
+            {
+                "field": pa.array(np.full(len(point), index, dtype=np.uint16)),
+                "point": pa.array(point, pa.uint32()),
+                "value": value,
+            }
+        )
+        parts.append(
+            as_stored(whole, fields, lineage)
+            .append_column("lat", pa.array(lat[point]))
+            .append_column("lon", pa.array(lon[point]))
+        )
+    if not parts:
+        empty = as_stored(stored, fields, lineage)
+        return empty.append_column("lat", pa.array([], pa.float32())).append_column(
+            "lon", pa.array([], pa.float32())
+        )
+    return pa.concat_tables(parts)

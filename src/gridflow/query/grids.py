@@ -1,10 +1,12 @@
-"""Point and time-series queries against grid_data, using the 1-degree cell key.
+"""Point and time-series queries: the nearest point from the grids' places, the series from
+the values stored at it.
 
-The nearest grid point is searched in a box of cells that grows until the box is known to hold
-every point nearer than the best one found; then the series is read from that one point. The
-search looks at the source's newest day first: a query's cost grows with the day partitions
-it opens (about half a millisecond each in chDB), and the newest day holds the field's current
-grid. Only a field absent from that day is searched across every day.
+A field's grids are listed in `grid_fields` (one row per field a raw file loaded); the nearest
+of their points is searched in `grid_points` in a box of 1-degree cells that grows until the
+box is known to hold every point nearer than the best one found. The series is then every run
+of the field at that place: the value where the run has one, null where its point is missing
+(a point without a value is not a row of `grid_values`, but the run's field still says it
+covered the point).
 
 A place farther from its nearest point than the grid's spacing there is outside the grid
 (`gridflow.geo.reach`): it is refused, never answered with a value from far away.
@@ -27,7 +29,7 @@ import numpy as np
 from gridflow.errors import GridflowError
 from gridflow.geo import reach as grid_reach
 from gridflow.query import readonly
-from gridflow.sinks.clickhouse import TABLE
+from gridflow.sinks.clickhouse import FIELDS, POINTS, VALUES
 
 EARTH_DEGREE_M = 6371008.8 * math.pi / 180  # ClickHouse greatCircleDistance's sphere
 NEIGHBOURS = 24  # grid points read around the nearest one to tell the grid's spacing there
@@ -82,7 +84,7 @@ class Period:
 
     def where(self) -> tuple[str, dict]:
         clauses, params = [], {}
-        valid = "ref_time + toIntervalMinute(step)"
+        valid = "ref_time + toIntervalMinute(step)"  # read inside each table's own subquery
         for name, op, at in (("t0", ">=", self.start), ("t1", "<=", self.end)):
             if at is not None:
                 clauses.append(f" AND {valid} {op} toDateTime(%({name})s, 'UTC')")
@@ -91,47 +93,53 @@ class Period:
 
 
 class GridPoint(NamedTuple):
-    """The grid point nearest a place, and which field of which run one of its rows is of."""
+    """The grid point nearest a place: where it is, and which point of which grid."""
 
     lat: float
     lon: float
     cell: int
     distance_m: float
-    ref_seconds: int
-    step: int
-    forecast: str
-    descriptor: str
+    grid: int
+    point: int
 
 
 class OutsideGrid(GridflowError):
     """A place farther from the field's nearest grid point than the grid's spacing there."""
 
 
+def field_grids(client, field: Field) -> list[int]:
+    """The grids the field's loaded runs lie on, newest run's first."""
+    rows = readonly.query(
+        client,
+        f"SELECT grid FROM {FIELDS} WHERE {field.where()} GROUP BY grid "
+        "ORDER BY max(ref_time) DESC",
+        parameters=field.parameters(),
+    ).result_rows
+    return [r[0] for r in rows]
+
+
 def nearest_point(client, field: Field, lat: float, lon: float) -> GridPoint | None:
-    """The grid point nearest to (lat, lon), or None when the field has no rows."""
-    # the source's newest day: by source alone ClickHouse answers it from the parts' min-max
-    # index (2 ms at 100 M rows); naming the field too would read every row of it
-    newest_day = (
-        " AND toYYYYMMDD(ref_time) = (SELECT toYYYYMMDD(max(ref_time)) FROM "
-        f"{TABLE} WHERE source = %(s)s)"
-    )
-    return _nearest(client, field, lat, lon, newest_day) or _nearest(client, field, lat, lon, "")
+    """The grid point nearest to (lat, lon), or None when the field has no rows. The newest
+    run's grid is searched first: another grid is searched only when it has no point."""
+    grids = field_grids(client, field)
+    if not grids:
+        return None
+    return _nearest(client, grids[:1], lat, lon) or _nearest(client, grids, lat, lon)
 
 
-def _nearest(client, field: Field, lat: float, lon: float, days: str) -> GridPoint | None:
-    params = {**field.parameters(), "lat": lat, "lon": lon}
+def _nearest(client, grids: list[int], lat: float, lon: float) -> GridPoint | None:
+    params = {"g": grids, "lat": lat, "lon": lon}
     half = 0.75
     while True:
         cells = cells_in_box(lat, lon, half)
-        where = field.where() + days
+        where = "grid IN %(g)s"
         if cells is not None:
             where += " AND cell IN %(cells)s"
             params["cells"] = cells
         rows = readonly.query(
             client,
             "SELECT lat, lon, cell, greatCircleDistance(lon, lat, %(lon)s, %(lat)s) AS d, "
-            f"toUnixTimestamp(ref_time), step, forecast, descriptor FROM {TABLE} WHERE {where} "
-            "ORDER BY d LIMIT 1",
+            f"grid, point FROM {POINTS} WHERE {where} ORDER BY d LIMIT 1",
             parameters=params,
         ).result_rows
         if rows and (cells is None or rows[0][3] / EARTH_DEGREE_M <= half):
@@ -141,27 +149,23 @@ def _nearest(client, field: Field, lat: float, lon: float, days: str) -> GridPoi
         half *= 4
 
 
-def neighbours(client, field: Field, point: GridPoint) -> list[tuple[float, float]]:
-    """Up to NEIGHBOURS grid points around `point` (and the point itself) in the one field of
-    one run it was found in, nearest first in degrees: latitude/longitude grids are square
-    there, at the pole too, where kilometres would crowd one row's points first."""
-    frame = {"r": point.ref_seconds, "st": point.step, "fc": point.forecast, "de": point.descriptor}
-    params = {**field.parameters(), **frame, "plat": point.lat, "plon": point.lon}
+def neighbours(client, point: GridPoint) -> list[tuple[float, float]]:
+    """Up to NEIGHBOURS points of `point`'s grid around it (and the point itself), nearest
+    first in degrees: latitude/longitude grids are square there, at the pole too, where
+    kilometres would crowd one row's points first."""
+    params = {"g": point.grid, "plat": point.lat, "plon": point.lon}
     apart = "least(abs(lon - %(plon)s), 360 - abs(lon - %(plon)s))"
     half = 0.75
     while True:
         cells = cells_in_box(point.lat, point.lon, half)
-        where = (
-            f"{field.where()} AND ref_time = toDateTime(%(r)s) AND step = %(st)s "
-            "AND forecast = %(fc)s AND descriptor = %(de)s"
-        )
+        where = "grid = %(g)s"
         if cells is not None:
             where += " AND cell IN %(cells)s"
             params["cells"] = cells
         rows = readonly.query(
             client,
             f"SELECT lat, lon, pow(lat - %(plat)s, 2) + pow({apart}, 2) AS g "
-            f"FROM {TABLE} WHERE {where} ORDER BY g LIMIT {NEIGHBOURS + 1}",
+            f"FROM {POINTS} WHERE {where} ORDER BY g LIMIT {NEIGHBOURS + 1}",
             parameters=params,
         ).result_rows
         # complete once the box holds them all: the last one lies within `half` degrees
@@ -170,12 +174,29 @@ def neighbours(client, field: Field, point: GridPoint) -> list[tuple[float, floa
         half *= 4
 
 
-def reach(client, field: Field, lat: float, lon: float, point: GridPoint) -> grid_reach.Reach:
+def reach(client, lat: float, lon: float, point: GridPoint) -> grid_reach.Reach:
     """How far (lat, lon) is from `point`, and how far the grid's spacing there lets it be."""
-    around = neighbours(client, field, point)
+    around = neighbours(client, point)
     return grid_reach.Reach(
         point.distance_m / 1000, grid_reach.spacing_km(point.lat, point.lon, around)
     )
+
+
+def _same_place(client, field: Field, point: GridPoint) -> list[tuple[int, int]]:
+    """(grid, point) of every grid of the field with a point exactly where `point` is: the
+    field's runs on another grid answer too when it shares the place."""
+    found = readonly.query(
+        client,
+        f"SELECT grid, point FROM {POINTS} WHERE grid IN %(g)s AND cell = %(c)s "
+        "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s)",
+        parameters={
+            "g": field_grids(client, field),
+            "c": point.cell,
+            "plat": point.lat,
+            "plon": point.lon,
+        },
+    ).result_rows
+    return [(g, p) for g, p in found] or [(point.grid, point.point)]
 
 
 def series(
@@ -194,33 +215,37 @@ def series(
     point = nearest_point(client, field, lat, lon)
     if point is None:
         return []
-    found = reach(client, field, lat, lon, point)
+    found = reach(client, lat, lon, point)
     if not found.on_grid:
         raise OutsideGrid(
             f"{lat:g}, {lon:g} is outside the grid of {field.source} (nearest point "
             f"{found.distance_km:,.1f} km away, at {point.lat:.4f}, {point.lon:.4f}; the "
             f"grid's spacing there is {found.spacing_km:,.1f} km)"
         )
-    lineage = ", raw_file_id, raw_key" if with_lineage else ""
+    places = _same_place(client, field, point)
     in_period, period_params = period.where()
+    # every run of the field on those grids, its value at the point where it has one (an
+    # unmatched run reads v.valued as 0: join_use_nulls cannot be set under readonly)
     result = readonly.query(
         client,
-        # valid_time from its parts: one column less to read in every day partition
-        "SELECT ref_time, step, ref_time + toIntervalMinute(step), forecast, value, descriptor"
-        f"{lineage} FROM {TABLE} WHERE {field.where()} AND cell = %(c)s "
-        f"AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s){in_period} "
+        "SELECT f.ref_time, f.step, f.ref_time + toIntervalMinute(f.step), f.forecast, "
+        "if(v.valued = 1, v.value, NULL), f.descriptor, f.raw_file_id, f.raw_key "
+        f"FROM (SELECT * FROM {FIELDS} WHERE {field.where()} AND grid IN %(g)s{in_period}) AS f "
+        "LEFT JOIN (SELECT ref_time, step, forecast, descriptor, raw_key, value, 1 AS valued "
+        f"FROM {VALUES} WHERE {field.where()} AND (grid, point) IN %(places)s{in_period}) AS v "
+        "ON v.ref_time = f.ref_time AND v.step = f.step AND v.forecast = f.forecast "
+        "AND v.descriptor = f.descriptor AND v.raw_key = f.raw_key "
         + (
-            "ORDER BY ref_time DESC, step LIMIT 1"
+            "ORDER BY f.ref_time DESC, f.step LIMIT 1"
             if latest
-            else "ORDER BY ref_time, step, forecast, descriptor"
+            else "ORDER BY f.ref_time, f.step, f.forecast, f.descriptor"
         ),
         parameters={
             **field.parameters(),
             **period_params,
-            **{"c": point.cell, "plat": point.lat, "plon": point.lon},
+            "g": sorted({g for g, _ in places}),
+            "places": places,
         },
-        # the key already narrows each part to a granule; a PREWHERE pass costs more than it saves
-        settings={"optimize_move_to_prewhere": 0},
     )
     return [
         {
@@ -259,9 +284,9 @@ def kilometres(km: float) -> float:
 
 
 def has_source(client, source: str) -> bool:
-    """Whether the store holds any row of `source`."""
+    """Whether the store holds any field of `source`."""
     found = readonly.query(
-        client, f"SELECT 1 FROM {TABLE} WHERE source = %(s)s LIMIT 1", parameters={"s": source}
+        client, f"SELECT 1 FROM {FIELDS} WHERE source = %(s)s LIMIT 1", parameters={"s": source}
     )
     return bool(found.result_rows)
 
@@ -270,7 +295,7 @@ def descriptors(client, field: Field) -> list[str]:
     """The descriptors the field's rows carry (whatever `field.descriptor` says)."""
     rows = readonly.query(
         client,
-        f"SELECT DISTINCT descriptor FROM {TABLE} WHERE source = %(s)s AND variable = %(v)s "
+        f"SELECT DISTINCT descriptor FROM {FIELDS} WHERE source = %(s)s AND variable = %(v)s "
         "AND level = %(l)s ORDER BY descriptor",
         parameters=field.parameters(),
     ).result_rows

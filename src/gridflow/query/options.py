@@ -104,7 +104,7 @@ def why_empty(args, client, field: Field, asked: Period) -> str:
             f"no values of {what} with a valid time from {args.start or 'the first'} to "
             f"{args.end or 'the last'} at the grid point nearest {args.lat:g}, {args.lon:g}"
         )
-    listing = "SELECT DISTINCT source, variable, level, descriptor FROM grid_data"
+    listing = "SELECT DISTINCT source, variable, level, descriptor FROM grid_fields"
     return f"no data for {what}; `{hint(args, 'sql', listing)}` lists what is loaded"
 
 

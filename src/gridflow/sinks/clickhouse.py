@@ -22,11 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, ProgrammingError
 
-from gridflow import rows
+from gridflow import paths, rows
 from gridflow.config.dsn import redact, resolve
 from gridflow.errors import Busy, GridflowError, Unreachable
 
-TABLE = "grid_data"  # the grids' table; gauge formats name theirs (gridflow.rows)
+TABLE = "grid_data"  # the grids' rows as people read them: a view (migrations/clickhouse/006)
+VALUES = "grid_values"  # what a grid load writes: the points with a value, by grid and point
+POINTS = "grid_points"  # each grid's points' places, once
+GRIDS = "grids"  # each grid's size and extent, written after its points
+FIELDS = "grid_fields"  # one row per field a raw file loaded: its grid, points and rows
 GAUGE_TABLE = "gauge_observations"
 BATCH_ROWS = 2_000_000
 
@@ -114,9 +118,11 @@ MIGRATIONS_TABLE = "schema_migrations"
 
 
 def migrate(client, migrations: Path) -> list[str]:
-    """Apply every `*.sql` not yet recorded in `schema_migrations`, in name order, and record
-    it; returns the names applied now. Every statement is idempotent, so a store from before
-    the record runs each file again: one that changes no table counts as already in place."""
+    """Apply every migration not yet recorded in `schema_migrations`, in name order, and record
+    it; returns the names applied now. A migration is a `*.sql` file of statements, or a
+    `*.py` module whose `apply(client)` does what SQL alone cannot (move rows, decide by what
+    the store holds). Every migration is idempotent, so a store from before the record runs
+    each again: one that changes no table counts as already in place."""
     client.command(
         f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
         "(name String, applied_at DateTime('UTC') DEFAULT now()) "
@@ -124,16 +130,19 @@ def migrate(client, migrations: Path) -> list[str]:
     )
     recorded = {row[0] for row in client.query(f"SELECT name FROM {MIGRATIONS_TABLE}").result_rows}
     applied = []
-    for path in sorted(migrations.glob("*.sql")):
+    for path in paths.migration_files(migrations):
         if path.name in recorded:
             continue
         before = _tables(client)
-        for statement in _statements(path):
-            try:
-                client.command(statement)
-            except (ClickHouseError, DatabaseError) as exc:
-                reason = str(exc).strip().splitlines()[0]
-                raise LoadError(f"migration {path.name} failed: {reason}") from None
+        try:
+            if path.suffix == ".py":
+                _module(path).apply(client)
+            else:
+                for statement in _statements(path):
+                    client.command(statement)
+        except (ClickHouseError, DatabaseError, RuntimeError) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise LoadError(f"migration {path.name} failed: {reason}") from None
         if _tables(client) != before:
             applied.append(path.name)
         client.command(
@@ -141,6 +150,16 @@ def migrate(client, migrations: Path) -> list[str]:
             parameters={"name": path.name},
         )
     return applied
+
+
+def _module(path: Path):
+    """A Python migration, loaded from its file (the folder is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"gridflow_migration_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _statements(path: Path) -> list[str]:
@@ -162,11 +181,22 @@ def client_is_embedded(client) -> bool:
     return type(client).__name__ == "ChdbClient"
 
 
-def rows_of(client, source: str, raw_key: str, table: str = TABLE) -> int:
+def stored_table(table: str) -> str:
+    """The table a load of `table` (a format's, gridflow.rows) writes: grid rows go to VALUES."""
+    return VALUES if table == TABLE else table
+
+
+def rows_of(client, source: str, raw_key: str, table: str = TABLE, days: list[int] = ()) -> int:
+    """Rows of one raw file; `days` (YYYYMMDD of its reference times) keeps the count to
+    those partitions."""
+    table = stored_table(table)
+    where = "source = %(s)s AND raw_key = %(k)s"
+    if days:
+        where += " AND toYYYYMMDD(ref_time) IN %(d)s"
     return int(
         client.command(
-            f"SELECT count() FROM {table} WHERE source = %(s)s AND raw_key = %(k)s",
-            parameters={"s": source, "k": raw_key},
+            f"SELECT count() FROM {table} WHERE {where}",
+            parameters={"s": source, "k": raw_key, "d": list(days)},
         )
     )
 
@@ -200,8 +230,15 @@ def lineage_of(parquet: Path, file: pq.ParquetFile) -> dict:
     return json.loads(metadata[rows.LINEAGE_KEY])
 
 
-def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -> int:
-    """Replace the rows of one raw file with the rows of its shred; returns the row count."""
+def _quoted_path(path: Path) -> str:
+    return str(Path(path).resolve()).replace("\\", "\\\\").replace("'", "\\'")
+
+
+def load(
+    client, parquet: Path, source: str, raw_key: str, table: str = TABLE, grids: Path | None = None
+) -> int:
+    """Replace the rows of one raw file with the rows of its shred (a grid shred's grids, from
+    `grids`, registered first where the store lacks them); returns the row count."""
     file = pq.ParquetFile(parquet)
     lineage = lineage_of(parquet, file)
     if (lineage["source"], lineage["raw_key"]) != (source, raw_key):
@@ -209,42 +246,49 @@ def load(client, parquet: Path, source: str, raw_key: str, table: str = TABLE) -
             f"{parquet}: a shred of {lineage['source']} {lineage['raw_key']}, not of "
             f"{source} {raw_key}"
         )
+    indexed = next(t for t in rows.TABLES if t.name == table).indexed
+    fields = _fields(parquet, file) if indexed else []
+    if indexed:
+        register_grids(client, fields, grids or paths.grids_beside(parquet), parquet)
+    stored = stored_table(table)
     also, covered = _replaced(parquet, table)
     replaced = f"source = %(s)s AND (raw_key = %(k)s{also})"
     parameters = {"s": source, "k": raw_key, **covered}
     # a delete is a mutation of every part of the source (0.6 s at 25 M rows even when nothing
     # matches); the count that tells whether there is anything to delete reads one column
-    if int(client.command(f"SELECT count() FROM {table} WHERE {replaced}", parameters=parameters)):
-        client.command(
-            f"DELETE FROM {table} WHERE {replaced}",
-            parameters=parameters,
-            settings={"lightweight_deletes_sync": 2},
-        )
+    for target in (stored, FIELDS) if indexed else (stored,):
+        found = f"SELECT count() FROM {target} WHERE {replaced}"
+        if int(client.command(found, parameters=parameters)):
+            client.command(
+                f"DELETE FROM {target} WHERE {replaced}",
+                parameters=parameters,
+                settings={"lightweight_deletes_sync": 2},
+            )
     expected = file.metadata.num_rows
-    indexed = next(t for t in rows.TABLES if t.name == table).indexed
-    identities = _identities(parquet, file) if indexed else []
     if expected and client_is_embedded(client):
         # chDB reads the shred straight from disk: about 6x faster than passing Arrow batches
-        path = str(Path(parquet).resolve()).replace("\\", "\\\\").replace("'", "\\'")
-        columns, select, fields = _insert_columns(file.schema_arrow.names, identities)
+        columns, select, picked = _insert_columns(file.schema_arrow.names, fields)
         client.command(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(select)} "
-            f"FROM file('{path}', Parquet)",
-            parameters={**lineage, **fields},
+            f"INSERT INTO {stored} ({', '.join(columns)}) SELECT {', '.join(select)} "
+            f"FROM file('{_quoted_path(parquet)}', Parquet)",
+            parameters={**lineage, **picked},
         )
     elif expected:
         # a server cannot see our disk; batches of ~2 M rows keep it from making a part per field
         for batch in file.iter_batches(batch_size=BATCH_ROWS):
             shred = pa.Table.from_batches([batch])
             if indexed:
-                stored = rows.as_stored(shred, identities, lineage)
+                shred_rows = rows.as_stored(shred, fields, lineage)
             else:
-                stored = with_lineage(shred, lineage)
-            client.insert_arrow(table, stored)
-    loaded = rows_of(client, source, raw_key, table)
+                shred_rows = with_lineage(shred, lineage)
+            client.insert_arrow(stored, shred_rows)
+    if indexed:
+        _record_fields(client, fields, lineage)
+    days = sorted({int(f"{f.identity[4]:%Y%m%d}") for f in fields})
+    loaded = rows_of(client, source, raw_key, table, days)
     if loaded != expected:
         raise LoadError(
-            f"{parquet}: {table} holds {loaded} rows of {raw_key} after loading {expected}"
+            f"{parquet}: {stored} holds {loaded} rows of {raw_key} after loading {expected}"
         )
     return loaded
 
@@ -259,40 +303,140 @@ _IDENTITY_TYPES = {
 }
 
 
-def _identities(parquet: Path, file: pq.ParquetFile) -> list[tuple]:
+def _fields(parquet: Path, file: pq.ParquetFile) -> list[rows.ShredField]:
     metadata = file.metadata.metadata or {}
-    if rows.FIELDS_KEY not in metadata or "field" not in file.schema_arrow.names:
+    names = file.schema_arrow.names
+    if rows.FIELDS_KEY not in metadata or "point" not in names or "field" not in names:
         raise LoadError(
-            f"{parquet}: not a grid shred of this gridflow (no field index or "
+            f"{parquet}: not a grid shred of this gridflow (no field index, point or "
             f"{rows.FIELDS_KEY.decode()} metadata); shreds of releases before it are "
             "not loaded: shred the raw file again"
         )
-    return rows.identities_of(metadata)
+    try:
+        return rows.fields_of(metadata)
+    except (ValueError, TypeError) as exc:
+        raise LoadError(
+            f"{parquet}: its field list is of another gridflow ({exc}): shred the raw file again"
+        ) from None
 
 
-def _insert_columns(names: list[str], identities: list[tuple]) -> tuple[list, list, dict]:
+def register_grids(client, fields: list[rows.ShredField], grids: Path, parquet: Path):
+    """Every grid of `fields` the store lacks, from the shred's grids file: its points first,
+    its `grids` row last (a grid with a row is whole; points of a half-written one go first)."""
+    wanted = sorted({f.grid for f in fields if f.points})  # a grid of no point has no places
+    if not wanted:
+        return
+    known = client.query(
+        f"SELECT DISTINCT grid FROM {GRIDS} WHERE grid IN %(g)s", parameters={"g": wanted}
+    ).result_rows
+    missing = sorted(set(wanted) - {g for (g,) in known})
+    if not missing:
+        return
+    if not Path(grids).is_file():
+        raise LoadError(
+            f"{parquet}: the store lacks {len(missing)} of its grids and their places are not "
+            f"beside it ({grids}): shred the raw file again"
+        )
+    for grid in missing:
+        stale = {"g": grid}
+        found = f"SELECT count() FROM {POINTS} WHERE grid = %(g)s"
+        if int(client.command(found, parameters=stale)):
+            client.command(
+                f"DELETE FROM {POINTS} WHERE grid = %(g)s",
+                parameters=stale,
+                settings={"lightweight_deletes_sync": 2},
+            )
+    if client_is_embedded(client):
+        client.command(
+            f"INSERT INTO {POINTS} (grid, point, lat, lon) SELECT grid, point, lat, lon "
+            f"FROM file('{_quoted_path(grids)}', Parquet) WHERE grid IN %(g)s",
+            parameters={"g": missing},
+        )
+    else:
+        import pyarrow.compute as pc
+
+        for batch in pq.ParquetFile(grids).iter_batches(batch_size=BATCH_ROWS):
+            table = pa.Table.from_batches([batch])
+            table = table.filter(pc.is_in(table.column("grid"), pa.array(missing, pa.uint64())))
+            if table.num_rows:
+                client.insert_arrow(POINTS, table)
+    placed = client.query(
+        f"SELECT grid, count(), min(lon), min(lat), max(lon), max(lat) FROM {POINTS} "
+        "WHERE grid IN %(g)s GROUP BY grid",
+        parameters={"g": missing},
+    ).result_rows
+    sizes = {f.grid: f.points for f in fields}
+    for grid, n, *_ in placed:
+        if n != sizes[grid]:
+            raise LoadError(f"{grids}: grid {grid} has {n} points, its fields {sizes[grid]}")
+    if len(placed) != len(missing):
+        raise LoadError(f"{grids}: {len(missing) - len(placed)} of the shred's grids are not in it")
+    client.insert(
+        GRIDS,
+        [list(row) for row in placed],
+        column_names=["grid", "points", "west", "south", "east", "north"],
+    )
+
+
+def _record_fields(client, fields: list[rows.ShredField], lineage: dict) -> None:
+    """One `grid_fields` row per field of the raw file: what its rows are of."""
+    if not fields:
+        return
+    client.insert(
+        FIELDS,
+        [
+            [
+                lineage["source"],
+                lineage["raw_key"],
+                lineage["raw_file_id"],
+                *f.identity[:4],
+                f.identity[4].replace(tzinfo=None),
+                f.identity[5],
+                f.grid,
+                f.points,
+                f.rows,
+            ]
+            for f in fields
+        ],
+        column_names=[
+            "source",
+            "raw_key",
+            "raw_file_id",
+            *rows.IDENTITY,
+            "grid",
+            "points",
+            "rows",
+        ],
+    )
+
+
+def _insert_columns(names: list[str], fields: list[rows.ShredField]) -> tuple[list, list, dict]:
     """(columns, SELECT expressions, parameters) of chDB's INSERT from a shred: each identity
-    column picked from the field list by the row's `field` index, lineage as parameters."""
-    columns, select, fields = [], [], {}
+    column and the grid picked from the field list by the row's `field` index, lineage as
+    parameters."""
+    columns, select, picked = [], [], {}
     for name in names:
         if name != "field":
             columns.append(name)
             select.append(name)
-    if identities:
+    if fields:
         for n, name in enumerate(rows.IDENTITY):
-            values = [i[n] for i in identities]
+            values = [f.identity[n] for f in fields]
             if name == "ref_time":
-                fields[name] = [int(t.timestamp()) for t in values]
+                picked[name] = [int(t.timestamp()) for t in values]
             else:
-                fields[name] = values
+                picked[name] = values
             # typed as the column is: an Array(LowCardinality(String)) hands each row its
             # dictionary index, where a plain string array costs a string per row (2x slower)
             pick = f"CAST(%({name})s, 'Array({_IDENTITY_TYPES[name]})')[field + 1]"
             columns.append(name)
             select.append(pick)
+        picked["grid"] = [f.grid for f in fields]
+        columns.append("grid")
+        select.append("CAST(%(grid)s, 'Array(UInt64)')[field + 1]")
     columns.extend(rows.LINEAGE)
     select.extend(f"%({name})s" for name in rows.LINEAGE)
-    return columns, select, fields
+    return columns, select, picked
 
 
 def with_lineage(shred: pa.Table, lineage: dict) -> pa.Table:
@@ -318,7 +462,7 @@ def record_gauge(client, source: str, gauge: dict, raw_file_id: str) -> None:
 
 # Retention. gridflow.pipeline.purge decides which raw files expired (by the cycle each was fetched
 # for, never by the rows' own times); these read what each raw file holds where, and delete it.
-PURGED_TABLES = (TABLE, GAUGE_TABLE)
+PURGED_TABLES = (VALUES, GAUGE_TABLE)
 
 
 @dataclass(frozen=True)
@@ -377,6 +521,7 @@ def drop_partition(client, table: str, partition: str, raw_keys: list[str]) -> N
     ).result_rows
     if {key for (key,) in present} <= set(raw_keys):
         client.command(f"ALTER TABLE {table} DROP PARTITION ID %(p)s", parameters={"p": partition})
+        _forget_fields(client, table, raw_keys)
     else:
         delete_rows(client, table, [partition], raw_keys)
 
@@ -390,3 +535,15 @@ def delete_rows(client, table: str, partitions: list[str], raw_keys: list[str]) 
         parameters={"p": list(partitions), "k": list(raw_keys)},
         settings={"lightweight_deletes_sync": 2},
     )
+    _forget_fields(client, table, raw_keys)
+
+
+def _forget_fields(client, table: str, raw_keys: list[str]) -> None:
+    """The `grid_fields` rows of raw files whose grid rows are gone. Their grids stay: a grid
+    is small beside its rows and the next file of its source is most likely on it."""
+    if table == VALUES and raw_keys:
+        client.command(
+            f"DELETE FROM {FIELDS} WHERE raw_key IN %(k)s",
+            parameters={"k": list(raw_keys)},
+            settings={"lightweight_deletes_sync": 2},
+        )

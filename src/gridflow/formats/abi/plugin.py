@@ -1,6 +1,6 @@
 """GOES-R ABI Level-2 NetCDF: the whole object, read through once at fetch time; each selected
-variable (`:VARIABLE:LEVEL:`) becomes one field of valid pixels on the Earth's disk (see
-`gridflow.formats.abi.read` for what valid means)."""
+variable (`:VARIABLE:LEVEL:`) becomes one field on the pixels of the Earth's disk, missing where
+not valid (see `gridflow.formats.abi.read` for what valid means)."""
 
 from __future__ import annotations
 
@@ -41,10 +41,10 @@ class AbiNetcdf(Format):
                 ref = abi_read.scan_start(ds, str(raw))
                 for entry in entries:
                     field = (entry.variable, entry.level, entry.forecast, "")
-                    for px in abi_read.valid_pixels(
+                    for px in abi_read.disk_pixels(
                         ds, entry.variable, str(raw), options.stride, options.bbox, options.dqf_keep
                     ):
-                        table = rows.points(px.lat, px.lon, px.value)
+                        table = rows.points(px.lat, px.lon, px.value, px.missing)
                         yield FieldRows(entry.line(), (*field, ref, 0), table)
         except abi_read.AbiError as exc:
             raise ShredError(str(exc)) from None

@@ -153,9 +153,10 @@ class Pixels:
     lat: np.ndarray  # degrees (float32 from the grid cache, else float64)
     lon: np.ndarray
     value: np.ndarray  # float32
+    missing: np.ndarray | None = None  # where a pixel of the grid has no valid value
 
 
-def valid_pixels(
+def disk_pixels(
     ds: netCDF4.Dataset,
     name: str,
     origin: str,
@@ -163,8 +164,10 @@ def valid_pixels(
     bbox: tuple[float, float, float, float] | None = None,
     dqf_keep: tuple[int, ...] | None = None,
 ) -> Iterator[Pixels]:
-    """The valid pixels of one variable on the Earth's disk, a block of grid rows at a time;
-    `stride` keeps one pixel in k x k, `bbox` (west, south, east, north) those inside it."""
+    """Every pixel of one variable's grid on the Earth's disk, a block of grid rows at a time,
+    `missing` where its value is not valid; `stride` keeps one pixel in k x k, `bbox` (west,
+    south, east, north) those inside it. The grid is the same in every file of a product: what
+    a file lacks is missing, never a smaller grid."""
     var = product_variable(ds, name, origin)
     packing = Packing.of(var)
     proj = projection(ds)
@@ -189,20 +192,34 @@ def valid_pixels(
         if dqf is not None:
             flags = dqf[row : row + step][::stride, ::stride].view(dqf_packing.dtype)
             ok &= np.isin(flags, dqf_keep)
-        if not ok.any():
-            continue
         first = row // stride
         if grid is not None:
             end = first + len(packed)
-            lat, lon = grid[0][first:end][ok], grid[1][first:end][ok]
-        else:  # the kept pixels' places only: the dropped ones' trigonometry was most of it
-            lat, lon = lat_lon(x, y[first : first + len(packed)], proj, ok)
-        value = packing.unpack(packed[ok])
-        keep = ~np.isnan(lat)  # off the disk: no place on Earth, no row
+            lat, lon = grid[0][first:end].ravel(), grid[1][first:end].ravel()
+        else:
+            lat, lon = lat_lon(x, y[first : first + len(packed)], proj)
+        lat, lon, ok = lat.ravel(), lon.ravel(), ok.ravel()
+        value = packing.unpack(packed.ravel())
+        keep = ~np.isnan(lat)  # off the disk: no place on Earth, no point of the grid
         if bbox is not None:
             west, south, east, north = bbox
             keep &= (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
         if not keep.all():
-            lat, lon, value = lat[keep], lon[keep], value[keep]
+            lat, lon, value, ok = lat[keep], lon[keep], value[keep], ok[keep]
         if len(value):
-            yield Pixels(lat, lon, value)
+            yield Pixels(lat, lon, value, ~ok)
+
+
+def valid_pixels(
+    ds: netCDF4.Dataset,
+    name: str,
+    origin: str,
+    stride: int = 1,
+    bbox: tuple[float, float, float, float] | None = None,
+    dqf_keep: tuple[int, ...] | None = None,
+) -> Iterator[Pixels]:
+    """The valid pixels of `disk_pixels`' blocks (blocks without one are left out)."""
+    for px in disk_pixels(ds, name, origin, stride, bbox, dqf_keep):
+        ok = ~px.missing
+        if ok.any():
+            yield Pixels(px.lat[ok], px.lon[ok], px.value[ok])

@@ -1,0 +1,203 @@
+"""Grids stored once: `grid_data` becomes a view over the valued points (`grid_values`) and the
+grids they lie on (`grids`, `grid_points`); `grid_fields` keeps one row per field a raw file
+loaded (its grid, its points, how many have a value).
+
+A store made before this keeps its rows: the old `grid_data` table is renamed
+`grid_data_v1`, its rows with a value move into `grid_values`, the missing ones are counted in
+`grid_fields`, and the old table is dropped only once the counts agree (else it stays and the
+migration fails naming both counts). The old rows' grids are not known by their files: each
+(source, variable, level, descriptor) gets the grid of the places its rows had, numbered in
+(lat, lon) order. Every step can run again after a crash.
+"""
+
+from __future__ import annotations
+
+CELL = (
+    "toUInt32(least(greatest(floor(lat + 90), 0), 179)) * 360 "
+    "+ toUInt32(modulo(floor(lon + 180), 360))"
+)
+
+TABLES = [
+    # one row per grid: its size and extent; a load writes it after the grid's points
+    """CREATE TABLE IF NOT EXISTS grids
+    (
+        grid UInt64 COMMENT 'hash of the places of its points, in order (gridflow.geo.grids)',
+        points UInt32,
+        west Float32,
+        south Float32,
+        east Float32,
+        north Float32,
+        registered DateTime('UTC') DEFAULT now()
+    )
+    ENGINE = ReplacingMergeTree
+    ORDER BY grid""",
+    # the places of every grid's points, once; sorted by 1-degree cell for the nearest search
+    f"""CREATE TABLE IF NOT EXISTS grid_points
+    (
+        grid UInt64,
+        point UInt32 CODEC(Delta, ZSTD(1)),
+        lat Float32 CODEC(Delta, ZSTD(3)),
+        lon Float32 CODEC(Delta, ZSTD(3)) COMMENT 'degrees east in [-180, 180)',
+        cell UInt32 DEFAULT {CELL} CODEC(DoubleDelta, ZSTD(1))
+            COMMENT '1-degree cell: (floor(lat) + 90) * 360 + floor(lon) + 180'
+    )
+    ENGINE = MergeTree
+    ORDER BY (grid, cell, point)""",
+    # the points with a value; partitions by source and day for the purge, sorted so that a
+    # point's series is one run of rows
+    """CREATE TABLE IF NOT EXISTS grid_values
+    (
+        source LowCardinality(String),
+        variable LowCardinality(String) COMMENT 'NCEP abbreviation as in wgrib2 inventories',
+        level LowCardinality(String) COMMENT 'wgrib2 level text, e.g. 2 m above ground',
+        forecast LowCardinality(String) COMMENT 'wgrib2 forecast text, e.g. 0-6 hour acc fcst',
+        descriptor LowCardinality(String) DEFAULT ''
+            COMMENT 'product-definition descriptors, e.g. chemical=Ozone',
+        ref_time DateTime('UTC') CODEC(Delta, ZSTD(1)),
+        step Int32 CODEC(Delta, ZSTD(1))
+            COMMENT 'lead time in minutes (the end of the period for accumulations)',
+        valid_time DateTime('UTC') DEFAULT ref_time + toIntervalMinute(step)
+            CODEC(Delta, ZSTD(1)),
+        grid UInt64 CODEC(ZSTD(1)),
+        point UInt32 CODEC(Delta, ZSTD(1)) COMMENT 'the point in its grid (grid_points)',
+        value Float32 CODEC(Delta, ZSTD(3)),
+        raw_file_id LowCardinality(String) COMMENT 'UUIDv7 run id of the fetch',
+        raw_key LowCardinality(String) COMMENT 'raw file path under the data root',
+        INDEX valid_time_minmax valid_time TYPE minmax GRANULARITY 1
+    )
+    ENGINE = MergeTree
+    PARTITION BY (source, toYYYYMMDD(ref_time))
+    ORDER BY (source, variable, level, grid, point, ref_time, step, forecast, descriptor)""",
+    # one row per field a raw file loaded: what its rows are of, without reading them
+    """CREATE TABLE IF NOT EXISTS grid_fields
+    (
+        source LowCardinality(String),
+        raw_key String,
+        raw_file_id String,
+        variable LowCardinality(String),
+        level LowCardinality(String),
+        forecast LowCardinality(String),
+        descriptor LowCardinality(String),
+        ref_time DateTime('UTC'),
+        step Int32,
+        grid UInt64,
+        points UInt32 COMMENT 'the points of its grid',
+        rows UInt32 COMMENT 'the points with a value (its rows in grid_values)'
+    )
+    ENGINE = MergeTree
+    ORDER BY (source, variable, level, raw_key)""",
+]
+
+VIEW = """CREATE OR REPLACE VIEW grid_data AS
+SELECT
+    v.source AS source,
+    v.variable AS variable,
+    v.level AS level,
+    v.forecast AS forecast,
+    v.descriptor AS descriptor,
+    v.ref_time AS ref_time,
+    v.step AS step,
+    v.valid_time AS valid_time,
+    p.lat AS lat,
+    p.lon AS lon,
+    p.cell AS cell,
+    v.value AS value,
+    v.raw_file_id AS raw_file_id,
+    v.raw_key AS raw_key,
+    v.grid AS grid,
+    v.point AS point
+FROM grid_values AS v
+INNER JOIN grid_points AS p ON p.grid = v.grid AND p.point = v.point"""
+
+# Jackfruit's view reads the newest run of each field and time from grid_values itself.
+JACKFRUIT = """CREATE OR REPLACE VIEW jackfruit.grid_data AS
+SELECT
+    if(g.descriptor = '', g.variable, concat(g.variable, ':', g.descriptor)) AS variable,
+    g.source AS source,
+    g.valid_time AS timestamp,
+    g.lat AS lat,
+    g.lon AS lon,
+    g.value AS value,
+    toUUID(g.raw_file_id) AS raw_file_id,
+    g.level AS level,
+    g.forecast AS forecast,
+    g.ref_time AS ref_time
+FROM grid_data AS g
+INNER JOIN
+(
+    SELECT source, variable, descriptor, level, valid_time, max(ref_time) AS ref_time
+    FROM grid_values
+    GROUP BY source, variable, descriptor, level, valid_time
+) AS newest
+ON g.source = newest.source AND g.variable = newest.variable
+    AND g.descriptor = newest.descriptor AND g.level = newest.level
+    AND g.valid_time = newest.valid_time AND g.ref_time = newest.ref_time"""
+
+OLD = "grid_data_v1"
+LEGACY_GRID = "cityHash64('gridflow grid_data_v1', source, variable, level, descriptor)"
+
+
+def _engine(client, name: str) -> str | None:
+    found = client.query(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = %(n)s",
+        parameters={"n": name},
+    ).result_rows
+    return found[0][0] if found else None
+
+
+def apply(client) -> None:
+    if _engine(client, "grid_data") not in (None, "View") and _engine(client, OLD) is None:
+        client.command(f"RENAME TABLE grid_data TO {OLD}")
+    for statement in TABLES:
+        client.command(statement)
+    if _engine(client, "grid_data") not in (None, "View"):
+        raise RuntimeError(f"both grid_data and {OLD} are tables: move one aside by hand")
+    client.command(VIEW)
+    client.command("CREATE DATABASE IF NOT EXISTS jackfruit")
+    client.command(JACKFRUIT)
+    if _engine(client, OLD) is not None:
+        _convert(client)
+
+
+def _convert(client) -> None:
+    """The old table's rows into the new ones (again from the start after a crash), then the
+    old table dropped once every row is accounted for."""
+    legacy = f"SELECT DISTINCT {LEGACY_GRID} FROM {OLD}"
+    sync = {"lightweight_deletes_sync": 2}
+    for table in ("grid_values", "grid_fields", "grid_points", "grids"):
+        client.command(f"DELETE FROM {table} WHERE grid IN ({legacy})", settings=sync)
+    client.command(
+        "INSERT INTO grid_points (grid, point, lat, lon) "
+        "SELECT grid, toUInt32(row_number() OVER (PARTITION BY grid ORDER BY lat, lon) - 1), "
+        f"lat, lon FROM (SELECT DISTINCT {LEGACY_GRID} AS grid, lat, lon FROM {OLD})"
+    )
+    client.command(
+        "INSERT INTO grids (grid, points, west, south, east, north) "
+        "SELECT grid, count(), min(lon), min(lat), max(lon), max(lat) FROM grid_points "
+        f"WHERE grid IN ({legacy}) GROUP BY grid"
+    )
+    client.command(
+        "INSERT INTO grid_values (source, variable, level, forecast, descriptor, ref_time, step, "
+        "grid, point, value, raw_file_id, raw_key) "
+        "SELECT o.source, o.variable, o.level, o.forecast, o.descriptor, o.ref_time, o.step, "
+        "p.grid, p.point, assumeNotNull(o.value), o.raw_file_id, o.raw_key "
+        f"FROM (SELECT *, {LEGACY_GRID} AS grid FROM {OLD} WHERE value IS NOT NULL) AS o "
+        "INNER JOIN grid_points AS p ON p.grid = o.grid AND p.lat = o.lat AND p.lon = o.lon"
+    )
+    client.command(
+        "INSERT INTO grid_fields SELECT source, raw_key, any(raw_file_id), variable, level, "
+        f"forecast, descriptor, ref_time, step, {LEGACY_GRID}, count(), countIf(value IS NOT NULL) "
+        f"FROM {OLD} GROUP BY source, raw_key, variable, level, forecast, descriptor, "
+        "ref_time, step"
+    )
+    old_rows, old_valued = client.query(
+        f"SELECT count(), countIf(value IS NOT NULL) FROM {OLD}"
+    ).result_rows[0]
+    moved = int(client.command(f"SELECT count() FROM grid_values WHERE grid IN ({legacy})"))
+    counted = int(client.command(f"SELECT sum(points) FROM grid_fields WHERE grid IN ({legacy})"))
+    if moved != old_valued or counted != old_rows:
+        raise RuntimeError(
+            f"{OLD} holds {old_rows} rows, {old_valued} with a value; {moved} moved to "
+            f"grid_values and {counted} counted in grid_fields: {OLD} is kept"
+        )
+    client.command(f"DROP TABLE {OLD}")
