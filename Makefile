@@ -20,7 +20,7 @@ DEMO_MCFCD_PORT ?= 18767
 # so that the SLURM plugin's scontrol at each Snakemake start fails at once (README, profiles)
 LOCAL_EXECUTOR := SLURM_CONF=/dev/null
 
-.PHONY: setup demo test lint bench bench-purge bench-layouts bench-keep-up clean
+.PHONY: setup demo test lint bench bench-purge bench-keep-up clean
 
 setup: $(VENV)/.installed
 
@@ -108,9 +108,6 @@ bench: setup
 
 bench-purge: setup
 	$(BIN)/python -m bench.purge_simulation 30
-
-bench-layouts: setup
-	$(BIN)/python -m bench.grid_layouts
 
 # a whole simulated hour of GFS, HRRR, GOES-19 and MRMS publication (python -m bench.keep_up
 # alone publishes one file in 6 and scales)

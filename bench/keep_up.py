@@ -301,7 +301,7 @@ def _store(work: Path) -> tuple[int, dict[str, tuple[int, int]]]:
             "currentDatabase()"
         ).result_rows[0][0]
         rows = client.query(
-            "SELECT source, count(), uniqExact(raw_file_id) FROM grid_data GROUP BY source"
+            "SELECT source, count(), uniqExact(raw_file_id) FROM grid_values GROUP BY source"
         ).result_rows
     finally:
         client.close()
@@ -344,19 +344,19 @@ def _store_scans(
     try:
         scans, fixed = [], _median_seconds(client, "SELECT 1")
         for source, rows, files, key in client.query(
-            "SELECT source, count(), uniqExact(raw_key), any(raw_key) FROM grid_data "
+            "SELECT source, count(), uniqExact(raw_key), any(raw_key) FROM grid_values "
             "GROUP BY source ORDER BY source"
         ).result_rows:
             lookup = _median_seconds(
                 client,
-                "SELECT count() FROM grid_data WHERE source = %(s)s AND raw_key = %(k)s",
+                "SELECT count() FROM grid_values WHERE source = %(s)s AND raw_key = %(k)s",
                 {"s": source, "k": key},
             )
             retention = cfg["sources"][source]["retention_hours"]
             retained = rows / files * files_an_hour[source] * retention
             scans.append(StoreScan(source, int(rows), retained, max(lookup - fixed, 0.0)))
         verify = _median_seconds(
-            client, "SELECT source, raw_key, count() FROM grid_data GROUP BY source, raw_key"
+            client, "SELECT source, raw_key, count() FROM grid_values GROUP BY source, raw_key"
         )
         verify = max(verify - fixed, 0.0)
     finally:

@@ -1,6 +1,6 @@
 """What the purge costs in the store: finding which rows expired, dropping and deleting them.
 
-A synthetic `grid_data` of two sources, 40 six-hourly cycles each of four files (625,000 rows a
+A synthetic `grid_values` of two sources, 40 six-hourly cycles each of four files (625,000 rows a
 cycle: 50 M rows), purged at a cutoff that takes 5.5 days of each: ten whole day partitions and
 one partly expired day per source. The figure is the time the purge takes to find what expired
 (it reads each partition's `raw_key` column) against one GROUP BY over the whole column, the
@@ -38,10 +38,9 @@ def _fill(client, rows_per_cycle: int) -> None:
                     f"'/raw/f00{step}.grib2')"
                 )
                 client.command(
-                    "INSERT INTO grid_data (source, variable, level, forecast, ref_time, step, "
-                    "lat, lon, value, raw_file_id, raw_key) "
-                    f"SELECT '{source}', 'TMP', 'surface', 'anl', {ref}, {step}, "
-                    "(number % 721) * 0.25 - 90, intDiv(number, 721) % 1440 * 0.25 - 180, "
+                    "INSERT INTO grid_values (source, variable, level, forecast, ref_time, step, "
+                    "grid, point, value, raw_file_id, raw_key) "
+                    f"SELECT '{source}', 'TMP', 'surface', 'anl', {ref}, {step}, 1, number, "
                     f"rand() / 1e9, 'run', {key} FROM numbers({rows_per_cycle // FILES})"
                 )
     while int(client.command("SELECT count() FROM system.merges")):
@@ -54,11 +53,11 @@ def main(rows_per_cycle: int = 625_000) -> None:
         try:
             clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
             _fill(client, rows_per_cycle)
-            total = int(client.command("SELECT count() FROM grid_data"))
+            total = int(client.command("SELECT count() FROM grid_values"))
             cutoffs = dict.fromkeys(SOURCES, CUTOFF)
             select = best_of(lambda: purge.clickhouse_items(client, cutoffs), 3)
             floor = best_of(
-                lambda: client.query("SELECT raw_key, count() FROM grid_data GROUP BY raw_key"), 3
+                lambda: client.query("SELECT raw_key, count() FROM grid_values GROUP BY raw_key"), 3
             )
             items = purge.clickhouse_items(client, cutoffs)
             start = time.perf_counter()
@@ -69,12 +68,12 @@ def main(rows_per_cycle: int = 625_000) -> None:
             shared = [i for i in items if i.kind == "rows"]
             clickhouse.delete_rows(
                 client,
-                "grid_data",
+                "grid_values",
                 [i.partition for i in shared],
                 [k for i in shared for k in i.keys],
             )
             deleted = time.perf_counter()
-            left = int(client.command("SELECT count() FROM grid_data"))
+            left = int(client.command("SELECT count() FROM grid_values"))
         finally:
             client.close()
     partitions = sum(i.kind == "partition" for i in items)

@@ -1,6 +1,7 @@
-"""(c) Bytes on disk per stored value in `grid_data`, against the bytes per value of the GRIB
-files the rows came from (the packing their producers chose: the floor a lossless store is
-measured by), in two layouts:
+"""(c) Bytes on disk per grid value (every point of every loaded field, with a value or not)
+across the grid tables (`grid_values`, `grid_points`, `grids`, `grid_fields`), against the
+bytes per value of the GRIB files the rows came from (the packing their producers chose: the
+floor a lossless store is measured by), in two layouts, each in a store of its own:
 
 - a settled archive: a week of ERA5 hourly 2 m temperature (168 runs of one field on one grid),
   so each point holds 24 runs a day in its day partition, as GFS and HRRR points do;
@@ -48,44 +49,52 @@ def _load(client, tmp: Path, source: str, name: str) -> None:
     clickhouse.load(client, out, source, f"raw/{name}")
 
 
-def _sizes(client, source: str) -> tuple[int, int, list]:
-    """(rows, compressed bytes, [(column, compressed bytes)] largest first) of one source."""
-    rows, size = client.query(
-        "SELECT sum(rows), sum(data_compressed_bytes) FROM system.parts WHERE database = "
-        "currentDatabase() AND table = 'grid_data' AND active AND partition LIKE %(p)s",
-        parameters={"p": f"('{source}',%"},
-    ).result_rows[0]
+GRID_TABLES = ("grid_values", "grid_points", "grids", "grid_fields")
+
+
+def _sizes(client) -> tuple[int, int, list]:
+    """(grid points of the loaded fields, compressed bytes of every grid table, [(table.column,
+    compressed bytes)] largest first) of one store."""
+    points = int(client.command("SELECT sum(points) FROM grid_fields"))
+    size = int(
+        client.command(
+            "SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = "
+            "currentDatabase() AND table IN %(t)s AND active",
+            parameters={"t": GRID_TABLES},
+        )
+    )
     columns = client.query(
-        "SELECT column, sum(column_data_compressed_bytes) AS size FROM system.parts_columns "
-        "WHERE database = currentDatabase() AND table = 'grid_data' AND active "
-        "AND partition LIKE %(p)s GROUP BY column ORDER BY size DESC LIMIT 4",
-        parameters={"p": f"('{source}',%"},
+        "SELECT concat(table, '.', column), sum(column_data_compressed_bytes) AS size "
+        "FROM system.parts_columns WHERE database = currentDatabase() AND table IN %(t)s "
+        "AND active GROUP BY table, column ORDER BY size DESC LIMIT 4",
+        parameters={"t": GRID_TABLES},
     ).result_rows
-    return int(rows), int(size), columns
+    return points, size, columns
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        client = clickhouse.connect(f"chdb://{tmp}/ch")
-        clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
-        for source, names in LAYOUTS.items():
+    sizes = {}
+    for source, names in LAYOUTS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            client = clickhouse.connect(f"chdb://{tmp}/ch")
+            clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
             for name in names:
                 _load(client, Path(tmp), source, name)
-        client.command("OPTIMIZE TABLE grid_data FINAL")
-        sizes = {source: _sizes(client, source) for source in LAYOUTS}
-        client.close()
+            for table in GRID_TABLES:
+                client.command(f"OPTIMIZE TABLE {table} FINAL")
+            sizes[source] = _sizes(client)
+            client.close()
     for source, names in LAYOUTS.items():
-        rows, size, columns = sizes[source]
-        stored = size / rows
-        grib = sum((SAMPLES / name).stat().st_size for name in names) / rows
+        points, size, columns = sizes[source]
+        stored = size / points
+        grib = sum((SAMPLES / name).stat().st_size for name in names) / points
         # small parts are compact (one file for all columns): no per-column figure then
-        largest = ", ".join(f"{name} {col / rows:.2f}" for name, col in columns if col)
+        largest = ", ".join(f"{name} {col / points:.2f}" for name, col in columns if col)
         report(
-            f"grid_data bytes per value / GRIB bytes per value, {source}",
+            f"store bytes per grid value / GRIB bytes per value, {source}",
             stored / grib,
-            f"{rows:,} rows of {len(names)} GRIB file(s): store {stored:.2f} bytes/value"
-            + (f" ({largest})" if largest else "")
-            + f", GRIB {grib:.2f}",
+            f"{points:,} grid values of {len(names)} GRIB file(s): store {stored:.2f} "
+            "bytes/value" + (f" ({largest})" if largest else "") + f", GRIB {grib:.2f}",
         )
 
 

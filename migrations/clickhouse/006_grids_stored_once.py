@@ -1,6 +1,8 @@
 """Grids stored once: `grid_data` becomes a view over the valued points (`grid_values`) and the
 grids they lie on (`grids`, `grid_points`); `grid_fields` keeps one row per field a raw file
-loaded (its grid, its points, how many have a value).
+loaded (its grid, its points, how many have a value); `grid_data_all_points` shows every point
+of every field, NULL where it has no value, as the old table did (a join of all three: for
+checking a field whole, not for series).
 
 A store made before this keeps its rows: the old `grid_data` table is renamed
 `grid_data_v1`, its rows with a value move into `grid_values`, the missing ones are counted in
@@ -109,6 +111,38 @@ SELECT
 FROM grid_values AS v
 INNER JOIN grid_points AS p ON p.grid = v.grid AND p.point = v.point"""
 
+# Every point of every loaded field, the value NULL where the point has none: grid_data as the
+# old table kept it (an unmatched point reads `valued` as 0, so no join_use_nulls is needed)
+WHOLE = """CREATE OR REPLACE VIEW grid_data_all_points AS
+SELECT
+    f.source AS source,
+    f.variable AS variable,
+    f.level AS level,
+    f.forecast AS forecast,
+    f.descriptor AS descriptor,
+    f.ref_time AS ref_time,
+    f.step AS step,
+    f.ref_time + toIntervalMinute(f.step) AS valid_time,
+    p.lat AS lat,
+    p.lon AS lon,
+    p.cell AS cell,
+    if(v.valued = 1, v.value, NULL) AS value,
+    f.raw_file_id AS raw_file_id,
+    f.raw_key AS raw_key,
+    f.grid AS grid,
+    p.point AS point
+FROM grid_fields AS f
+INNER JOIN grid_points AS p ON p.grid = f.grid
+LEFT JOIN
+(
+    SELECT raw_key, variable, level, forecast, descriptor, ref_time, step, grid, point, value,
+        1 AS valued
+    FROM grid_values
+) AS v
+ON v.raw_key = f.raw_key AND v.variable = f.variable AND v.level = f.level
+    AND v.forecast = f.forecast AND v.descriptor = f.descriptor AND v.ref_time = f.ref_time
+    AND v.step = f.step AND v.grid = f.grid AND v.point = p.point"""
+
 # Jackfruit's view reads the newest run of each field and time from grid_values itself.
 JACKFRUIT = """CREATE OR REPLACE VIEW jackfruit.grid_data AS
 SELECT
@@ -153,6 +187,7 @@ def apply(client) -> None:
     if _engine(client, "grid_data") not in (None, "View"):
         raise RuntimeError(f"both grid_data and {OLD} are tables: move one aside by hand")
     client.command(VIEW)
+    client.command(WHOLE)
     client.command("CREATE DATABASE IF NOT EXISTS jackfruit")
     client.command(JACKFRUIT)
     if _engine(client, OLD) is not None:

@@ -97,7 +97,7 @@ def _drop_rows_of(workdir: Path, raw_key: str) -> None:
     client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
     try:
         client.command(
-            "DELETE FROM grid_data WHERE raw_key = %(k)s",
+            "DELETE FROM grid_values WHERE raw_key = %(k)s",
             parameters={"k": raw_key},
             settings={"lightweight_deletes_sync": 2},
         )
@@ -348,7 +348,7 @@ def test_a_repair_from_another_folder_works_in_the_project_under_the_run_lock(
     client = clickhouse.connect(f"chdb://{project}/data/clickhouse")
     try:
         client.command(
-            "DELETE FROM grid_data WHERE raw_key = %(k)s AND modulo(cell, 2) = 0",
+            "DELETE FROM grid_values WHERE raw_key = %(k)s AND modulo(point, 2) = 0",
             parameters={"k": raw_key},
             settings={"lightweight_deletes_sync": 2},
         )

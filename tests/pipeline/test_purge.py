@@ -76,7 +76,7 @@ def test_simulated_days_keep_exactly_the_retention_window(samples, http_mirror, 
     assert sizes[-1] == sizes[-2] == sizes[-3]
     metadata = workdir / ".snakemake" / "metadata"
     records = len(list(metadata.iterdir()))
-    assert records <= 3 * 6 + 1  # three cycles' outputs (six each), and nothing purged
+    assert records <= 3 * 7 + 1  # three cycles' outputs (seven each), and nothing purged
     reports = sorted((workdir / "data" / "purge-reports").glob("*.json"))
     assert json.loads(reports[-1].read_text())["failures"] == []
 

@@ -27,8 +27,8 @@ def old_store(tmp_path):
     client.close()
 
 
-def _rows(client, where: str = "") -> list[tuple]:
-    return sorted(client.query(f"SELECT {COLUMNS} FROM grid_data {where}").result_rows)
+def _rows(client, table: str = "grid_data") -> list[tuple]:
+    return sorted(client.query(f"SELECT {COLUMNS} FROM {table}").result_rows)
 
 
 def test_a_store_of_5939ffa_migrates_with_no_row_lost(old_store):
@@ -39,6 +39,7 @@ def test_a_store_of_5939ffa_migrates_with_no_row_lost(old_store):
     applied = clickhouse.migrate(client, REPO / "migrations" / "clickhouse")
     assert "006_grids_stored_once.py" in applied
     assert _rows(client) == valued  # the view: every valued row, as it was
+    assert _rows(client, "grid_data_all_points") == before  # and every point, NULLs too
     tables = dict(
         client.query(
             "SELECT name, engine FROM system.tables WHERE database = currentDatabase()"

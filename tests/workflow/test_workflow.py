@@ -169,7 +169,7 @@ def test_gfs_file_without_idx_loads_every_field_equal_to_gdal(samples, mirror_di
     run = snakemake(tmp_path, "--configfile", str(cfg))
     assert run.returncode == 0, run.stderr[-3000:]
     client = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
-    assert client.command("SELECT count() FROM grid_data") == 343 * 144 * 73
+    assert client.command("SELECT count() FROM grid_data_all_points") == 343 * 144 * 73
     idx = (tmp_path / "data/cycles/gfs/2011011012/raw/f120.grib2.idx").read_text().splitlines()
     expected: dict[tuple, list] = {}
     with rasterio.Env(GRIB_NORMALIZE_UNITS="NO"), rasterio.open(samples / sample) as ds:
@@ -185,7 +185,7 @@ def test_gfs_file_without_idx_loads_every_field_equal_to_gdal(samples, mirror_di
                 value = None if data.mask[r, c] else np.float32(data[r, c]).item()
                 expected.setdefault(key, []).append(value)
     stored = client.query(
-        "SELECT variable, level, forecast, lat, lon, value FROM grid_data "
+        "SELECT variable, level, forecast, lat, lon, value FROM grid_data_all_points "
         "WHERE (lat, lon) IN %(points)s ORDER BY variable, level, forecast, lat, lon, value",
         parameters={"points": sorted({k[3:] for k in expected})},
     ).result_rows
@@ -300,16 +300,16 @@ def _verify_finds_rows_deleted_by_hand_and_repairs_exactly_them(workdir, cfg_pat
     client = clickhouse.connect(f"chdb://{workdir}/data/clickhouse")
     try:
         client.command(
-            "DELETE FROM grid_data WHERE raw_key = %(k)s AND value > 280",
+            "DELETE FROM grid_values WHERE raw_key = %(k)s AND value > 280",
             parameters={"k": victim["raw_key"]},
             settings={"lightweight_deletes_sync": 2},
         )
         stray = client.query_df(
-            "SELECT * FROM grid_data WHERE raw_key = %(k)s LIMIT 5",
+            "SELECT * FROM grid_values WHERE raw_key = %(k)s LIMIT 5",
             parameters={"k": victim["raw_key"]},
         )
         stray["raw_key"] = "cycles/gfs/nowhere/raw/f000.grib2"  # rows no marker stands for
-        client.insert_df("grid_data", stray)
+        client.insert_df("grid_values", stray)
     finally:
         client.close()
     found = gridflow("verify", "--configfile", str(cfg_path))
