@@ -7,7 +7,8 @@ chDB store: the floor of moving those rows.
 The store already holds other runs of the file (a day of GFS cycles), as a scheduled load finds
 it. What the ratio measures is the load's own work around that insert: each row's field
 identity and grid looked up from its index, the grid found registered, the counts that tell
-whether rows must be replaced, the file's `grid_fields` rows, and the count after. Both a first load and a reload (which replaces the file's rows) are timed.
+whether rows must be replaced, the file's `grid_fields` rows, and the count after. Both a first
+load and a reload (which replaces the file's rows) are timed.
 """
 
 from __future__ import annotations
