@@ -45,8 +45,10 @@ TABLES = [
     )
     ENGINE = MergeTree
     ORDER BY (grid, cell, point)""",
-    # the points with a value; partitions by source and day for the purge, sorted so that a
-    # point's series is one run of rows
+    # the points with a value, sorted so that a point's series is one run of rows; partitions
+    # by source and month: a series of a year opens 12 (a day's partition cost a series half a
+    # millisecond each), and the purge deletes a day's rows within the month (measured 0.3-0.65
+    # s) and drops the month once all of it expired
     """CREATE TABLE IF NOT EXISTS grid_values
     (
         source LowCardinality(String),
@@ -68,7 +70,7 @@ TABLES = [
         INDEX valid_time_minmax valid_time TYPE minmax GRANULARITY 1
     )
     ENGINE = MergeTree
-    PARTITION BY (source, toYYYYMMDD(ref_time))
+    PARTITION BY (source, toYYYYMM(ref_time))
     ORDER BY (source, variable, level, grid, point, ref_time, step, forecast, descriptor)""",
     # one row per field a raw file loaded: what its rows are of, without reading them
     """CREATE TABLE IF NOT EXISTS grid_fields

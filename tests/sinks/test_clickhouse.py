@@ -70,7 +70,7 @@ def test_reload_after_a_crash_half_way_converges(store, gfs_shred):
     lineage = {"source": "gfs", "raw_file_id": "r1", "raw_key": "raw/gfs/a"}
     first_group = rows_.as_stored(reader.read_row_group(0), fields, lineage)
     client.insert_arrow("grid_values", first_group)
-    # the crash
+    # the crash: half the values in (the load finds them at its fields' reference times)
     rows = clickhouse.load(client, gfs_shred, "gfs", "raw/gfs/a")
     assert int(client.command("SELECT count() FROM grid_data")) == rows == reader.metadata.num_rows
 

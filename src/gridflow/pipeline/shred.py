@@ -104,28 +104,15 @@ def _indexed(fields, raw: Path, seen: dict[tuple, tuple[int, str]]):
 
 @dataclass
 class _FieldGrid:
-    """One field as its blocks arrive: its grid's places, its valued points, its extent."""
+    """One field as its blocks arrive: its grid's places and its valued points."""
 
     identity: tuple
     grid: GridBuilder = field(default_factory=GridBuilder)
     rows: int = 0
-    extent: list[float] = field(default_factory=lambda: [180.0, 90.0, -180.0, -90.0])
 
     def add(self, index: int, table: pa.Table) -> pa.Table:
         """A block of the field's points (`rows.points`) as shred rows: its valued points."""
-        lat = table.column("lat").to_numpy()
-        lon = table.column("lon").to_numpy()
-        first = self.grid.add(lat, lon)
-        if len(lat):
-            finite = np.isfinite(lat)
-            if finite.any():
-                la, lo = lat[finite], lon[finite]
-                self.extent = [
-                    min(self.extent[0], float(lo.min())),
-                    min(self.extent[1], float(la.min())),
-                    max(self.extent[2], float(lo.max())),
-                    max(self.extent[3], float(la.max())),
-                ]
+        first = self.grid.add(table.column("lat").to_numpy(), table.column("lon").to_numpy())
         value = table.column("value").combine_chunks()
         if value.null_count:
             valued = np.flatnonzero(np.asarray(value.is_valid()))
@@ -143,9 +130,15 @@ class _FieldGrid:
             schema=SCHEMA,
         )
 
-    def finished(self) -> ShredField:
-        extent = tuple(self.extent) if self.extent[0] <= self.extent[2] else None
-        return ShredField(self.identity, self.grid.grid_id(), self.grid.points, self.rows, extent)
+
+def _extent(grid: GridBuilder) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of a grid's places; None for a grid of no point."""
+    if not grid.points:
+        return None
+    with np.errstate(invalid="ignore"):
+        lats = [f(b[0]) for b in grid.blocks if len(b[0]) for f in (np.nanmin, np.nanmax)]
+        lons = [f(b[1]) for b in grid.blocks if len(b[1]) for f in (np.nanmin, np.nanmax)]
+    return (float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats)))
 
 
 def _grid_table(grid: int, first: int, lat: np.ndarray, lon: np.ndarray) -> pa.Table:
@@ -165,17 +158,25 @@ class _Grids:
 
     def __init__(self, writer: pq.ParquetWriter):
         self.writer, self.written = writer, set()
+        # the previous field's grid, id and extent: most fields of a file share one grid
+        self.last: tuple[GridBuilder, int, tuple | None] | None = None
 
     def finish(self, building: _FieldGrid) -> ShredField:
-        done = building.finished()
-        if done.grid not in self.written:
-            self.written.add(done.grid)
+        last, grid = self.last, building.grid
+        if last is not None and grid.same_places(last[0]):
+            grid_id, extent = last[1], last[2]
+        else:
+            grid_id, extent = grid.grid_id(), _extent(grid)
+        if grid_id not in self.written:
+            self.written.add(grid_id)
             start = 0
-            for lat, lon in building.grid.blocks:
-                self.writer.write_table(_grid_table(done.grid, start, lat, lon))
+            for lat, lon in grid.blocks:
+                self.writer.write_table(_grid_table(grid_id, start, lat, lon))
                 start += len(lat)
-        building.grid.blocks.clear()  # the places are written: keep no field's but one
-        return done
+        if last is not None and last[0] is not grid:
+            last[0].blocks.clear()  # keep the places of one field only
+        self.last = (grid, grid_id, extent)
+        return ShredField(building.identity, grid_id, grid.points, building.rows, extent)
 
 
 def shred(

@@ -118,13 +118,18 @@ def field_grids(client, field: Field) -> list[int]:
     return [r[0] for r in rows]
 
 
-def nearest_point(client, field: Field, lat: float, lon: float) -> GridPoint | None:
+def nearest_point(
+    client, field: Field, lat: float, lon: float, grids: list[int] | None = None
+) -> GridPoint | None:
     """The grid point nearest to (lat, lon), or None when the field has no rows. The newest
-    run's grid is searched first: another grid is searched only when it has no point."""
-    grids = field_grids(client, field)
+    run's grid is searched first: another grid is searched only when it has no point.
+    `grids` are the field's (`field_grids`), when the caller has them already."""
+    grids = field_grids(client, field) if grids is None else grids
     if not grids:
         return None
-    return _nearest(client, grids[:1], lat, lon) or _nearest(client, grids, lat, lon)
+    return _nearest(client, grids[:1], lat, lon) or (
+        _nearest(client, grids, lat, lon) if len(grids) > 1 else None
+    )
 
 
 def _nearest(client, grids: list[int], lat: float, lon: float) -> GridPoint | None:
@@ -182,15 +187,17 @@ def reach(client, lat: float, lon: float, point: GridPoint) -> grid_reach.Reach:
     )
 
 
-def _same_place(client, field: Field, point: GridPoint) -> list[tuple[int, int]]:
-    """(grid, point) of every grid of the field with a point exactly where `point` is: the
-    field's runs on another grid answer too when it shares the place."""
+def _same_place(client, grids: list[int], point: GridPoint) -> list[tuple[int, int]]:
+    """(grid, point) of every grid of the field (`grids`) with a point exactly where `point`
+    is: the field's runs on another grid answer too when it shares the place."""
+    if grids == [point.grid]:
+        return [(point.grid, point.point)]
     found = readonly.query(
         client,
         f"SELECT grid, point FROM {POINTS} WHERE grid IN %(g)s AND cell = %(c)s "
         "AND lat = toFloat32(%(plat)s) AND lon = toFloat32(%(plon)s)",
         parameters={
-            "g": field_grids(client, field),
+            "g": grids,
             "c": point.cell,
             "plat": point.lat,
             "plon": point.lon,
@@ -212,7 +219,8 @@ def series(
     `period`, oldest run first; with `latest`, only the newest run's (or scan's) first value.
     Empty when the field has no rows (or none in the period); OutsideGrid when the place is
     off the grid."""
-    point = nearest_point(client, field, lat, lon)
+    grids = field_grids(client, field)
+    point = nearest_point(client, field, lat, lon, grids)
     if point is None:
         return []
     found = reach(client, lat, lon, point)
@@ -222,7 +230,7 @@ def series(
             f"{found.distance_km:,.1f} km away, at {point.lat:.4f}, {point.lon:.4f}; the "
             f"grid's spacing there is {found.spacing_km:,.1f} km)"
         )
-    places = _same_place(client, field, point)
+    places = _same_place(client, grids, point)
     in_period, period_params = period.where()
     # every run of the field on those grids, its value at the point where it has one (an
     # unmatched run reads v.valued as 0: join_use_nulls cannot be set under readonly)

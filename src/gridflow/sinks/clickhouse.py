@@ -186,17 +186,18 @@ def stored_table(table: str) -> str:
     return VALUES if table == TABLE else table
 
 
-def rows_of(client, source: str, raw_key: str, table: str = TABLE, days: list[int] = ()) -> int:
-    """Rows of one raw file; `days` (YYYYMMDD of its reference times) keeps the count to
-    those partitions."""
+def rows_of(client, source: str, raw_key: str, table: str = TABLE, refs: list = ()) -> int:
+    """Rows of one raw file; `refs` (its fields' reference times) keeps the count to the
+    partitions that can hold them."""
     table = stored_table(table)
     where = "source = %(s)s AND raw_key = %(k)s"
-    if days:
-        where += " AND toYYYYMMDD(ref_time) IN %(d)s"
+    if refs:
+        where += " AND ref_time BETWEEN toDateTime(%(r0)s, 'UTC') AND toDateTime(%(r1)s, 'UTC')"
+    seconds = [int(r.timestamp()) for r in refs] or [0]
     return int(
         client.command(
             f"SELECT count() FROM {table} WHERE {where}",
-            parameters={"s": source, "k": raw_key, "d": list(days)},
+            parameters={"s": source, "k": raw_key, "r0": min(seconds), "r1": max(seconds)},
         )
     )
 
@@ -251,16 +252,20 @@ def load(
     if indexed:
         register_grids(client, fields, grids or paths.grids_beside(parquet), parquet)
     stored = stored_table(table)
-    also, covered = _replaced(parquet, table)
-    replaced = f"source = %(s)s AND (raw_key = %(k)s{also})"
-    parameters = {"s": source, "k": raw_key, **covered}
-    # a delete is a mutation of every part of the source (0.6 s at 25 M rows even when nothing
-    # matches); the count that tells whether there is anything to delete reads one column
-    for target in (stored, FIELDS) if indexed else (stored,):
-        found = f"SELECT count() FROM {target} WHERE {replaced}"
-        if int(client.command(found, parameters=parameters)):
+    if indexed:
+        _delete_grid_rows(client, source, raw_key, [f.identity[4] for f in fields])
+        # the fields first: a load that dies inserting values leaves them, and the next load
+        # finds the values to replace through them
+        _record_fields(client, fields, lineage)
+    else:
+        also, covered = _replaced(parquet, table)
+        replaced = f"source = %(s)s AND (raw_key = %(k)s{also})"
+        parameters = {"s": source, "k": raw_key, **covered}
+        # a delete is a mutation of every part of the source (0.6 s at 25 M rows even when
+        # nothing matches); the count that tells whether there is anything to delete is cheap
+        if int(client.command(f"SELECT count() FROM {stored} WHERE {replaced}", parameters)):
             client.command(
-                f"DELETE FROM {target} WHERE {replaced}",
+                f"DELETE FROM {stored} WHERE {replaced}",
                 parameters=parameters,
                 settings={"lightweight_deletes_sync": 2},
             )
@@ -282,10 +287,7 @@ def load(
             else:
                 shred_rows = with_lineage(shred, lineage)
             client.insert_arrow(stored, shred_rows)
-    if indexed:
-        _record_fields(client, fields, lineage)
-    days = sorted({int(f"{f.identity[4]:%Y%m%d}") for f in fields})
-    loaded = rows_of(client, source, raw_key, table, days)
+    loaded = rows_of(client, source, raw_key, table, [f.identity[4] for f in fields])
     if loaded != expected:
         raise LoadError(
             f"{parquet}: {stored} holds {loaded} rows of {raw_key} after loading {expected}"
@@ -301,6 +303,34 @@ _IDENTITY_TYPES = {
     "ref_time": "DateTime(\\'UTC\\')",
     "step": "Int32",
 }
+
+
+def _delete_grid_rows(client, source: str, raw_key: str, refs: list) -> None:
+    """A raw file's rows and fields in the store, before its load puts them back. Its rows lie
+    at the reference times its fields had (`grid_fields`) or have now (`refs`): only the
+    partitions of those times are read, never all of the source's."""
+    where = {"s": source, "k": raw_key}
+    found = (
+        "SELECT count(), toUnixTimestamp(min(ref_time)), toUnixTimestamp(max(ref_time)) "
+        f"FROM {FIELDS} WHERE source = %(s)s AND raw_key = %(k)s"
+    )
+    had, first, last = client.query(found, parameters=where).result_rows[0]
+    seconds = [int(r.timestamp()) for r in refs]
+    if had:
+        seconds += [int(first), int(last)]
+    sync = {"lightweight_deletes_sync": 2}
+    if seconds:
+        span = {**where, "r0": min(seconds), "r1": max(seconds)}
+        rows_there = (
+            "source = %(s)s AND raw_key = %(k)s AND "
+            "ref_time BETWEEN toDateTime(%(r0)s, 'UTC') AND toDateTime(%(r1)s, 'UTC')"
+        )
+        if int(client.command(f"SELECT count() FROM {VALUES} WHERE {rows_there}", span)):
+            client.command(f"DELETE FROM {VALUES} WHERE {rows_there}", span, settings=sync)
+    if had:
+        client.command(
+            f"DELETE FROM {FIELDS} WHERE source = %(s)s AND raw_key = %(k)s", where, settings=sync
+        )
 
 
 def _fields(parquet: Path, file: pq.ParquetFile) -> list[rows.ShredField]:
