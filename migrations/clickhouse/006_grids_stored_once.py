@@ -14,6 +14,8 @@ migration fails naming both counts). The old rows' grids are not known by their 
 
 from __future__ import annotations
 
+from gridflow.rows import VALUE_SQL
+
 CELL = (
     "toUInt32(least(greatest(floor(lat + 90), 0), 179)) * 360 "
     "+ toUInt32(modulo(floor(lon + 180), 360))"
@@ -64,7 +66,9 @@ TABLES = [
             CODEC(Delta, ZSTD(1)),
         grid UInt64 CODEC(ZSTD(1)),
         point UInt32 CODEC(Delta, ZSTD(1)) COMMENT 'the point in its grid (grid_points)',
-        value Float32 CODEC(Delta, ZSTD(3)),
+        value Float32 DEFAULT 0 CODEC(Delta, ZSTD(3)) COMMENT 'the value, 0 when packed',
+        packed UInt16 DEFAULT 0 CODEC(Delta, ZSTD(3))
+            COMMENT 'the integer of a packed field (see grid_fields), else 0',
         raw_file_id LowCardinality(String) COMMENT 'UUIDv7 run id of the fetch',
         raw_key LowCardinality(String) COMMENT 'raw file path under the data root',
         INDEX valid_time_minmax valid_time TYPE minmax GRANULARITY 1
@@ -86,13 +90,22 @@ TABLES = [
         step Int32,
         grid UInt64,
         points UInt32 COMMENT 'the points of its grid',
-        rows UInt32 COMMENT 'the points with a value (its rows in grid_values)'
+        rows UInt32 COMMENT 'the points with a value (its rows in grid_values)',
+        packed UInt8 DEFAULT 0 COMMENT '1: values kept as 16-bit integers (gridflow.rows.Packing)',
+        reference Float64 DEFAULT 0,
+        scale Float64 DEFAULT 1,
+        decimal Float64 DEFAULT 1
     )
     ENGINE = MergeTree
     ORDER BY (source, variable, level, raw_key)""",
 ]
 
-VIEW = """CREATE OR REPLACE VIEW grid_data AS
+# the join that gives a row its field's packing (grid_fields: one row per field of a file)
+FIELD_OF_ROW = """grid_fields AS f ON f.raw_key = v.raw_key AND f.source = v.source
+    AND f.variable = v.variable AND f.level = v.level AND f.forecast = v.forecast
+    AND f.descriptor = v.descriptor AND f.ref_time = v.ref_time AND f.step = v.step"""
+
+VIEW = f"""CREATE OR REPLACE VIEW grid_data AS
 SELECT
     v.source AS source,
     v.variable AS variable,
@@ -105,17 +118,18 @@ SELECT
     p.lat AS lat,
     p.lon AS lon,
     p.cell AS cell,
-    v.value AS value,
+    {VALUE_SQL} AS value,
     v.raw_file_id AS raw_file_id,
     v.raw_key AS raw_key,
     v.grid AS grid,
     v.point AS point
 FROM grid_values AS v
-INNER JOIN grid_points AS p ON p.grid = v.grid AND p.point = v.point"""
+INNER JOIN grid_points AS p ON p.grid = v.grid AND p.point = v.point
+INNER JOIN {FIELD_OF_ROW}"""
 
 # Every point of every loaded field, the value NULL where the point has none: grid_data as the
 # old table kept it (an unmatched point reads `valued` as 0, so no join_use_nulls is needed)
-WHOLE = """CREATE OR REPLACE VIEW grid_data_all_points AS
+WHOLE = f"""CREATE OR REPLACE VIEW grid_data_all_points AS
 SELECT
     f.source AS source,
     f.variable AS variable,
@@ -128,7 +142,7 @@ SELECT
     p.lat AS lat,
     p.lon AS lon,
     p.cell AS cell,
-    if(v.valued = 1, v.value, NULL) AS value,
+    if(v.valued = 1, {VALUE_SQL}, NULL) AS value,
     f.raw_file_id AS raw_file_id,
     f.raw_key AS raw_key,
     f.grid AS grid,
@@ -138,7 +152,7 @@ INNER JOIN grid_points AS p ON p.grid = f.grid
 LEFT JOIN
 (
     SELECT raw_key, variable, level, forecast, descriptor, ref_time, step, grid, point, value,
-        1 AS valued
+        packed, 1 AS valued
     FROM grid_values
 ) AS v
 ON v.raw_key = f.raw_key AND v.variable = f.variable AND v.level = f.level
@@ -222,7 +236,9 @@ def _convert(client) -> None:
         "INNER JOIN grid_points AS p ON p.grid = o.grid AND p.lat = o.lat AND p.lon = o.lon"
     )
     client.command(
-        "INSERT INTO grid_fields SELECT source, raw_key, any(raw_file_id), variable, level, "
+        "INSERT INTO grid_fields (source, raw_key, raw_file_id, variable, level, forecast, "
+        "descriptor, ref_time, step, grid, points, rows) "
+        "SELECT source, raw_key, any(raw_file_id), variable, level, "
         f"forecast, descriptor, ref_time, step, {LEGACY_GRID}, count(), countIf(value IS NOT NULL) "
         f"FROM {OLD} GROUP BY source, raw_key, variable, level, forecast, descriptor, "
         "ref_time, step"

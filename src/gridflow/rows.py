@@ -34,8 +34,47 @@ SCHEMA = pa.schema(
     [
         ("field", pa.uint16()),  # index into the shred's field list
         ("point", pa.uint32()),  # the point's number in its field's grid
-        ("value", pa.float32()),  # never null: a point without a value is not a row
+        ("value", pa.float32()),  # never null: a point without a value is not a row; 0 if packed
+        ("packed", pa.uint16()),  # the packed integer of a packed field (its Packing), else 0
     ]
+)
+PACKED_MAX = 2**16 - 1
+
+
+@dataclass(frozen=True)
+class Packing:
+    """How a field's values are kept as 16-bit integers X, losing nothing: each value is
+    float32((X * scale + reference) * decimal), the arithmetic and order of GRIB's simple and
+    complex packing as eccodes decodes them (in double, then to the float32 gridflow keeps).
+    A field is packed only when every value comes back bit for bit (`pack`); the store
+    computes the same expression (`SQL`)."""
+
+    reference: float
+    scale: float  # 2 ** binary scale factor
+    decimal: float  # 10 ** -decimal scale factor, as eccodes computes it
+
+    def unpack(self, packed: np.ndarray) -> np.ndarray:
+        wide = packed.astype(np.float64) * self.scale + self.reference
+        return (wide * self.decimal).astype(np.float32)
+
+    def pack(self, values: np.ndarray) -> np.ndarray | None:
+        """The integers of float32 `values`, or None when any would not come back exactly."""
+        if not len(values):
+            return np.zeros(0, np.uint16)
+        wide = np.rint((values.astype(np.float64) / self.decimal - self.reference) / self.scale)
+        if not (np.isfinite(wide).all() and wide.min() >= 0 and wide.max() <= PACKED_MAX):
+            return None
+        packed = wide.astype(np.uint16)
+        return packed if np.array_equal(self.unpack(packed), values) else None
+
+    def as_json(self) -> list[float]:
+        return [self.reference, self.scale, self.decimal]
+
+
+# A stored row's value: `v` its grid_values row, `f` its grid_fields row (gridflow.sinks)
+VALUE_SQL = (
+    "if(f.packed = 1, toFloat32((toFloat64(v.packed) * f.scale + f.reference) * f.decimal), "
+    "v.value)"
 )
 GRID_SCHEMA = pa.schema(
     [
@@ -74,13 +113,15 @@ def points(
 @dataclass(frozen=True)
 class ShredField:
     """What a shred says of one of its fields: who it is, its grid, how many of the grid's
-    points have a value, and where those lie (None when none has)."""
+    points have a value, where the grid lies (None for a grid of no point) and how its values
+    are packed (None: kept as float32)."""
 
     identity: tuple  # (variable, level, forecast, descriptor, ref_time, step)
     grid: int  # gridflow.geo.grids id
     points: int  # the grid's points
     rows: int  # points with a value
     extent: tuple[float, float, float, float] | None  # west, south, east, north
+    packing: Packing | None = None
 
     def as_json(self) -> list:
         variable, level, forecast, descriptor, ref, step = self.identity
@@ -94,12 +135,13 @@ class ShredField:
             str(self.grid),  # a UInt64: JSON readers other than Python's round it
             self.points,
             self.rows,
+            self.packing.as_json() if self.packing else None,
             *(self.extent or ()),
         ]
 
     @classmethod
     def from_json(cls, item: list) -> ShredField:
-        variable, level, forecast, descriptor, ref, step, grid, n, rows, *extent = item
+        variable, level, forecast, descriptor, ref, step, grid, n, rows, packing, *extent = item
         when = datetime.strptime(ref, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         return cls(
             (variable, level, forecast, descriptor, when, step),
@@ -107,6 +149,7 @@ class ShredField:
             n,
             rows,
             tuple(extent) if extent else None,
+            Packing(*packing) if packing else None,
         )
 
 
@@ -138,7 +181,7 @@ def as_stored(shred: pa.Table, fields: list[ShredField], lineage: dict) -> pa.Ta
                 per_field.indices.take(index), per_field.dictionary
             )
     columns["grid"] = pa.array([f.grid for f in fields], pa.uint64()).take(index)
-    for name in ("point", "value"):
+    for name in ("point", "value", "packed"):
         columns[name] = shred.column(name)
     for name in LINEAGE:
         columns[name] = constant(lineage[name], shred.num_rows)

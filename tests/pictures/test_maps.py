@@ -303,7 +303,7 @@ def test_map_of_goes_is_its_fixed_grid_with_natural_earths_coasts(samples, store
         step = abs(axis[1] - axis[0])
         assert (high - low) / count == pytest.approx(step, rel=1e-4)
         first = (low + step / 2 - axis.min()) / step
-        assert abs(first - round(first)) < 0.01 and 0 <= round(first) < len(axis) - count
+        assert abs(first - round(first)) < 0.01 and 0 <= round(first) <= len(axis) - count
 
     def to_geos(lon, lat):
         return geos(lon, lat, errcheck=False)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gridflow import rows
 from gridflow.pictures import coastlines, grid_image, raw_grid
 from gridflow.query import readonly
 from gridflow.sinks.clickhouse import FIELDS, POINTS, VALUES
@@ -56,6 +57,7 @@ class MapField:
     points: int
     raw_key: str
     grid: int  # the grid its points lie on (grid_points)
+    packing: rows.Packing | None = None  # how its values are kept (None: as float32)
 
     @property
     def valid_time(self) -> datetime:
@@ -128,16 +130,30 @@ def choose(client, choice: FieldChoice) -> MapField | None:
     found = readonly.query(
         client,
         "SELECT variable, level, forecast, descriptor, ref_time, step, sum(points) AS n, "
-        f"any(raw_key), any(grid) FROM {FIELDS} WHERE {' AND '.join(where)} "
+        "any(raw_key), any(grid), any(packed), any(reference), any(scale), any(decimal) "
+        f"FROM {FIELDS} WHERE {' AND '.join(where)} "
         "GROUP BY variable, level, forecast, descriptor, ref_time, step "
         "ORDER BY step, n DESC, variable, level, descriptor, forecast LIMIT 1",
         parameters=params,
     ).result_rows
     if not found:
         return None
-    variable, level, forecast, descriptor, ref, step, points, raw_key, grid = found[0]
+    variable, level, forecast, descriptor, ref, step, points, raw_key, grid, packed, *scales = (
+        found[0]
+    )
+    packing = rows.Packing(*scales) if packed else None
     return MapField(
-        choice.source, variable, level, forecast, descriptor, _utc(ref), step, points, raw_key, grid
+        choice.source,
+        variable,
+        level,
+        forecast,
+        descriptor,
+        _utc(ref),
+        step,
+        points,
+        raw_key,
+        grid,
+        packing,
     )
 
 
@@ -148,9 +164,10 @@ def points(client, field: MapField) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     join = "INNER" if field.points > ALL_POINTS_UP_TO else "LEFT"
     table = client.query_arrow(
         # an unmatched point reads v.valued as 0 (no join_use_nulls under readonly)
-        f"SELECT p.lat AS lat, p.lon AS lon, if(v.valued = 1, v.value, NULL) AS value FROM "
+        "SELECT p.lat AS lat, p.lon AS lon, v.value AS value, v.packed AS packed, "
+        f"v.valued AS valued FROM "
         f"(SELECT point, lat, lon FROM {POINTS} WHERE grid = %(g)s) AS p {join} JOIN "
-        f"(SELECT point, value, 1 AS valued FROM {VALUES} WHERE source = %(s)s "
+        f"(SELECT point, value, packed, 1 AS valued FROM {VALUES} WHERE source = %(s)s "
         "AND variable = %(v)s AND level = %(l)s AND forecast = %(f)s AND descriptor = %(d)s "
         "AND ref_time = %(r)s AND step = %(t)s AND grid = %(g)s) AS v ON v.point = p.point",
         parameters={
@@ -166,7 +183,10 @@ def points(client, field: MapField) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         settings=readonly.SETTINGS,
     )
     lat, lon = (table.column(n).to_numpy().astype(np.float64) for n in ("lat", "lon"))
-    value = table.column("value").fill_null(np.nan).to_numpy().astype(np.float64)
+    value = table.column("value").to_numpy()
+    if field.packing is not None:
+        value = field.packing.unpack(table.column("packed").to_numpy())
+    value = np.where(table.column("valued").to_numpy() == 1, value.astype(np.float64), np.nan)
     return lat, lon, value
 
 

@@ -20,6 +20,7 @@ from gridflow.query import readonly
 def run(client, source: str, raw_key: str, idx_text: str, rules: dict) -> dict:
     """Run the checks of one raw file's load; the outcome, as the marker's `validation` holds
     it: {"passed": bool, "problems": [...], "fields": n}."""
+    from gridflow.rows import VALUE_SQL
     from gridflow.sinks.clickhouse import FIELDS, VALUES
 
     where = {"s": source, "k": raw_key}
@@ -31,8 +32,11 @@ def run(client, source: str, raw_key: str, idx_text: str, rules: dict) -> dict:
     ).result_rows
     values = readonly.query(
         client,
-        f"SELECT variable, level, min(value), max(value) FROM {VALUES} "
-        "WHERE source = %(s)s AND raw_key = %(k)s GROUP BY variable, level",
+        f"SELECT v.variable, v.level, min({VALUE_SQL}), max({VALUE_SQL}) FROM {VALUES} AS v "
+        f"INNER JOIN (SELECT * FROM {FIELDS} WHERE source = %(s)s AND raw_key = %(k)s) AS f "
+        "ON f.variable = v.variable AND f.level = v.level AND f.forecast = v.forecast "
+        "AND f.descriptor = v.descriptor AND f.ref_time = v.ref_time AND f.step = v.step "
+        "WHERE v.source = %(s)s AND v.raw_key = %(k)s GROUP BY v.variable, v.level",
         parameters=where,
     ).result_rows
     ranges = {(v, lvl): (low, high) for v, lvl, low, high in values}

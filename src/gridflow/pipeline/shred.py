@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from gridflow import formats, inventory
 from gridflow.errors import ShredError
+from gridflow.formats.base import FieldRows
 from gridflow.geo.grids import GridBuilder
 from gridflow.paths import grids_beside
 from gridflow.pipeline.sidecar import Sidecar
@@ -31,6 +32,7 @@ from gridflow.rows import (
     LINEAGE_KEY,
     MAX_FIELDS,
     SCHEMA,
+    Packing,
     ShredField,
     as_stored,
     fields_metadata,
@@ -104,14 +106,17 @@ def _indexed(fields, raw: Path, seen: dict[tuple, tuple[int, str]]):
 
 @dataclass
 class _FieldGrid:
-    """One field as its blocks arrive: its grid's places and its valued points."""
+    """One field as its blocks arrive: its grid's places, its valued points, its packing."""
 
     identity: tuple
     grid: GridBuilder = field(default_factory=GridBuilder)
     rows: int = 0
+    packing: Packing | None = None
 
-    def add(self, index: int, table: pa.Table) -> pa.Table:
-        """A block of the field's points (`rows.points`) as shred rows: its valued points."""
+    def add(self, index: int, decoded: FieldRows) -> pa.Table:
+        """A block of the field's points (`rows.points`) as shred rows: its valued points, as
+        the source's packed integers where every value comes back exactly."""
+        table = decoded.table
         first = self.grid.add(table.column("lat").to_numpy(), table.column("lon").to_numpy())
         value = table.column("value").combine_chunks()
         if value.null_count:
@@ -121,11 +126,22 @@ class _FieldGrid:
         else:
             point = np.arange(first, first + len(value), dtype=np.uint32)
         self.rows += len(point)
+        packed = None
+        if decoded.packing is not None:
+            if first:
+                raise ShredError(f"{decoded.label}: a packed field came in blocks")
+            packed = decoded.packing.pack(value.to_numpy(zero_copy_only=False))
+            self.packing = decoded.packing if packed is not None else None
+        if packed is None:
+            packed = np.zeros(len(point), np.uint16)
+        else:
+            value = pa.array(np.zeros(len(point), np.float32))
         return pa.table(
             {
                 "field": pa.array(np.full(len(point), index, dtype=np.uint16)),
                 "point": pa.array(point),
                 "value": value,
+                "packed": pa.array(packed),
             },
             schema=SCHEMA,
         )
@@ -176,7 +192,9 @@ class _Grids:
         if last is not None and last[0] is not grid:
             last[0].blocks.clear()  # keep the places of one field only
         self.last = (grid, grid_id, extent)
-        return ShredField(building.identity, grid_id, grid.points, building.rows, extent)
+        return ShredField(
+            building.identity, grid_id, grid.points, building.rows, extent, building.packing
+        )
 
 
 def shred(
@@ -222,7 +240,7 @@ def shred(
                                 f"{raw}: the blocks of field {field_rows.label!r} came apart"
                             )
                         building, building_index = _FieldGrid(field_rows.identity), index
-                    table = building.add(index, table)
+                    table = building.add(index, field_rows)
                 pending.append(table)
                 rows += table.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
@@ -274,28 +292,33 @@ def read_rows(path: Path, with_missing: bool = False) -> pa.Table:
         lat, lon = places.get(described.grid, nowhere)  # a grid of no point is not written
         mine = stored.filter(pa.array(field_index == index))
         point = mine.column("point").to_numpy()
+        given = mine.column("value").to_numpy()
+        if described.packing is not None:
+            given = described.packing.unpack(mine.column("packed").to_numpy())
         if with_missing:
             values = np.full(len(lat), np.nan, dtype=np.float32)
             valued = np.zeros(len(lat), dtype=bool)
-            values[point], valued[point] = mine.column("value").to_numpy(), True
+            values[point], valued[point] = given, True
             point = np.arange(len(lat), dtype=np.uint32)
             value = pa.array(values, mask=~valued)
         else:
-            value = mine.column("value")
+            value = pa.array(given, pa.float32())
         whole = pa.table(
             {
                 "field": pa.array(np.full(len(point), index, dtype=np.uint16)),
                 "point": pa.array(point, pa.uint32()),
                 "value": value,
+                "packed": pa.array(np.zeros(len(point), np.uint16)),
             }
         )
         parts.append(
             as_stored(whole, fields, lineage)
+            .drop_columns(["packed"])
             .append_column("lat", pa.array(lat[point]))
             .append_column("lon", pa.array(lon[point]))
         )
     if not parts:
-        empty = as_stored(stored, fields, lineage)
+        empty = as_stored(stored, fields, lineage).drop_columns(["packed"])
         return empty.append_column("lat", pa.array([], pa.float32())).append_column(
             "lon", pa.array([], pa.float32())
         )

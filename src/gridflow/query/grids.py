@@ -29,6 +29,7 @@ import numpy as np
 from gridflow.errors import GridflowError
 from gridflow.geo import reach as grid_reach
 from gridflow.query import readonly
+from gridflow.rows import VALUE_SQL
 from gridflow.sinks.clickhouse import FIELDS, POINTS, VALUES
 
 EARTH_DEGREE_M = 6371008.8 * math.pi / 180  # ClickHouse greatCircleDistance's sphere
@@ -237,9 +238,10 @@ def series(
     result = readonly.query(
         client,
         "SELECT f.ref_time, f.step, f.ref_time + toIntervalMinute(f.step), f.forecast, "
-        "if(v.valued = 1, v.value, NULL), f.descriptor, f.raw_file_id, f.raw_key "
+        f"if(v.valued = 1, {VALUE_SQL}, NULL), f.descriptor, f.raw_file_id, f.raw_key "
         f"FROM (SELECT * FROM {FIELDS} WHERE {field.where()} AND grid IN %(g)s{in_period}) AS f "
-        "LEFT JOIN (SELECT ref_time, step, forecast, descriptor, raw_key, value, 1 AS valued "
+        "LEFT JOIN (SELECT ref_time, step, forecast, descriptor, raw_key, value, packed, "
+        "1 AS valued "
         f"FROM {VALUES} WHERE {field.where()} AND (grid, point) IN %(places)s{in_period}) AS v "
         "ON v.ref_time = f.ref_time AND v.step = f.step AND v.forecast = f.forecast "
         "AND v.descriptor = f.descriptor AND v.raw_key = f.raw_key "

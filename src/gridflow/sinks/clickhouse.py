@@ -409,7 +409,8 @@ def register_grids(client, fields: list[rows.ShredField], grids: Path, parquet: 
 
 
 def _record_fields(client, fields: list[rows.ShredField], lineage: dict) -> None:
-    """One `grid_fields` row per field of the raw file: what its rows are of."""
+    """One `grid_fields` row per field of the raw file: what its rows are of, and how a
+    packed field's integers give its values."""
     if not fields:
         return
     client.insert(
@@ -425,6 +426,8 @@ def _record_fields(client, fields: list[rows.ShredField], lineage: dict) -> None
                 f.grid,
                 f.points,
                 f.rows,
+                int(f.packing is not None),
+                *(f.packing.as_json() if f.packing else (0.0, 1.0, 1.0)),
             ]
             for f in fields
         ],
@@ -436,6 +439,10 @@ def _record_fields(client, fields: list[rows.ShredField], lineage: dict) -> None
             "grid",
             "points",
             "rows",
+            "packed",
+            "reference",
+            "scale",
+            "decimal",
         ],
     )
 

@@ -132,7 +132,7 @@ class Grib2(Format):
                     field = decode_field(handle, entry, options)
                 except (eccodes.CodesInternalError, OverflowError, ValueError) as exc:
                     raise ShredError(f"{raw}: field {entry.line()}: {exc}") from None
-                yield FieldRows(entry.line(), field.identity, field.table)
+                yield FieldRows(entry.line(), field.identity, field.table, field.packing)
         except eccodes.CodesInternalError as exc:
             raise ShredError(f"{raw}: eccodes cannot read the file: {exc}") from None
 
