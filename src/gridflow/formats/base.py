@@ -63,8 +63,8 @@ class FieldRows:
     label: str  # names the field in errors: its inventory line
     identity: tuple  # (variable, level, forecast, descriptor, ref_time, step)
     table: pa.Table  # a grid's `rows.points` (the shred adds the field index); a gauge table
-    # how the source packed the values, when it did (a field given one comes in one block);
-    # the shred keeps the integers where every value comes back exactly
+    # how the source packed the values, when it did (the first block's counts for the field);
+    # the shred keeps the integers where every value of the field comes back exactly
     packing: rows.Packing | None = None
 
 

@@ -22,7 +22,6 @@ import pyarrow.parquet as pq
 
 from gridflow import formats, inventory
 from gridflow.errors import ShredError
-from gridflow.formats.base import FieldRows
 from gridflow.geo.grids import GridBuilder
 from gridflow.paths import grids_beside
 from gridflow.pipeline.sidecar import Sidecar
@@ -106,17 +105,17 @@ def _indexed(fields, raw: Path, seen: dict[tuple, tuple[int, str]]):
 
 @dataclass
 class _FieldGrid:
-    """One field as its blocks arrive: its grid's places, its valued points, its packing."""
+    """One field as its blocks arrive: its grid's places, its valued points and values."""
 
     identity: tuple
+    index: int
+    packing: Packing | None  # the source's, if it packed the field
     grid: GridBuilder = field(default_factory=GridBuilder)
-    rows: int = 0
-    packing: Packing | None = None
+    points: list[np.ndarray] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, index: int, decoded: FieldRows) -> pa.Table:
-        """A block of the field's points (`rows.points`) as shred rows: its valued points, as
-        the source's packed integers where every value comes back exactly."""
-        table = decoded.table
+    def add(self, table: pa.Table) -> None:
+        """A block of the field's points (`rows.points`): its places, and its valued points."""
         first = self.grid.add(table.column("lat").to_numpy(), table.column("lon").to_numpy())
         value = table.column("value").combine_chunks()
         if value.null_count:
@@ -125,26 +124,31 @@ class _FieldGrid:
             point = (valued + first).astype(np.uint32)
         else:
             point = np.arange(first, first + len(value), dtype=np.uint32)
-        self.rows += len(point)
-        packed = None
-        if decoded.packing is not None:
-            if first:
-                raise ShredError(f"{decoded.label}: a packed field came in blocks")
-            packed = decoded.packing.pack(value.to_numpy(zero_copy_only=False))
-            self.packing = decoded.packing if packed is not None else None
+        self.points.append(point)
+        self.values.append(value.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
+
+    def rows(self) -> tuple[pa.Table, Packing | None]:
+        """The field's shred rows, and its packing: the source's packed integers where every
+        value comes back from them exactly, else the float32 values."""
+        point = np.concatenate(self.points) if self.points else np.zeros(0, np.uint32)
+        value = np.concatenate(self.values) if self.values else np.zeros(0, np.float32)
+        packed = self.packing.pack(value) if self.packing is not None else None
         if packed is None:
             packed = np.zeros(len(point), np.uint16)
+            packing = None
         else:
-            value = pa.array(np.zeros(len(point), np.float32))
-        return pa.table(
+            value = np.zeros(len(point), np.float32)
+            packing = self.packing
+        table = pa.table(
             {
-                "field": pa.array(np.full(len(point), index, dtype=np.uint16)),
+                "field": pa.array(np.full(len(point), self.index, dtype=np.uint16)),
                 "point": pa.array(point),
-                "value": value,
+                "value": pa.array(value),
                 "packed": pa.array(packed),
             },
             schema=SCHEMA,
         )
+        return table, packing
 
 
 def _extent(grid: GridBuilder) -> tuple[float, float, float, float] | None:
@@ -177,7 +181,8 @@ class _Grids:
         # the previous field's grid, id and extent: most fields of a file share one grid
         self.last: tuple[GridBuilder, int, tuple | None] | None = None
 
-    def finish(self, building: _FieldGrid) -> ShredField:
+    def finish(self, building: _FieldGrid) -> tuple[ShredField, pa.Table]:
+        """The field's description and rows, its grid written if new."""
         last, grid = self.last, building.grid
         if last is not None and grid.same_places(last[0]):
             grid_id, extent = last[1], last[2]
@@ -192,9 +197,11 @@ class _Grids:
         if last is not None and last[0] is not grid:
             last[0].blocks.clear()  # keep the places of one field only
         self.last = (grid, grid_id, extent)
-        return ShredField(
-            building.identity, grid_id, grid.points, building.rows, extent, building.packing
+        table, packing = building.rows()
+        described = ShredField(
+            building.identity, grid_id, grid.points, table.num_rows, extent, packing
         )
+        return described, table
 
 
 def shred(
@@ -217,7 +224,6 @@ def shred(
     seen: dict[tuple, tuple[int, str]] = {}  # identity -> (field index, label)
     done: dict[int, ShredField] = {}  # field index -> what its rows came to
     building: _FieldGrid | None = None
-    building_index = -1
     pending: list[pa.Table] = []
     tmp = out.with_name(out.name + ".partial")
     grids_tmp = grids.with_name(grids.name + ".partial")
@@ -229,25 +235,34 @@ def shred(
             pq.ParquetWriter(grids_tmp, GRID_SCHEMA, **PARQUET_OPTIONS) as grid_writer,
         ):
             written = _Grids(grid_writer)
-            for index, field_rows in _indexed(fmt.fields(raw, entries, options), raw, seen):
-                table = field_rows.table
-                if fmt.table.indexed:
-                    if index != building_index:
-                        if building is not None:
-                            done[building_index] = written.finish(building)
-                        if index in done:
-                            raise ShredError(
-                                f"{raw}: the blocks of field {field_rows.label!r} came apart"
-                            )
-                        building, building_index = _FieldGrid(field_rows.identity), index
-                    table = building.add(index, field_rows)
+
+            def take(table: pa.Table) -> None:
+                nonlocal pending, rows
                 pending.append(table)
                 rows += table.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
                     writer.write_table(pa.concat_tables(pending).unify_dictionaries())
                     pending = []
+
+            def finish(building: _FieldGrid) -> None:
+                done[building.index], table = written.finish(building)
+                take(table)
+
+            for index, field_rows in _indexed(fmt.fields(raw, entries, options), raw, seen):
+                if not fmt.table.indexed:
+                    take(field_rows.table)
+                    continue
+                if building is None or index != building.index:
+                    if building is not None:
+                        finish(building)
+                    if index in done:
+                        raise ShredError(
+                            f"{raw}: the blocks of field {field_rows.label!r} came apart"
+                        )
+                    building = _FieldGrid(field_rows.identity, index, field_rows.packing)
+                building.add(field_rows.table)
             if building is not None:
-                done[building_index] = written.finish(building)
+                finish(building)
             if pending:
                 writer.write_table(pa.concat_tables(pending).unify_dictionaries())
             if fmt.table.indexed:

@@ -45,7 +45,7 @@ class AbiNetcdf(Format):
                         ds, entry.variable, str(raw), options.stride, options.bbox, options.dqf_keep
                     ):
                         table = rows.points(px.lat, px.lon, px.value, px.missing)
-                        yield FieldRows(entry.line(), (*field, ref, 0), table)
+                        yield FieldRows(entry.line(), (*field, ref, 0), table, px.packing)
         except abi_read.AbiError as exc:
             raise ShredError(str(exc)) from None
 

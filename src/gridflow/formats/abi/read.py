@@ -20,6 +20,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from gridflow import rows
 from gridflow.errors import GridflowError
 from gridflow.formats import sniff
 from gridflow.formats.abi.geostationary import Projection, lat_lon
@@ -73,6 +74,13 @@ class Packing:
 
     def unpack(self, packed: np.ndarray, dtype=np.float32) -> np.ndarray:
         return (packed.astype(np.float64) * self.scale + self.offset).astype(dtype)
+
+    def stored(self) -> rows.Packing | None:
+        """The same arithmetic as the store keeps packed values (scale, then offset, in double;
+        the decimal factor 1), for integers of 16 bits or fewer."""
+        if self.dtype.itemsize > 2:
+            return None
+        return rows.Packing(self.offset, self.scale, 1.0)
 
 
 def open_abi(path: Path, origin: str) -> netCDF4.Dataset:
@@ -154,6 +162,7 @@ class Pixels:
     lon: np.ndarray
     value: np.ndarray  # float32
     missing: np.ndarray | None = None  # where a pixel of the grid has no valid value
+    packing: rows.Packing | None = None  # how the file packed the values
 
 
 def disk_pixels(
@@ -207,7 +216,7 @@ def disk_pixels(
         if not keep.all():
             lat, lon, value, ok = lat[keep], lon[keep], value[keep], ok[keep]
         if len(value):
-            yield Pixels(lat, lon, value, ~ok)
+            yield Pixels(lat, lon, value, ~ok, packing.stored())
 
 
 def valid_pixels(
