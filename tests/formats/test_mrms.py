@@ -90,7 +90,7 @@ def test_scans_load_bit_for_bit_with_wgrib2(samples, mirror_dir, tmp_path):
 
     client = clickhouse.connect(f"chdb://{tmp_path}/data/clickhouse")
     rows = client.query(
-        "SELECT variable, level, ref_time, lat, lon, value FROM grid_data"
+        "SELECT variable, level, ref_time, lat, lon, value FROM grid_data_all_points"
     ).result_rows
     client.close()
     assert {(r[0], r[1]) for r in rows} == {
