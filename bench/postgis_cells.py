@@ -13,6 +13,7 @@ from bench.common import REPO, SAMPLES, best_of, report
 from devkit.throwaway_postgres import PostgresServer
 from gridflow.formats.grib import cells as grib_cells
 from gridflow.formats.grib.read import iter_fields
+from gridflow.pipeline.sidecar import Sidecar
 from gridflow.sinks import postgis
 
 PM25 = [9.1, 55.5, 125.5, 225.5]
@@ -27,12 +28,9 @@ def main() -> None:
             postgis.migrate(conn, REPO / "migrations" / "postgres")
             for _, handle in iter_fields(SAMPLES / "aqm.t12z.ave_1hr_pm25-PMTF.grib2"):
                 grid = grib_cells.field_cells(handle, "PMTF", PM25)
-            sidecar = {
-                "source": "aqm",
-                "raw_key": "raw/aqm/bench",
-                "run_id": str(uuid.uuid4()),
-                "format": "grib2",
-            }
+            sidecar = Sidecar(
+                source="aqm", raw_key="raw/aqm/bench", run_id=str(uuid.uuid4()), format="grib2"
+            )
             start = time.perf_counter()
             with conn.transaction():
                 n = postgis.load_cells(conn, sidecar, [grid])

@@ -54,15 +54,25 @@ class Packing:
     decimal: float  # 10 ** -decimal scale factor, as eccodes computes it
 
     def unpack(self, packed: np.ndarray) -> np.ndarray:
-        wide = packed.astype(np.float64) * self.scale + self.reference
-        return (wide * self.decimal).astype(np.float32)
+        wide = packed.astype(np.float64)
+        np.multiply(wide, self.scale, out=wide)
+        np.add(wide, self.reference, out=wide)
+        if self.decimal != 1.0:  # times 1.0 changes no bit: NetCDF's scale and offset
+            np.multiply(wide, self.decimal, out=wide)
+        return wide.astype(np.float32)
 
     def pack(self, values: np.ndarray) -> np.ndarray | None:
         """The integers of float32 `values`, or None when any would not come back exactly."""
         if not len(values):
             return np.zeros(0, np.uint16)
-        wide = np.rint((values.astype(np.float64) / self.decimal - self.reference) / self.scale)
-        if not (np.isfinite(wide).all() and wide.min() >= 0 and wide.max() <= PACKED_MAX):
+        wide = values.astype(np.float64)
+        if self.decimal != 1.0:
+            np.divide(wide, self.decimal, out=wide)
+        np.subtract(wide, self.reference, out=wide)
+        np.divide(wide, self.scale, out=wide)
+        np.rint(wide, out=wide)
+        low, high = wide.min(), wide.max()  # NaN (a NaN value) fails both
+        if not (low >= 0 and high <= PACKED_MAX):
             return None
         packed = wide.astype(np.uint16)
         return packed if np.array_equal(self.unpack(packed), values) else None

@@ -6,6 +6,9 @@ precision rows are stored at), they are read back memory-mapped in a fraction of
 is keyed by everything the places depend on, written under a temporary name and renamed, so
 jobs racing on one grid each see a whole file; past the size cap the least recently used go.
 
+A shred's grids file of one large grid is kept too (`g<id>.grid.parquet`, by the grid's id):
+the next shred on that grid links it as its own instead of writing 20 M places again.
+
 `GRIDFLOW_GRID_CACHE` names the folder (default `$XDG_CACHE_HOME/gridflow/grids`, else
 `~/.cache/gridflow/grids`); `off` turns the cache off.
 """
@@ -75,6 +78,52 @@ def places(
         return None
 
 
+def _grids_file(folder: Path, grid_id: int) -> Path:
+    return folder / f"g{grid_id:016x}.grid.parquet"
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` as the same file as `source`: a hard link, or a copy across file systems."""
+    import shutil
+
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def kept_grids_file(grid_id: int) -> Path | None:
+    """The kept grids file of a grid (whose places a shred wrote before), if any."""
+    folder = directory()
+    if folder is None:
+        return None
+    path = _grids_file(folder, grid_id)
+    try:
+        os.utime(path)  # recently used: trimmed last
+    except OSError:
+        return None
+    return path
+
+
+def keep_grids_file(grid_id: int, grids_file: Path) -> None:
+    """Keep a grids file holding one grid's places for the shreds after it (a cache: a
+    failure only costs them the writing)."""
+    folder = directory()
+    if folder is None:
+        return
+    path = _grids_file(folder, grid_id)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        link_or_copy(grids_file, tmp)
+        os.replace(tmp, path)
+        _trim(folder, path.name.split(".", 1)[0])
+    except OSError as exc:
+        print(f"grid cache {folder} not used ({exc})", file=sys.stderr)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _write(lat_path: Path, lon_path: Path, rows: int, cols: int, compute) -> None:
     tag = f".{uuid.uuid4().hex}.partial"
     tmp = [p.with_name(p.name + tag) for p in (lat_path, lon_path)]
@@ -97,7 +146,7 @@ def _trim(folder: Path, keep: str) -> None:
     """Delete the least recently used entries but `keep` while the folder holds more than
     CAP_BYTES."""
     entries: dict[str, list[Path]] = {}
-    for path in folder.glob("*.npy"):
+    for path in [*folder.glob("*.npy"), *folder.glob("*.grid.parquet")]:
         entries.setdefault(path.name.split(".", 1)[0], []).append(path)
     stats = {name: [p.stat() for p in files] for name, files in entries.items()}
     total = sum(s.st_size for found in stats.values() for s in found)

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from gridflow import formats, inventory
 from gridflow.errors import ShredError
+from gridflow.geo import grid_cache
 from gridflow.geo.grids import GridBuilder
 from gridflow.paths import grids_beside
 from gridflow.pipeline.sidecar import Sidecar
@@ -174,10 +175,13 @@ def _grid_table(grid: int, first: int, lat: np.ndarray, lon: np.ndarray) -> pa.T
 
 
 class _Grids:
-    """The grids file being written: each grid once, however many fields lie on it."""
+    """The grids file being written: each grid once, however many fields lie on it. A shred
+    whose fields all lie on one large grid another shred wrote before links that shred's
+    grids file (gridflow.geo.grid_cache) instead of writing the places again."""
 
     def __init__(self, writer: pq.ParquetWriter):
-        self.writer, self.written = writer, set()
+        self.writer, self.written = writer, []  # (grid id, points) in the order written
+        self.linked: tuple[int, Path] | None = None  # a kept grids file standing for ours
         # the previous field's grid, id and extent: most fields of a file share one grid
         self.last: tuple[GridBuilder, int, tuple | None] | None = None
 
@@ -188,12 +192,8 @@ class _Grids:
             grid_id, extent = last[1], last[2]
         else:
             grid_id, extent = grid.grid_id(), _extent(grid)
-        if grid_id not in self.written:
-            self.written.add(grid_id)
-            start = 0
-            for lat, lon in grid.blocks:
-                self.writer.write_table(_grid_table(grid_id, start, lat, lon))
-                start += len(lat)
+        if grid_id not in self._grids():
+            self._place(grid_id, grid)
         if last is not None and last[0] is not grid:
             last[0].blocks.clear()  # keep the places of one field only
         self.last = (grid, grid_id, extent)
@@ -202,6 +202,36 @@ class _Grids:
             building.identity, grid_id, grid.points, table.num_rows, extent, packing
         )
         return described, table
+
+    def _grids(self) -> set[int]:
+        return {g for g, _ in self.written} | ({self.linked[0]} if self.linked else set())
+
+    def _place(self, grid_id: int, grid: GridBuilder) -> None:
+        kept = None
+        if not self.written and grid.points >= grid_cache.MIN_POINTS:
+            kept = grid_cache.kept_grids_file(grid_id)
+        if kept is not None:
+            self.linked = (grid_id, kept)
+            return
+        if self.linked is not None:  # a second grid: the file holds both after all
+            self.writer.write_table(pq.read_table(self.linked[1], schema=GRID_SCHEMA))
+            self.written.append((self.linked[0], 0))
+            self.linked = None
+        start = 0
+        for lat, lon in grid.blocks:
+            self.writer.write_table(_grid_table(grid_id, start, lat, lon))
+            start += len(lat)
+        self.written.append((grid_id, grid.points))
+
+    def close(self, written: Path, grids: Path) -> None:
+        """Put the grids file in place from `written` (the writer's, closed): the kept file
+        it stands for, or it, kept for later shreds when it holds one large grid."""
+        if self.linked is not None:
+            written.unlink()
+            grid_cache.link_or_copy(self.linked[1], written)
+        os.replace(written, grids)
+        if len(self.written) == 1 and self.written[0][1] >= grid_cache.MIN_POINTS:
+            grid_cache.keep_grids_file(self.written[0][0], grids)
 
 
 def shred(
@@ -268,7 +298,7 @@ def shred(
             if fmt.table.indexed:
                 listed = [done[i] for i in range(len(done))]
                 writer.add_key_value_metadata({FIELDS_KEY: fields_metadata(listed)})
-        os.replace(grids_tmp, grids)
+        written.close(grids_tmp, grids)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
