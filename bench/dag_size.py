@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from bench.common import REPO, report
+from devkit.simulate import LOCAL_EXECUTOR_ENV
 
 NOW = datetime(2025, 3, 12, 23, 59, tzinfo=UTC)
 SOURCES = ("gfs", "hrrr")
@@ -73,7 +74,8 @@ def _config(work: Path, mirror: Path, window: int | None) -> Path:
 
 
 def _snakemake(work: Path, snakefile: Path, *args: str) -> tuple[float, str]:
-    env = {k: v for k, v in os.environ.items() if k != "GRIDFLOW_PG_DSN"}
+    # the local profile's dry run: SLURM's clients pointed at nothing, as the README says
+    env = {k: v for k, v in os.environ.items() if k != "GRIDFLOW_PG_DSN"} | LOCAL_EXECUTOR_ENV
     command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(work)]
     start = time.perf_counter()
     done = subprocess.run(

@@ -159,7 +159,8 @@ ON v.raw_key = f.raw_key AND v.variable = f.variable AND v.level = f.level
     AND v.forecast = f.forecast AND v.descriptor = f.descriptor AND v.ref_time = f.ref_time
     AND v.step = f.step AND v.grid = f.grid AND v.point = p.point"""
 
-# Jackfruit's view reads the newest run of each field and time from grid_values itself.
+# Jackfruit's view: every point of the field (NULL where missing, as Jackfruit's table had it),
+# of the newest run that has the field at that time, picked from grid_fields (a row a field)
 JACKFRUIT = """CREATE OR REPLACE VIEW jackfruit.grid_data AS
 SELECT
     if(g.descriptor = '', g.variable, concat(g.variable, ':', g.descriptor)) AS variable,
@@ -172,16 +173,17 @@ SELECT
     g.level AS level,
     g.forecast AS forecast,
     g.ref_time AS ref_time
-FROM grid_data AS g
+FROM grid_data_all_points AS g
 INNER JOIN
 (
-    SELECT source, variable, descriptor, level, valid_time, max(ref_time) AS ref_time
-    FROM grid_values
-    GROUP BY source, variable, descriptor, level, valid_time
+    SELECT source, variable, descriptor, level, ref_time + toIntervalMinute(step) AS at,
+        max(ref_time) AS newest_run
+    FROM grid_fields
+    GROUP BY source, variable, descriptor, level, at
 ) AS newest
 ON g.source = newest.source AND g.variable = newest.variable
     AND g.descriptor = newest.descriptor AND g.level = newest.level
-    AND g.valid_time = newest.valid_time AND g.ref_time = newest.ref_time"""
+    AND g.valid_time = newest.at AND g.ref_time = newest.newest_run"""
 
 OLD = "grid_data_v1"
 LEGACY_GRID = "cityHash64('gridflow grid_data_v1', source, variable, level, descriptor)"
