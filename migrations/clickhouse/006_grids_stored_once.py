@@ -35,13 +35,14 @@ TABLES = [
     )
     ENGINE = ReplacingMergeTree
     ORDER BY grid""",
-    # the places of every grid's points, once; sorted by 1-degree cell for the nearest search
+    # the places of every grid's points, once; sorted by 1-degree cell for the nearest search;
+    # FPC predicts a Lambert grid's places best (the demo's: 10.4 MB with Delta, 8.9 with FPC)
     f"""CREATE TABLE IF NOT EXISTS grid_points
     (
         grid UInt64,
         point UInt32 CODEC(Delta, ZSTD(1)),
-        lat Float32 CODEC(Delta, ZSTD(3)),
-        lon Float32 CODEC(Delta, ZSTD(3)) COMMENT 'degrees east in [-180, 180)',
+        lat Float32 CODEC(FPC, ZSTD(3)),
+        lon Float32 CODEC(FPC, ZSTD(3)) COMMENT 'degrees east in [-180, 180)',
         cell UInt32 DEFAULT {CELL} CODEC(DoubleDelta, ZSTD(1))
             COMMENT '1-degree cell: (floor(lat) + 90) * 360 + floor(lon) + 180'
     )
