@@ -7,9 +7,10 @@ checking a field whole, not for series).
 A store made before this keeps its rows: the old `grid_data` table is renamed
 `grid_data_v1`, its rows with a value move into `grid_values`, the missing ones are counted in
 `grid_fields`, and the old table is dropped only once the counts agree (else it stays and the
-migration fails naming both counts). The old rows' grids are not known by their files: each
-(source, variable, level, descriptor) gets the grid of the places its rows had, numbered in
-(lat, lon) order. Every step can run again after a crash.
+migration fails naming both counts). The old rows' grids are not known by their files: each old
+field's grid is named by the set of its places (the old table's sort lost their order), its
+points numbered in (lat, lon) order; a new load of the same grid names it by its places in the
+file's order, another id. Every step can run again after a crash.
 """
 
 from __future__ import annotations
@@ -187,7 +188,11 @@ ON g.source = newest.source AND g.variable = newest.variable
     AND g.valid_time = newest.at AND g.ref_time = newest.newest_run"""
 
 OLD = "grid_data_v1"
-LEGACY_GRID = "cityHash64('gridflow grid_data_v1', source, variable, level, descriptor)"
+FIELD_KEY = "source, raw_key, variable, level, forecast, descriptor, ref_time, step"
+FIELD_GRIDS = "grid_data_v1_grids"  # each old field's grid, while the conversion runs
+# an old field's grid: a hash of the set of its places (their order is lost in the old
+# table's sort), summed, so no field's places are held in memory at once
+SET_OF_PLACES = "cityHash64(sum(cityHash64(lat, lon)), count())"
 
 
 def _engine(client, name: str) -> str | None:
@@ -215,15 +220,28 @@ def apply(client) -> None:
 
 def _convert(client) -> None:
     """The old table's rows into the new ones (again from the start after a crash), then the
-    old table dropped once every row is accounted for."""
-    legacy = f"SELECT DISTINCT {LEGACY_GRID} FROM {OLD}"
+    old table dropped once every row is accounted for. Each old field's grid is named by the
+    set of its places, so the fields of one grid share it and a field that changed grid over
+    time has one grid a run; points are numbered in (lat, lon) order."""
+    client.command(f"DROP TABLE IF EXISTS {FIELD_GRIDS}")
+    client.command(
+        f"CREATE TABLE {FIELD_GRIDS} ENGINE = MergeTree ORDER BY ({FIELD_KEY}) AS "
+        f"SELECT {FIELD_KEY}, {SET_OF_PLACES} AS grid, count() AS points, "
+        f"countIf(value IS NOT NULL) AS rows, any(raw_file_id) AS raw_file_id "
+        f"FROM {OLD} GROUP BY {FIELD_KEY}"
+    )
+    legacy = f"SELECT DISTINCT grid FROM {FIELD_GRIDS}"
     sync = {"lightweight_deletes_sync": 2}
     for table in ("grid_values", "grid_fields", "grid_points", "grids"):
         client.command(f"DELETE FROM {table} WHERE grid IN ({legacy})", settings=sync)
+    with_grid = (
+        f"(SELECT o.*, g.grid AS grid FROM {OLD} AS o "
+        f"INNER JOIN {FIELD_GRIDS} AS g USING ({FIELD_KEY}))"
+    )
     client.command(
         "INSERT INTO grid_points (grid, point, lat, lon) "
         "SELECT grid, toUInt32(row_number() OVER (PARTITION BY grid ORDER BY lat, lon) - 1), "
-        f"lat, lon FROM (SELECT DISTINCT {LEGACY_GRID} AS grid, lat, lon FROM {OLD})"
+        f"lat, lon FROM (SELECT DISTINCT grid, lat, lon FROM {with_grid})"
     )
     client.command(
         "INSERT INTO grids (grid, points, west, south, east, north) "
@@ -235,16 +253,15 @@ def _convert(client) -> None:
         "grid, point, value, raw_file_id, raw_key) "
         "SELECT o.source, o.variable, o.level, o.forecast, o.descriptor, o.ref_time, o.step, "
         "p.grid, p.point, assumeNotNull(o.value), o.raw_file_id, o.raw_key "
-        f"FROM (SELECT *, {LEGACY_GRID} AS grid FROM {OLD} WHERE value IS NOT NULL) AS o "
-        "INNER JOIN grid_points AS p ON p.grid = o.grid AND p.lat = o.lat AND p.lon = o.lon"
+        f"FROM {with_grid} AS o "
+        "INNER JOIN grid_points AS p ON p.grid = o.grid AND p.lat = o.lat AND p.lon = o.lon "
+        "WHERE o.value IS NOT NULL"
     )
     client.command(
         "INSERT INTO grid_fields (source, raw_key, raw_file_id, variable, level, forecast, "
         "descriptor, ref_time, step, grid, points, rows) "
-        "SELECT source, raw_key, any(raw_file_id), variable, level, "
-        f"forecast, descriptor, ref_time, step, {LEGACY_GRID}, count(), countIf(value IS NOT NULL) "
-        f"FROM {OLD} GROUP BY source, raw_key, variable, level, forecast, descriptor, "
-        "ref_time, step"
+        "SELECT source, raw_key, raw_file_id, variable, level, forecast, descriptor, ref_time, "
+        f"step, grid, points, rows FROM {FIELD_GRIDS}"
     )
     old_rows, old_valued = client.query(
         f"SELECT count(), countIf(value IS NOT NULL) FROM {OLD}"
@@ -257,3 +274,4 @@ def _convert(client) -> None:
             f"grid_values and {counted} counted in grid_fields: {OLD} is kept"
         )
     client.command(f"DROP TABLE {OLD}")
+    client.command(f"DROP TABLE {FIELD_GRIDS}")

@@ -182,3 +182,15 @@ def test_a_mistyped_target_is_one_line_naming_it(samples, tmp_path):
     ready = run_snakemake(REPO / "Snakefile", work, "-n", "--configfile", str(work / "demo.yaml"))
     assert ready.returncode == 0 and "gridflow plan: 6 file(s) published" in ready.stderr
     assert not list((work / "data").rglob("listing.json"))  # a dry run is a preview
+
+
+def test_outside_the_checkout_a_command_names_the_project_option(tmp_path):
+    """`gridflow db migrate` (any command reading the configuration) run away from the
+    checkout says where the configuration should be and how to point at it."""
+    result = gridflow("db", "migrate", "--dsn", f"chdb://{tmp_path}/store", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "gridflow db migrate: error: configuration file config/config.yaml does not exist: "
+        "run this from the gridflow checkout, or give --project DIR"
+    )
+    assert not (tmp_path / "store").exists()

@@ -48,6 +48,12 @@ def test_a_store_of_5939ffa_migrates_with_no_row_lost(old_store):
     assert tables["grid_data"] == "View" and "grid_data_v1" not in tables
     counted = client.query("SELECT sum(points), sum(rows) FROM grid_fields").result_rows[0]
     assert counted == (len(before), len(valued))
+    # a grid a set of places: the six GFS 2.5 degree fields share one, as do ERA5's and CAMS'
+    places = {(r[0], r[3], r[6]): set() for r in before}  # (source, forecast, step) of a run
+    for r in before:
+        places[(r[0], r[3], r[6])].add(r[7:9])
+    distinct = {frozenset(p) for p in places.values()}
+    assert int(client.command("SELECT count() FROM grids")) == len(distinct) == 4
     # missing points are still told: a run whose point has no value reads null
     missing = next(r for r in before if r[9] is None)
     field = query.Field(missing[0], missing[1], missing[2])

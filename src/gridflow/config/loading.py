@@ -255,7 +255,13 @@ _TimesAsText.yaml_implicit_resolvers = {
 def load_files(paths: list[Path | str], project_dir: Path | str = ".") -> dict:
     """What the `gridflow` command reads: config/config.yaml, then each --configfile over it."""
     merged: dict = {}
-    for path in [Path(project_dir) / "config" / "config.yaml", *map(Path, paths)]:
+    defaults = Path(project_dir) / "config" / "config.yaml"
+    for path in [defaults, *map(Path, paths)]:
+        if path == defaults and not path.exists():
+            raise ConfigError(
+                f"configuration file {path} does not exist: run this from the gridflow "
+                "checkout, or give --project DIR"
+            )
         if not path.exists():
             raise ConfigError(f"configuration file {path} does not exist")
         try:
