@@ -8,6 +8,7 @@ stride taken from any of them), and a grid that changes in any point is another 
 
 A field may arrive in blocks (an ABI disk a band of rows at a time); `GridBuilder` takes them
 in order and numbers their points on, so a point is its place in the whole field.
+`gridflow.pipeline.shred` writes each grid's places down once per shred.
 """
 
 from __future__ import annotations
@@ -57,9 +58,3 @@ class GridBuilder:
             digest.update(memoryview(lon).cast("B"))
         digest.update(self.points.to_bytes(8, "little"))
         return int.from_bytes(digest.digest(), "little")
-
-    def places(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every point's (lat, lon), in point order."""
-        if len(self.blocks) == 1:
-            return self.blocks[0]
-        return tuple(np.concatenate([b[k] for b in self.blocks]) for k in (0, 1))

@@ -80,7 +80,7 @@ def into_clickhouse(
     for problem in checked["problems"] if checked is not None else ():
         log.warning("validation: %s: %s", sidecar.raw_key, problem)
     marker.write(files.marker)
-    log.info("loaded %s rows of %s into %s", rows, sidecar.raw_key, table)
+    log.info("loaded %s rows of %s into %s", rows, sidecar.raw_key, clickhouse.stored_table(table))
     return marker
 
 
