@@ -70,3 +70,29 @@ def test_a_cache_that_cannot_be_written_is_passed_by(tmp_path, monkeypatch):
     blocked.write_text("not a folder")
     monkeypatch.setenv(grid_cache.ENV, str(blocked / "grids"))
     assert grid_cache.places(grid_cache.key("test", "blocked"), 2000, 2000, _square) is None
+
+
+@pytest.mark.slow  # two shreds of 2.4 M disk pixels
+def test_a_shred_on_a_large_grid_links_the_grids_file_an_earlier_shred_kept(
+    samples, tmp_path, monkeypatch
+):
+    """The first shred of a grid of 2 M points or more keeps its grids file in the cache; the
+    next shred on that grid links it (one file, several names) and reads back the same."""
+    import json
+
+    from gridflow.paths import grids_beside
+    from gridflow.pipeline.shred import ShredOptions, read_rows, shred
+
+    monkeypatch.setenv(grid_cache.ENV, str(tmp_path / "cache"))
+    (tmp_path / "x.idx").write_text("1:0:d=2023031715:RRQPE:surface:anl:\n")
+    sidecar = {"source": "goes", "run_id": "r", "raw_key": "raw/x", "format": "abi_netcdf"}
+    (tmp_path / "x.json").write_text(json.dumps(sidecar))
+    outs = [tmp_path / "first.parquet", tmp_path / "second.parquet"]
+    for out in outs:
+        options = ShredOptions(stride=3, dqf_keep=(0,))
+        shred(samples / RRQPE, tmp_path / "x.idx", tmp_path / "x.json", out, options)
+    first, second = (grids_beside(out) for out in outs)
+    kept = list((tmp_path / "cache").glob("*.grid.parquet"))
+    assert len(kept) == 1 and second.stat().st_ino == kept[0].stat().st_ino
+    assert first.read_bytes() == second.read_bytes()
+    assert read_rows(outs[0]).equals(read_rows(outs[1]))

@@ -229,7 +229,15 @@ class _Grids:
         it stands for, or it, kept for later shreds when it holds one large grid."""
         if self.linked is not None:
             written.unlink()
-            grid_cache.link_or_copy(self.linked[1], written)
+            try:
+                grid_cache.link_or_copy(self.linked[1], written)
+            except OSError:  # trimmed from the cache meanwhile: the last field's places stand
+                grid, grid_id, _ = self.last
+                with pq.ParquetWriter(written, GRID_SCHEMA, **PARQUET_OPTIONS) as again:
+                    start = 0
+                    for lat, lon in grid.blocks:
+                        again.write_table(_grid_table(grid_id, start, lat, lon))
+                        start += len(lat)
         os.replace(written, grids)
         if len(self.written) == 1 and self.written[0][1] >= grid_cache.MIN_POINTS:
             grid_cache.keep_grids_file(self.written[0][0], grids)
