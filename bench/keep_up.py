@@ -27,10 +27,11 @@ is the runs' fixed cost (the wall of a run with nothing new, measured first) tim
 plus K times the rest. The default (K 6) takes a few minutes; `--thin 1` replays the whole
 hour.
 
-The store is young after an hour: queries that name a raw file (three in each load, and the
-verify's count per raw file before each run) read the `raw_key` column of every row of the
-source, so they grow with the store. Each is timed on the hour's store and extrapolated
-linearly to the rows the shipped retentions keep (GFS 7 days, HRRR 3, scans 1), labelled so.
+The store is young after an hour: queries that name a raw file (three in each load) read the
+`raw_key` column of every row of the source's partitions they open, so they grow with the
+store; the check before each run reads `grid_fields`, a row per loaded field. Each is timed on
+the hour's store and extrapolated linearly to the rows the shipped retentions keep (GFS 7 days,
+HRRR 3, scans 1), labelled so.
 
 `python -m bench.keep_up [--thin K] [--hours H] [--keep DIR]`.
 """
@@ -355,8 +356,8 @@ def _store_scans(
             retention = cfg["sources"][source]["retention_hours"]
             retained = rows / files * files_an_hour[source] * retention
             scans.append(StoreScan(source, int(rows), retained, max(lookup - fixed, 0.0)))
-        verify = _median_seconds(
-            client, "SELECT source, raw_key, count() FROM grid_values GROUP BY source, raw_key"
+        verify = _median_seconds(  # what `gridflow run` checks before each run
+            client, "SELECT source, raw_key, sum(rows) FROM grid_fields GROUP BY source, raw_key"
         )
         verify = max(verify - fixed, 0.0)
     finally:

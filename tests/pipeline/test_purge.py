@@ -364,8 +364,22 @@ def test_rows_expire_with_their_cycle_whatever_their_own_times(gfs_fields, tmp_p
         assert report["partitions_dropped"] == 1
         assert _rows_by_file(client) == {k: before[k] for k in kept}
         assert verify.rows({**cfg, "sources_enabled": ["gfs"]}, client) == []
+        # what the purge left, the loads' records (grid_fields) say too: the check before a run
+        assert verify.rows({**cfg, "sources_enabled": ["gfs"]}, client, recorded=True) == []
         again = purge.expired(cfg, now, tmp_path, client)
         assert [i for i in again.items if i.kind != "log"] == []
+        # rows deleted by hand are the full count's to find; a lost load record, both counts'
+        sync = {"lightweight_deletes_sync": 2}
+        client.command(
+            "DELETE FROM grid_values WHERE raw_key = %(k)s", {"k": kept[0]}, settings=sync
+        )
+        gfs_only = {**cfg, "sources_enabled": ["gfs"]}
+        assert [f.kind for f in verify.rows(gfs_only, client)] == ["missing"]
+        assert verify.rows(gfs_only, client, recorded=True) == []
+        client.command(
+            "DELETE FROM grid_fields WHERE raw_key = %(k)s", {"k": kept[0]}, settings=sync
+        )
+        assert [f.kind for f in verify.rows(gfs_only, client, recorded=True)] == ["missing"]
     finally:
         client.close()
 

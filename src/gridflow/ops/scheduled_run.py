@@ -173,8 +173,10 @@ def checked_args(snakemake_args: list[str], project: Path | None) -> list[str]:
 
 
 def cheap_verify(snakemake_args: list[str]) -> None:
-    """Row counts per file against the markers before the run (gridflow verify's cheap form):
-    what disagrees is said, and `gridflow verify --repair` rebuilds it. Never stops the run."""
+    """Row counts per file against the markers before the run, as the loads recorded them
+    (gridflow verify's cheap form: a load missing, half done or done twice; rows deleted by
+    hand are `gridflow verify`'s): what disagrees is said, and `gridflow verify --repair`
+    rebuilds it. Never stops the run."""
     from gridflow.config import loading as config
     from gridflow.errors import GridflowError
     from gridflow.ops import verify
@@ -184,7 +186,7 @@ def cheap_verify(snakemake_args: list[str]) -> None:
         cfg = config.load_files(_configfiles(snakemake_args), ".")
         client = clickhouse.connect(cfg["sinks"]["clickhouse"]["dsn"], wait_seconds=5)
         try:
-            findings = verify.rows(cfg, client)
+            findings = verify.rows(cfg, client, recorded=True)
         finally:
             client.close()
     except (GridflowError, OSError) as exc:

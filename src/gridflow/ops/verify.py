@@ -80,14 +80,18 @@ class Stored:
         return self.rows if marker.points is not None else self.rows + self.missing
 
 
-def _counts(client) -> dict[str, dict[str, Stored]]:
+def _counts(client, recorded: bool = False) -> dict[str, dict[str, Stored]]:
     """Rows per source and raw file in grid_values (one GROUP BY), with the points without a
-    value its fields say they had."""
+    value its fields say they had; `recorded`: the rows each load recorded in `grid_fields`
+    instead, without reading grid_values (the check before every run: at retention a GROUP BY
+    of grid_values reads billions of rows)."""
     if not int(client.command(f"EXISTS TABLE {clickhouse.VALUES}")):
         return {}
     counts: dict[str, dict[str, Stored]] = {}
     found = client.query(
-        f"SELECT source, raw_key, count() FROM {clickhouse.VALUES} GROUP BY source, raw_key"
+        f"SELECT source, raw_key, sum(rows) FROM {clickhouse.FIELDS} GROUP BY source, raw_key"
+        if recorded
+        else f"SELECT source, raw_key, count() FROM {clickhouse.VALUES} GROUP BY source, raw_key"
     ).result_rows
     missing = client.query(
         f"SELECT source, raw_key, sum(points) - sum(rows) FROM {clickhouse.FIELDS} "
@@ -102,11 +106,12 @@ def _counts(client) -> dict[str, dict[str, Stored]]:
     return counts
 
 
-def check(cfg: dict, client) -> RowCheck:
-    """Row counts per raw file against the markers (the cheap check), for every source with a
-    folder under the data root (markers name their source by it) and every enabled one."""
+def check(cfg: dict, client, recorded: bool = False) -> RowCheck:
+    """Row counts per raw file against the markers, for every source with a folder under the
+    data root (markers name their source by it) and every enabled one; `recorded` counts what
+    the loads recorded (`grid_fields`) instead of the rows themselves (see `_counts`)."""
     root = config.data_root(cfg).resolve()
-    counts = _counts(client)
+    counts = _counts(client, recorded)
     on_disk = _sources_on_disk(root)
     enabled = set(cfg["sources_enabled"])
     findings, markers_seen, marked = [], 0, set()
@@ -147,9 +152,9 @@ def coverage(checked: RowCheck) -> list[str]:
     return said
 
 
-def rows(cfg: dict, client) -> list[Finding]:
+def rows(cfg: dict, client, recorded: bool = False) -> list[Finding]:
     """What check() found."""
-    return check(cfg, client).findings
+    return check(cfg, client, recorded).findings
 
 
 def raw_bytes(cfg: dict) -> list[Finding]:
