@@ -16,6 +16,7 @@ from gridflow import rows as rows_
 from gridflow.config.dsn import redact
 from gridflow.formats.grib.frames import frames
 from gridflow.formats.grib.read import build_inventory
+from gridflow.paths import grids_beside
 from gridflow.pipeline.shred import shred
 from gridflow.query import grids as query
 from gridflow.sinks import clickhouse
@@ -68,9 +69,11 @@ def test_reload_after_a_crash_half_way_converges(store, gfs_shred):
     reader = pq.ParquetFile(gfs_shred)
     fields = rows_.fields_of(reader.metadata.metadata)
     lineage = {"source": "gfs", "raw_file_id": "r1", "raw_key": "raw/gfs/a"}
+    clickhouse.register_grids(client, fields, grids_beside(gfs_shred), gfs_shred)
+    clickhouse.record_fields(client, fields, lineage)  # a load records its fields first
     first_group = rows_.as_stored(reader.read_row_group(0), fields, lineage)
     client.insert_arrow("grid_values", first_group)
-    # the crash: half the values in (the load finds them at its fields' reference times)
+    # the crash: the fields recorded, half the values in
     rows = clickhouse.load(client, gfs_shred, "gfs", "raw/gfs/a")
     assert int(client.command("SELECT count() FROM grid_data")) == rows == reader.metadata.num_rows
 

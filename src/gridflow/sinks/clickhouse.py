@@ -256,7 +256,7 @@ def load(
         _delete_grid_rows(client, source, raw_key, [f.identity[4] for f in fields])
         # the fields first: a load that dies inserting values leaves them, and the next load
         # finds the values to replace through them
-        _record_fields(client, fields, lineage)
+        record_fields(client, fields, lineage)
     else:
         also, covered = _replaced(parquet, table)
         replaced = f"source = %(s)s AND (raw_key = %(k)s{also})"
@@ -306,31 +306,30 @@ _IDENTITY_TYPES = {
 
 
 def _delete_grid_rows(client, source: str, raw_key: str, refs: list) -> None:
-    """A raw file's rows and fields in the store, before its load puts them back. Its rows lie
-    at the reference times its fields had (`grid_fields`) or have now (`refs`): only the
-    partitions of those times are read, never all of the source's."""
+    """A raw file's rows and fields in the store, before its load puts them back. A load
+    records its fields before its values (and a delete takes the values first), so a file
+    without fields in `grid_fields` has no rows: its first load reads nothing of
+    grid_values. Rows lie at the reference times the fields had or have now (`refs`): only
+    the partitions of those times are read, never all of the source's."""
     where = {"s": source, "k": raw_key}
     found = (
         "SELECT count(), toUnixTimestamp(min(ref_time)), toUnixTimestamp(max(ref_time)) "
         f"FROM {FIELDS} WHERE source = %(s)s AND raw_key = %(k)s"
     )
     had, first, last = client.query(found, parameters=where).result_rows[0]
-    seconds = [int(r.timestamp()) for r in refs]
-    if had:
-        seconds += [int(first), int(last)]
+    if not had:
+        return
+    seconds = [int(r.timestamp()) for r in refs] + [int(first), int(last)]
+    span = {**where, "r0": min(seconds), "r1": max(seconds)}
+    rows_there = (
+        "source = %(s)s AND raw_key = %(k)s AND "
+        "ref_time BETWEEN toDateTime(%(r0)s, 'UTC') AND toDateTime(%(r1)s, 'UTC')"
+    )
     sync = {"lightweight_deletes_sync": 2}
-    if seconds:
-        span = {**where, "r0": min(seconds), "r1": max(seconds)}
-        rows_there = (
-            "source = %(s)s AND raw_key = %(k)s AND "
-            "ref_time BETWEEN toDateTime(%(r0)s, 'UTC') AND toDateTime(%(r1)s, 'UTC')"
-        )
-        if int(client.command(f"SELECT count() FROM {VALUES} WHERE {rows_there}", span)):
-            client.command(f"DELETE FROM {VALUES} WHERE {rows_there}", span, settings=sync)
-    if had:
-        client.command(
-            f"DELETE FROM {FIELDS} WHERE source = %(s)s AND raw_key = %(k)s", where, settings=sync
-        )
+    client.command(f"DELETE FROM {VALUES} WHERE {rows_there}", span, settings=sync)
+    client.command(
+        f"DELETE FROM {FIELDS} WHERE source = %(s)s AND raw_key = %(k)s", where, settings=sync
+    )
 
 
 def _fields(parquet: Path, file: pq.ParquetFile) -> list[rows.ShredField]:
@@ -408,7 +407,7 @@ def register_grids(client, fields: list[rows.ShredField], grids: Path, parquet: 
     )
 
 
-def _record_fields(client, fields: list[rows.ShredField], lineage: dict) -> None:
+def record_fields(client, fields: list[rows.ShredField], lineage: dict) -> None:
     """One `grid_fields` row per field of the raw file: what its rows are of, and how a
     packed field's integers give its values."""
     if not fields:
