@@ -27,9 +27,9 @@ is the runs' fixed cost (the wall of a run with nothing new, measured first) tim
 plus K times the rest. The default (K 6) takes a few minutes; `--thin 1` replays the whole
 hour.
 
-The store is young after an hour: queries that name a raw file (three in each load) read the
-`raw_key` column of every row of the source's partitions they open, so they grow with the
-store; the check before each run reads `grid_fields`, a row per loaded field. Each is timed on
+The store is young after an hour: queries that name a raw file (two in a file's first load)
+read the `raw_key` column of every row of the source's partitions they open, so they grow with
+the store; the check before each run reads `grid_fields`, a row per loaded field. Each is timed on
 the hour's store and extrapolated linearly to the rows the shipped retentions keep (GFS 7 days,
 HRRR 3, scans 1), labelled so.
 
@@ -59,6 +59,7 @@ from devkit.grib_restamp import reidentify, restamp
 from devkit.simulate import LOCAL_EXECUTOR_ENV, folder_bytes
 
 START = datetime(2025, 3, 12, 2, 53, tzinfo=UTC)
+LOOKUPS_A_LOAD = 2  # queries of a first load that read a raw file's rows: the count, the checks
 TICK = timedelta(minutes=15)
 GFS_CYCLES = (0, 6, 12, 18)
 MRMS_PRODUCTS = {  # product -> (category, number) it is filed as in MRMS's table (discipline 209)
@@ -333,10 +334,10 @@ def _median_seconds(client, sql: str, parameters: dict | None = None) -> float:
 def _store_scans(
     work: Path, config: Path, files_an_hour: dict[str, float]
 ) -> tuple[list[StoreScan], float]:
-    """Each source's raw-file lookup (a load runs three: the count before, the count after,
-    the checks) and the verify's GROUP BY, timed on the store as it is, less a query's own
-    cost (`SELECT 1`); the rows retained are the day's files an hour x the rows a file x the
-    retention hours."""
+    """Each source's raw-file lookup (a file's first load runs two: the count after and the
+    checks; the count before reads `grid_fields`) and the check before each run (a GROUP BY
+    of `grid_fields`), timed on the store as it is, less a query's own cost (`SELECT 1`); the
+    rows retained are the day's files an hour x the rows a file x the retention hours."""
     from gridflow.config import loading
     from gridflow.sinks import clickhouse
 
@@ -473,12 +474,12 @@ def _summarise(
     for scan in scans:
         growth = scan.retained / scan.rows
         published = files_an_hour[scan.source]
-        added = published * 3 * scan.lookup * (growth - 1)
+        added = published * LOOKUPS_A_LOAD * scan.lookup * (growth - 1)
         at_retention += added
         print(
             f"  {scan.source}: a raw-file lookup {scan.lookup * 1e3:.0f} ms at "
             f"{scan.rows / 1e6:.0f} M rows; at retention {scan.retained / 1e9:.1f} G rows "
-            f"(extrapolated, linear): 3 lookups x {published:.0f} files an hour = "
+            f"(extrapolated, linear): {LOOKUPS_A_LOAD} lookups x {published:.0f} files an hour = "
             f"+{added:.0f} s an hour",
             flush=True,
         )
