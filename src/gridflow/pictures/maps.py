@@ -169,7 +169,9 @@ def points(client, field: MapField) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         f"(SELECT point, lat, lon FROM {POINTS} WHERE grid = %(g)s) AS p {join} JOIN "
         f"(SELECT point, value, packed, 1 AS valued FROM {VALUES} WHERE source = %(s)s "
         "AND variable = %(v)s AND level = %(l)s AND forecast = %(f)s AND descriptor = %(d)s "
-        "AND ref_time = %(r)s AND step = %(t)s AND grid = %(g)s) AS v ON v.point = p.point",
+        "AND ref_time = %(r)s AND step = %(t)s AND grid = %(g)s) AS v ON v.point = p.point "
+        # in point order: a join's own order varies, and the lattice is fitted on a sample
+        "ORDER BY p.point",
         parameters={
             "s": field.source,
             "v": field.variable,
