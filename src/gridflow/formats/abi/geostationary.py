@@ -31,21 +31,14 @@ class Projection:
         )
 
 
-def lat_lon(
-    x: np.ndarray, y: np.ndarray, proj: Projection, where: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(lat, lon) in degrees, NaN off the disk: for every (y, x) pair of the 1-D angle axes
-    (arrays shaped (len(y), len(x))), or, given `where` (a mask of that shape), for the pairs it
-    selects only (1-D, in row-major order): a shred needs no place for pixels it drops."""
+def lat_lon(x: np.ndarray, y: np.ndarray, proj: Projection) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) in degrees, NaN off the disk, for every (y, x) pair of the 1-D angle axes
+    (arrays shaped (len(y), len(x))): every pixel is a point of the grid, valid or not."""
     # trigonometry on the 1-D axes; the per-pixel work below is a handful of products
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     cos_x, sin_x, cos_y, sin_y = np.cos(x), np.sin(x), np.cos(y), np.sin(y)
-    if where is None:
-        cos_x, sin_x = cos_x[np.newaxis, :], sin_x[np.newaxis, :]
-        cos_y, sin_y = cos_y[:, np.newaxis], sin_y[:, np.newaxis]
-    else:
-        rows, cols = np.nonzero(where)
-        cos_x, sin_x, cos_y, sin_y = cos_x[cols], sin_x[cols], cos_y[rows], sin_y[rows]
+    cos_x, sin_x = cos_x[np.newaxis, :], sin_x[np.newaxis, :]
+    cos_y, sin_y = cos_y[:, np.newaxis], sin_y[:, np.newaxis]
     sat = proj.height + proj.semi_major  # distance from the Earth's centre
     flat2 = (proj.semi_major / proj.semi_minor) ** 2
     # the line of sight meets the ellipsoid at distance r where a r^2 + b r + c = 0
